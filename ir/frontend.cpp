@@ -1,0 +1,82 @@
+#include "ir/frontend.h"
+
+#include "ir/elaborate.h"
+#include "ir/limits.h"
+#include "ir/parser.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+
+namespace amk::ir {
+
+std::string Schedule::renderDiagnostics() const {
+  if (!source)
+    return readError + "\n";
+  return renderText(diagnostics, *source);
+}
+
+Schedule parseSchedule(std::string name, std::string text, Stage upTo) {
+  Schedule schedule;
+  schedule.source = std::make_unique<SourceFile>(std::move(name), std::move(text));
+  const SourceFile &source = *schedule.source;
+  if (source.text().size() > limits::kMaxFileBytes) {
+    schedule.diagnostics.error("AMK-X001", SourceRange{},
+                               "file is " + std::to_string(source.text().size()) + " bytes, more than the limit of " +
+                                   std::to_string(limits::kMaxFileBytes) + " bytes");
+    return schedule;
+  }
+  if (source.text().empty()) {
+    schedule.diagnostics.error("AMK-P002", SourceRange{}, "file is empty; a schedule starts with 'amkir 1'");
+    return schedule;
+  }
+  schedule.ast = parse(source, schedule.diagnostics);
+  if (!schedule.ast || upTo == Stage::Parse)
+    return schedule;
+  schedule.program = elaborate(*schedule.ast, source, schedule.diagnostics);
+  schedule.diagnostics.sortByLocation();
+  return schedule;
+}
+
+Schedule loadSchedule(const std::string &path, Stage upTo) {
+  std::string text;
+  // Read at most one byte past the limit: enough to know the file is too large, never the whole of it.
+  const uint64_t cap = limits::kMaxFileBytes + 1;
+  auto readAll = [&](std::istream &in) {
+    std::string chunk(1 << 16, '\0');
+    while (in && text.size() < cap) {
+      in.read(chunk.data(), static_cast<std::streamsize>(std::min<uint64_t>(chunk.size(), cap - text.size())));
+      text.append(chunk.data(), static_cast<size_t>(in.gcount()));
+    }
+  };
+  if (path == "-") {
+    readAll(std::cin);
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      Schedule schedule;
+      schedule.readError = path + ": error: cannot open file: " + std::strerror(errno) + " [AMK-F001]";
+      schedule.diagnostics.error("AMK-F001", SourceRange{}, "cannot open file");
+      return schedule;
+    }
+    readAll(in);
+    if (in.bad()) {
+      Schedule schedule;
+      schedule.readError = path + ": error: cannot read file [AMK-F001]";
+      schedule.diagnostics.error("AMK-F001", SourceRange{}, "cannot read file");
+      return schedule;
+    }
+  }
+  if (text.size() > limits::kMaxFileBytes) {
+    Schedule schedule;
+    schedule.readError = path + ": error: file is larger than the limit of " + std::to_string(limits::kMaxFileBytes) +
+                         " bytes [AMK-X001]";
+    schedule.diagnostics.error("AMK-X001", SourceRange{}, "file too large");
+    return schedule;
+  }
+  return parseSchedule(path == "-" ? "<stdin>" : path, std::move(text), upTo);
+}
+
+} // namespace amk::ir
