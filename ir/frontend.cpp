@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -54,6 +55,13 @@ Schedule loadSchedule(const std::string &path, Stage upTo) {
   if (path == "-") {
     readAll(std::cin);
   } else {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      Schedule schedule;
+      schedule.readError = path + ": error: cannot read file: it is a directory [AMK-F001]";
+      schedule.diagnostics.error("AMK-F001", SourceRange{}, "is a directory");
+      return schedule;
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
       Schedule schedule;

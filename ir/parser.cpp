@@ -25,7 +25,7 @@ struct ParseAbort {};
 class Parser {
 public:
   Parser(const SourceFile &file, Diagnostics &diagnostics)
-      : file_(file), diagnostics_(diagnostics), tokens_(tokenize(file, diagnostics)) {}
+      : diagnostics_(diagnostics), tokens_(tokenize(file, diagnostics)) {}
 
   std::optional<ast::File> run() {
     ast::File result;
@@ -809,7 +809,6 @@ private:
     failAt(t, "an expression");
   }
 
-  const SourceFile &file_;
   Diagnostics &diagnostics_;
   std::vector<Token> tokens_;
   size_t index_ = 0;
