@@ -1,0 +1,437 @@
+#include "checker/report.h"
+
+#include "checker/verify.h"
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <ostream>
+#include <set>
+#include <thread>
+
+namespace amk::checker {
+namespace {
+
+using nlohmann::json;
+
+json rangeJson(const ir::SourceRange &r) {
+  return json{{"line", r.begin.line}, {"column", r.begin.column}, {"endLine", r.end.line}, {"endColumn", r.end.column}};
+}
+
+json instructionJson(const ir::Program &program, InstructionRef r) {
+  const ir::Instruction &i = program.blockPrograms[r.block][r.index];
+  const ir::Site &site = program.sites[i.site];
+  json loop = json::object();
+  for (size_t v = 0; v < site.loopVariables.size() && v < i.loopValues.size(); ++v)
+    loop[site.loopVariables[v]] = i.loopValues[v];
+  return json{{"block", r.block},      {"index", r.index},          {"source", site.text},
+              {"range", rangeJson(site.range)}, {"loop", std::move(loop)}, {"description", describeInstruction(program, r)}};
+}
+
+json regionJson(const ir::Program &program, const ir::Region &region) {
+  return json{{"buffer", program.buffers[region.buffer].name},
+              {"lo", region.lo},
+              {"hi", region.hi},
+              {"text", program.regionText(region)}};
+}
+
+json violationJson(const Violation &v, const ir::Program &program) {
+  json out{{"rule", ruleId(v.rule)}, {"name", ruleName(v.rule)}, {"message", v.message}};
+  if (v.barriers)
+    out["barrierCounts"] = v.barriers->barrierCounts;
+  if (v.deadlock) {
+    json stuck = json::array();
+    for (const StuckBlock &s : v.deadlock->stuck) {
+      json entry{{"instruction", instructionJson(program, s.at)}, {"waitsFor", s.waitsFor}};
+      if (s.atBarrier) {
+        entry["barrier"] = json{{"number", s.barrierNumber}, {"arrived", s.arrived}};
+      } else {
+        const ir::Counter &counter = program.counters[s.counter];
+        entry["counter"] = json{{"name", counter.name},
+                                {"index", s.counterIndex},
+                                {"finalValue", s.finalValue},
+                                {"threshold", s.threshold}};
+      }
+      stuck.push_back(std::move(entry));
+    }
+    out["deadlock"] = json{{"stuck", std::move(stuck)}, {"cycle", v.deadlock->cycle}, {"finished", v.deadlock->finished}};
+  }
+  if (v.race) {
+    const RaceWitness &r = *v.race;
+    json race{{"first", instructionJson(program, r.first)},
+              {"firstWrites", r.firstWrites},
+              {"second", instructionJson(program, r.second)},
+              {"secondWrites", r.secondWrites},
+              {"overlap", regionJson(program, r.overlap)},
+              {"why", r.why}};
+    if (r.nearSignal)
+      race["nearSignal"] = instructionJson(program, *r.nearSignal);
+    if (r.nearWait)
+      race["nearWait"] = instructionJson(program, *r.nearWait);
+    out["race"] = std::move(race);
+  }
+  return out;
+}
+
+json statsJson(const Stats &s) {
+  return json{{"blocks", s.blocks},
+              {"instructions", s.instructions},
+              {"executedInstructions", s.executedInstructions},
+              {"graphVertices", s.graphVertices},
+              {"graphEdges", s.graphEdges},
+              {"programOrderEdges", s.programOrderEdges},
+              {"barrierEdges", s.barrierEdges},
+              {"synchronizesWithEdges", s.synchronizesWithEdges},
+              {"fixpointRounds", s.fixpointRounds},
+              {"accesses", s.accesses},
+              {"conflictPairsChecked", s.conflictPairsChecked},
+              {"progressSeconds", s.progressSeconds},
+              {"happensBeforeSeconds", s.happensBeforeSeconds},
+              {"conflictSeconds", s.conflictSeconds}};
+}
+
+std::string verdictWord(const FileResult &r) {
+  if (!r.schedule.source || !r.schedule.ast || !r.verdict)
+    return r.schedule.source ? "malformed" : "error";
+  return r.verdict->safe() ? "safe" : "unsafe";
+}
+
+std::string verdictLine(const FileResult &r) {
+  const std::string name = r.schedule.source ? r.schedule.source->name() : "?";
+  if (!r.verdict) {
+    std::set<std::string> rules;
+    for (const ir::Diagnostic &d : r.schedule.diagnostics.all())
+      rules.insert(d.ruleId);
+    std::string list;
+    for (const std::string &rule : rules)
+      list += (list.empty() ? "" : ", ") + rule;
+    return name + ": " + verdictWord(r) + (list.empty() ? "" : " (" + list + ")");
+  }
+  const ir::Program &p = *r.schedule.program;
+  std::string size = std::to_string(p.blocks) + " blocks, " + std::to_string(p.instructionCount()) + " instructions";
+  if (r.verdict->safe())
+    return name + ": safe (" + size + ")";
+  std::map<Rule, size_t> counts;
+  for (const Violation &v : r.verdict->violations)
+    ++counts[v.rule];
+  std::string list;
+  for (const auto &[rule, n] : counts)
+    list += (list.empty() ? "" : ", ") + std::string(ruleId(rule)) + " " + ruleName(rule) +
+            (rule == Rule::Race ? " x" + std::to_string(r.verdict->racesFound) : "");
+  return name + ": unsafe: " + list + " (" + size + ")";
+}
+
+std::string safeFileName(const std::string &path) {
+  std::string base = std::filesystem::path(path).filename().string();
+  for (char &c : base)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_'))
+      c = '_';
+  return base.empty() ? "stdin" : base;
+}
+
+json sarifLocation(const std::string &uri, const ir::SourceRange &r) {
+  json region{{"startLine", r.begin.line}, {"startColumn", r.begin.column}};
+  if (r.end.line >= r.begin.line && r.end.offset > r.begin.offset) {
+    region["endLine"] = r.end.line;
+    region["endColumn"] = r.end.column;
+  }
+  return json{{"physicalLocation", {{"artifactLocation", {{"uri", uri}}}, {"region", region}}}};
+}
+
+} // namespace
+
+std::string contentHash(const std::string &text) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char buffer[17];
+  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(h));
+  return buffer;
+}
+
+nlohmann::json witnessJson(const FileResult &result) {
+  const ir::Program &program = *result.schedule.program;
+  json violations = json::array();
+  for (const Violation &v : result.verdict->violations)
+    violations.push_back(violationJson(v, program));
+  json execution = json::array();
+  for (InstructionRef r : result.verdict->execution)
+    execution.push_back(json::array({r.block, r.index}));
+  return json{{"schema", kWitnessSchema},
+              {"checker", kCheckerVersion},
+              {"file", result.schedule.source->name()},
+              {"contentHash", contentHash(result.schedule.source->text())},
+              {"verdict", verdictWord(result)},
+              {"grid", {{"blocks", program.blocks}, {"sms", program.sms}, {"occupancy", program.occupancy}}},
+              {"violations", std::move(violations)},
+              {"maximalExecution", std::move(execution)}};
+}
+
+nlohmann::json reportJson(const std::vector<FileResult> &results) {
+  json files = json::array();
+  for (const FileResult &r : results) {
+    json file{{"file", r.schedule.source ? r.schedule.source->name() : ""}, {"verdict", verdictWord(r)}};
+    if (r.schedule.source)
+      file["contentHash"] = contentHash(r.schedule.source->text());
+    json diagnostics = json::array();
+    if (r.schedule.source)
+      for (const ir::Diagnostic &d : r.schedule.diagnostics.all())
+        diagnostics.push_back(ir::toJson(d, *r.schedule.source));
+    else
+      diagnostics.push_back(json{{"rule", "AMK-F001"}, {"message", r.schedule.readError}});
+    file["diagnostics"] = std::move(diagnostics);
+    if (r.verdict) {
+      json violations = json::array();
+      for (const Violation &v : r.verdict->violations)
+        violations.push_back(violationJson(v, *r.schedule.program));
+      file["violations"] = std::move(violations);
+      file["racesFound"] = r.verdict->racesFound;
+      file["stats"] = statsJson(r.verdict->stats);
+    }
+    files.push_back(std::move(file));
+  }
+  return json{{"schema", kJsonSchema}, {"checker", kCheckerVersion}, {"files", std::move(files)}};
+}
+
+nlohmann::json sarifJson(const std::vector<FileResult> &results) {
+  const std::pair<Rule, const char *> ruleHelp[] = {
+      {Rule::CoResidency, "The grid is larger than sms x occupancy and the schedule synchronises across blocks."},
+      {Rule::BarrierMismatch, "Blocks reach different numbers of grid barriers."},
+      {Rule::Deadlock, "Some block can never finish: a wait is never satisfied or a barrier never completes."},
+      {Rule::Race, "Two blocks access overlapping regions, at least one writing, with no happens-before order."}};
+  json rules = json::array();
+  std::map<std::string, size_t> ruleIndex;
+  for (auto [rule, help] : ruleHelp) {
+    ruleIndex[ruleId(rule)] = rules.size();
+    rules.push_back(json{{"id", ruleId(rule)},
+                         {"name", ruleName(rule)},
+                         {"shortDescription", {{"text", help}}},
+                         {"defaultConfiguration", {{"level", "error"}}}});
+  }
+  json sarifResults = json::array();
+  for (const FileResult &r : results) {
+    if (!r.schedule.source)
+      continue;
+    const std::string uri = r.schedule.source->name();
+    if (!r.verdict) {
+      for (const ir::Diagnostic &d : r.schedule.diagnostics.all()) {
+        if (!ruleIndex.count(d.ruleId)) {
+          ruleIndex[d.ruleId] = rules.size();
+          rules.push_back(json{{"id", d.ruleId},
+                               {"shortDescription", {{"text", "malformed schedule (" + d.ruleId + ")"}}},
+                               {"defaultConfiguration", {{"level", "error"}}}});
+        }
+        sarifResults.push_back(json{{"ruleId", d.ruleId},
+                                    {"ruleIndex", ruleIndex[d.ruleId]},
+                                    {"level", "error"},
+                                    {"message", {{"text", d.message}}},
+                                    {"locations", json::array({sarifLocation(uri, d.range)})}});
+      }
+      continue;
+    }
+    const ir::Program &program = *r.schedule.program;
+    std::vector<ir::Diagnostic> diagnostics = toDiagnostics(*r.verdict, program);
+    for (size_t i = 0; i < diagnostics.size(); ++i) {
+      const ir::Diagnostic &d = diagnostics[i];
+      const Violation &v = r.verdict->violations[i];
+      json related = json::array();
+      for (const ir::DiagnosticNote &note : d.notes)
+        if (note.hasRange) {
+          json location = sarifLocation(uri, note.range);
+          location["id"] = related.size();
+          location["message"] = {{"text", note.message}};
+          related.push_back(std::move(location));
+        }
+      json result{{"ruleId", d.ruleId},
+                  {"ruleIndex", ruleIndex[d.ruleId]},
+                  {"level", "error"},
+                  {"message", {{"text", d.message}}},
+                  {"locations", json::array({sarifLocation(uri, d.range)})}};
+      if (!related.empty())
+        result["relatedLocations"] = std::move(related);
+      // The witness as a code flow: one thread flow per block involved.
+      std::map<uint32_t, std::vector<std::pair<InstructionRef, std::string>>> steps;
+      if (v.race) {
+        steps[v.race->first.block].push_back({v.race->first, v.race->firstWrites ? "writes" : "reads"});
+        if (v.race->nearSignal)
+          steps[v.race->nearSignal->block].push_back({*v.race->nearSignal, "signals (not guaranteed to order)"});
+        if (v.race->nearWait)
+          steps[v.race->nearWait->block].push_back({*v.race->nearWait, v.race->why});
+        steps[v.race->second.block].push_back({v.race->second, v.race->secondWrites ? "writes" : "reads"});
+      }
+      if (v.deadlock)
+        for (const StuckBlock &s : v.deadlock->stuck)
+          steps[s.at.block].push_back({s.at, "stuck here"});
+      if (!steps.empty()) {
+        json threadFlows = json::array();
+        for (const auto &[block, list] : steps) {
+          json locations = json::array();
+          for (const auto &[ref, message] : list) {
+            json location = sarifLocation(uri, program.sites[program.blockPrograms[ref.block][ref.index].site].range);
+            location["message"] = {{"text", describeInstruction(program, ref) + ": " + message}};
+            locations.push_back(json{{"location", std::move(location)}});
+          }
+          threadFlows.push_back(json{{"id", "block " + std::to_string(block)}, {"locations", std::move(locations)}});
+        }
+        result["codeFlows"] = json::array({json{{"threadFlows", std::move(threadFlows)}}});
+      }
+      sarifResults.push_back(std::move(result));
+    }
+  }
+  json driver{{"name", "amk-verify"}, {"version", "0.1.0"}, {"rules", std::move(rules)}};
+  return json{{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
+              {"version", "2.1.0"},
+              {"runs", json::array({json{{"tool", {{"driver", std::move(driver)}}}, {"results", std::move(sarifResults)}}})}};
+}
+
+std::string witnessDot(const FileResult &result) {
+  const ir::Program &program = *result.schedule.program;
+  std::string out = "digraph witness {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n";
+  auto node = [&](InstructionRef r) { return "\"b" + std::to_string(r.block) + "_" + std::to_string(r.index) + "\""; };
+  auto label = [&](InstructionRef r) {
+    std::string text = describeInstruction(program, r);
+    std::string escaped;
+    for (char c : text)
+      escaped += c == '"' ? std::string("\\\"") : std::string(1, c);
+    return escaped;
+  };
+  std::set<std::string> declared;
+  auto declare = [&](InstructionRef r, const char *attributes) {
+    if (declared.insert(node(r)).second)
+      out += "  " + node(r) + " [label=\"" + label(r) + "\"" + attributes + "];\n";
+  };
+  for (const Violation &v : result.verdict->violations) {
+    if (v.deadlock) {
+      std::map<uint32_t, InstructionRef> stuckAt;
+      for (const StuckBlock &s : v.deadlock->stuck) {
+        stuckAt[s.at.block] = s.at;
+        declare(s.at, ", color=orange");
+      }
+      std::set<std::pair<uint32_t, uint32_t>> cycleEdges;
+      for (size_t i = 0; i < v.deadlock->cycle.size(); ++i)
+        cycleEdges.insert({v.deadlock->cycle[i], v.deadlock->cycle[(i + 1) % v.deadlock->cycle.size()]});
+      for (const StuckBlock &s : v.deadlock->stuck)
+        for (uint32_t j : s.waitsFor)
+          if (stuckAt.count(j))
+            out += "  " + node(s.at) + " -> " + node(stuckAt[j]) + " [label=\"waits for\"" +
+                   (cycleEdges.count({s.at.block, j}) ? ", color=red, penwidth=2" : "") + "];\n";
+    }
+    if (v.race) {
+      const RaceWitness &r = *v.race;
+      declare(r.first, ", color=red");
+      declare(r.second, ", color=red");
+      out += "  " + node(r.first) + " -> " + node(r.second) + " [dir=both, color=red, penwidth=2, label=\"race on " +
+             program.regionText(r.overlap) + "\"];\n";
+      if (r.nearSignal && r.nearWait) {
+        declare(*r.nearSignal, "");
+        declare(*r.nearWait, "");
+        out += "  " + node(r.first) + " -> " + node(*r.nearSignal) + " [label=\"program order\"];\n";
+        out += "  " + node(*r.nearSignal) + " -> " + node(*r.nearWait) +
+               " [style=dashed, color=red, label=\"not guaranteed\"];\n";
+        out += "  " + node(*r.nearWait) + " -> " + node(r.second) + " [label=\"program order\"];\n";
+      }
+    }
+  }
+  return out + "}\n";
+}
+
+ToolOutcome runVerifyTool(const ToolOptions &options, std::ostream &out, std::ostream &err) {
+  std::vector<FileResult> results(options.files.size());
+  std::atomic<size_t> next{0};
+  std::atomic<bool> internalError{false};
+  std::string internalMessage;
+  auto worker = [&] {
+    for (size_t i = next++; i < results.size(); i = next++) {
+      try {
+        results[i].schedule = ir::loadSchedule(options.files[i]);
+        if (results[i].schedule.program)
+          results[i].verdict = verify(*results[i].schedule.program, Options{options.maxRaces});
+      } catch (const std::exception &e) {
+        internalError = true;
+        internalMessage = options.files[i] + ": " + e.what();
+      }
+    }
+  };
+  unsigned jobs = std::max(1u, std::min<unsigned>(options.jobs, static_cast<unsigned>(results.size())));
+  std::vector<std::thread> threads;
+  for (unsigned j = 1; j < jobs; ++j)
+    threads.emplace_back(worker);
+  worker();
+  for (std::thread &t : threads)
+    t.join();
+  if (internalError)
+    throw std::runtime_error(internalMessage);
+
+  bool anyError = false, anyUnsafe = false;
+  for (const FileResult &r : results) {
+    anyError = anyError || !r.verdict;
+    anyUnsafe = anyUnsafe || (r.verdict && !r.verdict->safe());
+  }
+
+  if (options.format == "json") {
+    out << reportJson(results).dump(2) << "\n";
+  } else if (options.format == "sarif") {
+    out << sarifJson(results).dump(2) << "\n";
+  } else {
+    for (const FileResult &r : results) {
+      if (!r.verdict) {
+        err << r.schedule.renderDiagnostics();
+      } else {
+        const ir::Program &program = *r.schedule.program;
+        for (const ir::Diagnostic &d : toDiagnostics(*r.verdict, program))
+          out << ir::renderText(d, *r.schedule.source);
+        if (r.verdict->racesFound > options.maxRaces)
+          out << r.schedule.source->name() << ": note: " << r.verdict->racesFound - options.maxRaces
+              << " more races not shown (--max-races)\n";
+      }
+      if (!options.quiet)
+        out << verdictLine(r) << "\n";
+      if (options.stats && r.verdict) {
+        const Stats &s = r.verdict->stats;
+        out << "  stats: " << s.blocks << " blocks, " << s.instructions << " instructions (" << s.executedInstructions
+            << " executed), graph " << s.graphVertices << " vertices / " << s.graphEdges << " edges (po "
+            << s.programOrderEdges << ", barrier " << s.barrierEdges << ", sync " << s.synchronizesWithEdges << "), "
+            << s.fixpointRounds << " fixpoint rounds, " << s.accesses << " accesses, " << s.conflictPairsChecked
+            << " overlapping pairs; progress " << s.progressSeconds << " s, happens-before " << s.happensBeforeSeconds
+            << " s, conflicts " << s.conflictSeconds << " s\n";
+      }
+    }
+  }
+
+  if (!options.witnessDirectory.empty()) {
+    std::filesystem::create_directories(options.witnessDirectory);
+    for (const FileResult &r : results)
+      if (r.verdict && !r.verdict->safe()) {
+        std::filesystem::path path =
+            std::filesystem::path(options.witnessDirectory) / (safeFileName(r.schedule.source->name()) + ".witness.json");
+        std::ofstream file(path);
+        file << witnessJson(r).dump(2) << "\n";
+        if (!file) {
+          err << path.string() << ": error: cannot write witness\n";
+          anyError = true;
+        }
+      }
+  }
+  if (!options.dotFile.empty()) {
+    for (const FileResult &r : results)
+      if (r.verdict && !r.verdict->safe()) {
+        std::ofstream file(options.dotFile);
+        file << witnessDot(r);
+        if (!file) {
+          err << options.dotFile << ": error: cannot write\n";
+          anyError = true;
+        }
+        break;
+      }
+  }
+  if (anyError)
+    return ToolOutcome::InputError;
+  return anyUnsafe ? ToolOutcome::SomeUnsafe : ToolOutcome::AllSafe;
+}
+
+} // namespace amk::checker
