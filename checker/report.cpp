@@ -10,6 +10,7 @@
 #include <map>
 #include <ostream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 namespace amk::checker {
@@ -152,6 +153,53 @@ std::string contentHash(const std::string &text) {
   char buffer[17];
   std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(h));
   return buffer;
+}
+
+std::string expectedVerdict(const std::string &text) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r')
+      line.pop_back();
+    const std::string prefix = "# expect:";
+    if (line.rfind(prefix, 0) != 0)
+      continue;
+    std::istringstream words(line.substr(prefix.size()));
+    std::string word, kind;
+    std::set<std::string> rules;
+    words >> kind;
+    while (words >> word) {
+      while (!word.empty() && word.back() == ',')
+        word.pop_back();
+      if (!word.empty())
+        rules.insert(word);
+    }
+    std::string out = kind;
+    for (const std::string &rule : rules)
+      out += (out == kind ? " " : ", ") + rule;
+    return out;
+  }
+  return "";
+}
+
+std::string actualVerdict(const FileResult &result) {
+  if (!result.verdict) {
+    if (!result.schedule.source || result.schedule.diagnostics.all().empty())
+      return "error";
+    return "malformed " + result.schedule.diagnostics.all().front().ruleId;
+  }
+  if (result.verdict->safe())
+    return "safe";
+  std::set<std::string> rules;
+  for (const Violation &v : result.verdict->violations)
+    rules.insert(ruleId(v.rule));
+  std::string out = "unsafe";
+  bool first = true;
+  for (const std::string &rule : rules) {
+    out += (first ? " " : ", ") + rule;
+    first = false;
+  }
+  return out;
 }
 
 nlohmann::json witnessJson(const FileResult &result) {
@@ -371,6 +419,34 @@ ToolOutcome runVerifyTool(const ToolOptions &options, std::ostream &out, std::os
   for (const FileResult &r : results) {
     anyError = anyError || !r.verdict;
     anyUnsafe = anyUnsafe || (r.verdict && !r.verdict->safe());
+  }
+
+  if (options.expect) {
+    // The corpus table: a mismatch is the failure, whatever the verdicts themselves are.
+    size_t width = 4;
+    for (const std::string &f : options.files)
+      width = std::max(width, f.size());
+    size_t matches = 0, missing = 0;
+    auto pad = [](std::string s, size_t n) { return s.size() < n ? s + std::string(n - s.size(), ' ') : s; };
+    out << pad("file", width) << "  " << pad("expected", 28) << "  " << pad("verdict", 28) << "\n";
+    for (size_t i = 0; i < results.size(); ++i) {
+      const FileResult &r = results[i];
+      std::string expected = r.schedule.source ? expectedVerdict(r.schedule.source->text()) : "";
+      std::string actual = actualVerdict(r);
+      bool match = !expected.empty() && expected == actual;
+      matches += match;
+      missing += expected.empty();
+      out << pad(options.files[i], width) << "  " << pad(expected.empty() ? "(no expect line)" : expected, 28) << "  "
+          << pad(actual, 28) << "  " << (match ? "ok" : "MISMATCH") << "\n";
+      if (!match && r.verdict)
+        for (const ir::Diagnostic &d : toDiagnostics(*r.verdict, *r.schedule.program))
+          err << ir::renderText(d, *r.schedule.source);
+      else if (!match)
+        err << r.schedule.renderDiagnostics();
+    }
+    out << results.size() << " files: " << matches << " as expected, " << results.size() - matches << " not"
+        << (missing ? " (" + std::to_string(missing) + " without an expect line)" : "") << "\n";
+    return matches == results.size() ? ToolOutcome::AllSafe : ToolOutcome::SomeUnsafe;
   }
 
   if (options.format == "json") {

@@ -22,6 +22,7 @@ struct ToolOptions {
   std::string witnessDirectory;
   std::string dotFile;
   bool stats = false;
+  bool expect = false; // compare each file with its "# expect:" line and print a verdict table
   bool quiet = false;
   unsigned jobs = 1;
   size_t maxRaces = 10;
@@ -43,5 +44,11 @@ nlohmann::json reportJson(const std::vector<FileResult> &results);
 nlohmann::json sarifJson(const std::vector<FileResult> &results);
 std::string witnessDot(const FileResult &result);
 std::string contentHash(const std::string &text); // FNV-1a 64, hex
+
+// The verdict a corpus file states on its "# expect:" line ("safe", "unsafe AMK-V003, AMK-V004",
+// "malformed AMK-P001"), normalised; empty when the file has none.
+std::string expectedVerdict(const std::string &text);
+// The same form for what the tools concluded.
+std::string actualVerdict(const FileResult &result);
 
 } // namespace amk::checker

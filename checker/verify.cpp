@@ -4,6 +4,7 @@
 #include "checker/happens_before.h"
 #include "checker/progress.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
@@ -179,7 +180,17 @@ Verdict verify(const ir::Program &program, const Options &options) {
     v.barriers = BarrierMismatchWitness{progress.barrierCounts};
     verdict.violations.push_back(std::move(v));
   }
-  if (progress.deadlock) {
+  // A deadlock in which every stuck block waits at a barrier is the barrier mismatch itself: it is
+  // reported once, as AMK-V002, with the stuck blocks as its witness.
+  bool explainedByMismatch = false;
+  if (progress.deadlock && !progress.barriersMatch) {
+    explainedByMismatch = std::all_of(progress.deadlock->stuck.begin(), progress.deadlock->stuck.end(),
+                                      [](const StuckBlock &s) { return s.atBarrier; });
+    for (Violation &v : verdict.violations)
+      if (v.rule == Rule::BarrierMismatch)
+        v.deadlock = progress.deadlock;
+  }
+  if (progress.deadlock && !explainedByMismatch) {
     Violation v;
     v.rule = Rule::Deadlock;
     const DeadlockWitness &w = *progress.deadlock;
@@ -234,14 +245,13 @@ std::vector<ir::Diagnostic> toDiagnostics(const Verdict &verdict, const ir::Prog
     d.ruleId = ruleId(v.rule);
     d.message = v.message;
     switch (v.rule) {
-    case Rule::CoResidency:
-    case Rule::BarrierMismatch: {
+    case Rule::CoResidency: {
       d.range = program.sites.empty() ? ir::SourceRange{} : program.sites.front().range;
-      // Point at the grid line through the first barrier or wait.
+      // Point at the first barrier or wait: the synchronisation that needs co-residency.
       for (const auto &block : program.blockPrograms) {
         bool found = false;
         for (const ir::Instruction &i : block)
-          if (i.kind == InstructionKind::Barrier || (v.rule == Rule::CoResidency && i.kind == InstructionKind::Wait)) {
+          if (i.kind == InstructionKind::Barrier || i.kind == InstructionKind::Wait) {
             d.range = program.sites[i.site].range;
             found = true;
             break;
@@ -251,7 +261,16 @@ std::vector<ir::Diagnostic> toDiagnostics(const Verdict &verdict, const ir::Prog
       }
       break;
     }
+    case Rule::BarrierMismatch:
     case Rule::Deadlock: {
+      if (!v.deadlock) {
+        for (const ir::Site &site : program.sites)
+          if (site.kind == InstructionKind::Barrier) {
+            d.range = site.range;
+            break;
+          }
+        break;
+      }
       const DeadlockWitness &w = *v.deadlock;
       const StuckBlock &first = w.stuck.front();
       d.range = rangeOf(first.at);

@@ -15,6 +15,8 @@ int main(int argc, char **argv) {
     app.add_option("--format", options.format, "text, json or sarif")->check(CLI::IsMember({"text", "json", "sarif"}));
     app.add_option("--witness-out", options.witnessDirectory, "write one JSON witness per rejected file here");
     app.add_option("--dot", options.dotFile, "write the witness subgraph of the first rejected file (Graphviz)");
+    app.add_flag("--expect", options.expect,
+                 "compare each file with its '# expect:' line; print a table; exit 1 on any mismatch");
     app.add_flag("--stats", options.stats, "print instructions, blocks, edges and time per phase");
     app.add_option("--jobs,-j", options.jobs, "files checked in parallel")->check(CLI::PositiveNumber);
     app.add_option("--max-races", options.maxRaces, "race violations reported per file (all are counted)");
