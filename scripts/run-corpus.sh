@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 shopt -s nullglob
 files=(corpus/examples/*.amkir corpus/handwritten/*.amkir corpus/malformed/*.amkir corpus/regressions/*.amkir)
-build/bin/amk-verify --expect --jobs 2 "${files[@]}" 2>/dev/null
+build/bin/amk-verify --expect --jobs 2 "${files[@]}"
 wellformed=(corpus/examples/*.amkir corpus/handwritten/*.amkir corpus/regressions/*.amkir)
 build/bin/amk-fmt --check --quiet "${wellformed[@]}"
 echo "all ${#wellformed[@]} well-formed corpus files are in canonical form"
