@@ -88,7 +88,8 @@ struct Stats {
 };
 
 struct Verdict {
-  bool safe() const { return violations.empty(); }
+  // A race hidden by the report cap still makes the schedule unsafe.
+  bool safe() const { return violations.empty() && racesFound == 0; }
   std::vector<Violation> violations; // deduplicated and capped
   size_t racesFound = 0;             // distinct racing instruction pairs before the cap (by source line pair)
   Stats stats;

@@ -219,7 +219,9 @@ Verdict verify(const ir::Program &program, const Options &options) {
   verdict.stats.accesses = search.accesses;
   verdict.stats.conflictPairsChecked = search.pairsChecked;
   verdict.racesFound = search.races.size();
-  for (size_t r = 0; r < search.races.size() && r < options.maxRaces; ++r) {
+  // At least one race is always reported in full: the cap limits the report, never the verdict.
+  const size_t reported = std::max<size_t>(options.maxRaces, 1);
+  for (size_t r = 0; r < search.races.size() && r < reported; ++r) {
     RaceWitness race = std::move(search.races[r]);
     explainRace(program, progress, hb, race);
     Violation v;

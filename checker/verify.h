@@ -14,7 +14,7 @@ namespace amk::checker {
 inline constexpr const char *kCheckerVersion = "amk-verify 0.1.0";
 
 struct Options {
-  size_t maxRaces = 10; // race violations reported per schedule (all are counted)
+  size_t maxRaces = 10; // race violations reported per schedule, at least 1 (all are counted)
 };
 
 Verdict verify(const ir::Program &program, const Options &options = {});

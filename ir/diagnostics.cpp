@@ -50,29 +50,68 @@ const char *severityName(Severity s) {
   return "error";
 }
 
-// Echo the source line (tabs kept so the caret lines up) and underline [begin, end) on that line.
-void renderSnippet(std::string &out, const SourceFile &file, const SourceRange &range) {
-  std::string_view line = file.lineText(range.begin.line);
-  std::string printable;
-  printable.reserve(line.size());
-  for (char c : line) {
-    unsigned char u = static_cast<unsigned char>(c);
-    printable.push_back((u < 0x20 && c != '\t') || u == 0x7f ? '?' : c);
+bool validUtf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t length = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (length == 0 || i + length > text.size())
+      return false;
+    for (size_t k = 1; k < length; ++k)
+      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80)
+        return false;
+    i += length;
   }
-  out += printable;
-  out += '\n';
-  uint32_t start = range.begin.column - 1;
-  uint32_t stop = range.end.line == range.begin.line ? range.end.column - 1 : static_cast<uint32_t>(line.size());
+  return true;
+}
+
+bool isContinuationByte(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+// Echo the source line (tabs kept so the caret lines up; control bytes, and every non-ASCII byte of a
+// line that is not valid UTF-8, shown as '?') and underline [begin, end) on that line. Lines longer
+// than kMaxShown are cut to a window around the caret.
+void renderSnippet(std::string &out, const SourceFile &file, const SourceRange &range) {
+  constexpr size_t kMaxShown = 160;
+  std::string_view line = file.lineText(range.begin.line);
+  size_t start = range.begin.column - 1;
+  size_t stop = range.end.line == range.begin.line ? range.end.column - 1 : line.size();
   if (stop <= start)
     stop = start + 1;
-  std::string caret;
-  for (uint32_t i = 0; i < start; ++i)
-    caret.push_back(i < line.size() && line[i] == '\t' ? '\t' : ' ');
+  std::string prefix, suffix;
+  if (line.size() > kMaxShown) {
+    size_t from = start > 60 ? start - 60 : 0;
+    while (from > 0 && from < line.size() && isContinuationByte(line[from]))
+      --from;
+    size_t to = std::min(line.size(), from + kMaxShown);
+    while (to < line.size() && isContinuationByte(line[to]))
+      ++to;
+    if (from > 0)
+      prefix = "...";
+    if (to < line.size())
+      suffix = "...";
+    line = line.substr(from, to - from);
+    start -= from;
+    stop = std::min(stop - from, line.size() + 1);
+  }
+  bool utf8 = validUtf8(line);
+  std::string printable = prefix;
+  for (char c : line) {
+    unsigned char u = static_cast<unsigned char>(c);
+    bool control = (u < 0x20 && c != '\t') || u == 0x7f;
+    printable.push_back(control || (u >= 0x80 && !utf8) ? '?' : c);
+  }
+  out += printable + suffix + '\n';
+  // One caret column per character: UTF-8 continuation bytes take no column.
+  std::string caret(prefix.size(), ' ');
+  for (size_t i = 0; i < start && i < line.size(); ++i)
+    if (!utf8 || !isContinuationByte(line[i]))
+      caret.push_back(line[i] == '\t' ? '\t' : ' ');
+  for (size_t i = line.size(); i < start; ++i)
+    caret.push_back(' ');
   caret.push_back('^');
-  for (uint32_t i = start + 1; i < stop && i < line.size(); ++i)
-    caret.push_back('~');
-  out += caret;
-  out += '\n';
+  for (size_t i = start + 1; i < stop && i < line.size(); ++i)
+    if (!utf8 || !isContinuationByte(line[i]))
+      caret.push_back('~');
+  out += caret + '\n';
 }
 
 std::string position(const SourceFile &file, const SourceRange &range) {
@@ -82,9 +121,11 @@ std::string position(const SourceFile &file, const SourceRange &range) {
 } // namespace
 
 std::string renderText(const Diagnostic &diagnostic, const SourceFile &file) {
-  std::string out = position(file, diagnostic.range) + ": " + severityName(diagnostic.severity) + ": " +
-                    diagnostic.message + " [" + diagnostic.ruleId + "]\n";
-  renderSnippet(out, file, diagnostic.range);
+  std::string where = diagnostic.hasLocation ? position(file, diagnostic.range) : file.name();
+  std::string out = where + ": " + severityName(diagnostic.severity) + ": " + diagnostic.message + " [" +
+                    diagnostic.ruleId + "]\n";
+  if (diagnostic.hasLocation)
+    renderSnippet(out, file, diagnostic.range);
   for (const DiagnosticNote &note : diagnostic.notes) {
     if (note.hasRange) {
       out += position(file, note.range) + ": note: " + note.message + "\n";
@@ -102,7 +143,10 @@ std::string renderText(const Diagnostics &diagnostics, const SourceFile &file) {
     out += renderText(d, file);
   if (diagnostics.dropped() > 0)
     out += file.name() + ": note: " + std::to_string(diagnostics.dropped()) +
-           " more diagnostics not shown (limit " + std::to_string(diagnostics.all().size()) + ")\n";
+           " more diagnostics not shown (limit " + std::to_string(diagnostics.limit()) + ")\n";
+  else if (diagnostics.full())
+    out += file.name() + ": note: stopped after " + std::to_string(diagnostics.limit()) +
+           " diagnostics; there may be more\n";
   return out;
 }
 
@@ -118,12 +162,14 @@ nlohmann::json toJson(const Diagnostic &diagnostic, const SourceFile &file) {
       n["range"] = rangeJson(note.range);
     notes.push_back(std::move(n));
   }
-  return nlohmann::json{{"severity", severityName(diagnostic.severity)},
-                        {"rule", diagnostic.ruleId},
-                        {"file", file.name()},
-                        {"range", rangeJson(diagnostic.range)},
-                        {"message", diagnostic.message},
-                        {"notes", std::move(notes)}};
+  nlohmann::json out{{"severity", severityName(diagnostic.severity)},
+                     {"rule", diagnostic.ruleId},
+                     {"file", file.name()},
+                     {"message", diagnostic.message},
+                     {"notes", std::move(notes)}};
+  if (diagnostic.hasLocation)
+    out["range"] = rangeJson(diagnostic.range);
+  return out;
 }
 
 } // namespace amk::ir

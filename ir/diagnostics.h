@@ -26,6 +26,7 @@ struct Diagnostic {
   SourceRange range;
   std::string message; // lowercase, no final period, names the things involved
   std::vector<DiagnosticNote> notes;
+  bool hasLocation = true; // false: about the file as a whole (too large, unreadable); no line to show
 };
 
 // Collects diagnostics for one file, up to a cap (past it, one final note says how many were dropped).
@@ -42,6 +43,7 @@ public:
   bool hasErrors() const { return errorCount_ > 0; }
   size_t errorCount() const { return errorCount_; }
   bool full() const { return all_.size() >= limit_; }
+  size_t limit() const { return limit_; }
   size_t dropped() const { return dropped_; }
   const std::vector<Diagnostic> &all() const { return all_; }
   // Orders diagnostics by source position (stable: equal positions keep their order).

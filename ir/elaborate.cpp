@@ -4,8 +4,10 @@
 #include "ir/printer.h"
 
 #include <map>
+#include <span>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace amk::ir {
 namespace {
@@ -43,21 +45,20 @@ public:
     program_.occupancy = file_.grid.occupancy;
     for (const ast::Meta &meta : file_.metas)
       for (const ast::KeyValue &kv : meta.entries)
-        addMeta(kv);
+        program_.meta.push_back({kv.key, kv.value}); // keys are unique: the parser checks
     try {
       for (const ast::Stmt &stmt : file_.statements)
         collectDeclarationSites(stmt);
+      // Pass 1 reports name, expression and signature errors and marks what they break; passes 2
+      // and 3 skip those parts, so independent errors elsewhere are still found.
       resolve(file_.statements);
-      if (diagnostics_.hasErrors())
-        return std::nullopt;
       mode_ = Mode::Count;
-      walk(file_.statements);
-      if (diagnostics_.hasErrors())
-        return std::nullopt;
+      walkTopLevel();
       if (instructions_ > limits::kMaxInstructions) {
-        diagnostics_.error("AMK-X003", file_.grid.range,
-                           "schedule elaborates to " + std::to_string(instructions_) +
-                               " instructions, more than the limit of " + std::to_string(limits::kMaxInstructions));
+        Diagnostic &d = diagnostics_.error("AMK-X003", file_.grid.range,
+                                           "schedule elaborates to more than " +
+                                               std::to_string(limits::kMaxInstructions) + " instructions (the limit)");
+        d.notes.push_back({keywordRange(*currentTopLevel_), "the limit was reached while elaborating this section", true});
         return std::nullopt;
       }
       program_.blockPrograms.resize(static_cast<size_t>(program_.blocks));
@@ -65,7 +66,7 @@ public:
         program_.blockPrograms[k].reserve(perBlock_[k]);
       mode_ = Mode::Build;
       steps_ = 0;
-      walk(file_.statements);
+      walkTopLevel();
       checkCounterTotals();
     } catch (const ElaborationAbort &) {
       return std::nullopt;
@@ -97,22 +98,13 @@ private:
       d->notes.push_back({where, what + " declared here", true});
   }
 
-  void addMeta(const ast::KeyValue &kv) {
-    for (const MetaEntry &entry : program_.meta)
-      if (entry.key == kv.key) {
-        error("AMK-P013", kv.keyRange, "metadata key '" + kv.key + "' given twice");
-        return;
-      }
-    program_.meta.push_back({kv.key, kv.value});
-  }
-
   // ---- pass 1: names, expressions, op signatures, read-only buffers -------------------------
 
   void collectDeclarationSites(const ast::Stmt &stmt) {
     if (const auto *b = std::get_if<ast::BufferDecl>(&stmt.node))
-      allDeclarations_.emplace(b->name, b->nameRange);
+      allDeclarations_.emplace(b->name, Declared{b->nameRange, "buffer"});
     if (const auto *c = std::get_if<ast::CounterDecl>(&stmt.node))
-      allDeclarations_.emplace(c->name, c->nameRange);
+      allDeclarations_.emplace(c->name, Declared{c->nameRange, "counter"});
   }
 
   void declare(const std::string &name, SourceRange range, Symbol symbol) {
@@ -135,7 +127,7 @@ private:
     auto later = allDeclarations_.find(name);
     if (later != allDeclarations_.end()) {
       Diagnostic &d = error("AMK-N001", use, "'" + name + "' is used before its declaration");
-      d.notes.push_back({later->second, "'" + name + "' declared here", true});
+      d.notes.push_back({later->second.range, "'" + name + "' declared here", true});
     } else {
       error("AMK-N001", use, std::string("unknown ") + wanted + " '" + name + "'");
     }
@@ -143,8 +135,14 @@ private:
   }
 
   void resolve(const std::vector<ast::Stmt> &statements) {
-    for (const ast::Stmt &stmt : statements)
+    for (const ast::Stmt &stmt : statements) {
+      size_t before = diagnostics_.errorCount();
       resolveStatement(stmt);
+      bool compound = std::holds_alternative<ast::ForLoop>(stmt.node) || std::holds_alternative<ast::BlocksSection>(stmt.node);
+      // A section is skipped only when its own header is broken (errors inside it mark its statements).
+      if (!compound && diagnostics_.errorCount() > before)
+        broken_.insert(&stmt);
+    }
   }
 
   void resolveStatement(const ast::Stmt &stmt) {
@@ -158,9 +156,12 @@ private:
             declare(node.name, node.nameRange, {Symbol::Kind::Counter, static_cast<uint32_t>(program_.counters.size())});
             program_.counters.push_back({node.name, node.size.value_or(1), node.size.has_value(), node.nameRange});
           } else if constexpr (std::is_same_v<T, ast::ForLoop> || std::is_same_v<T, ast::BlocksSection>) {
+            size_t before = diagnostics_.errorCount();
             resolveExpr(node.lo);
             resolveExpr(node.hi);
             bool bound = checkNewVariable(node.variable, node.variableRange);
+            if (diagnostics_.errorCount() > before)
+              broken_.insert(&stmt);
             if (bound)
               scope_.push_back({node.variable, node.variableRange});
             resolve(node.body);
@@ -180,12 +181,12 @@ private:
         d.notes.push_back({outerRange, "'" + name + "' bound here", true});
         return false;
       }
-    auto it = symbols_.find(name);
-    if (it != symbols_.end()) {
+    // Buffers, counters and loop variables share one namespace, whichever comes first in the file.
+    auto declared = allDeclarations_.find(name);
+    if (declared != allDeclarations_.end()) {
       Diagnostic &d = error("AMK-N003", range,
-                            "loop variable '" + name + "' reuses the name of a declared " +
-                                (it->second.kind == Symbol::Kind::Buffer ? "buffer" : "counter"));
-      d.notes.push_back({declarationRange(it->second), "'" + name + "' declared here", true});
+                            "loop variable '" + name + "' reuses the name of a declared " + declared->second.kind);
+      d.notes.push_back({declared->second.range, "'" + name + "' declared here", true});
       return false;
     }
     return true;
@@ -201,11 +202,12 @@ private:
         if (name == e.name)
           return;
       auto it = symbols_.find(e.name);
-      if (it != symbols_.end())
-        error("AMK-N004", e.range,
-              "'" + e.name + "' is a " + (it->second.kind == Symbol::Kind::Buffer ? "buffer" : "counter") +
-                  ", not a loop variable");
-      else
+      if (it != symbols_.end()) {
+        Diagnostic &d = error("AMK-N004", e.range,
+                              "'" + e.name + "' is a " + (it->second.kind == Symbol::Kind::Buffer ? "buffer" : "counter") +
+                                  ", not a loop variable");
+        d.notes.push_back({declarationRange(it->second), "'" + e.name + "' declared here", true});
+      } else
         error("AMK-N001", e.range, "unknown loop variable '" + e.name + "'");
       return;
     }
@@ -264,7 +266,7 @@ private:
       Diagnostic &d = error("AMK-B001", region.range,
                             "region of '" + buffer.name + "' has " + std::to_string(region.indices.size()) +
                                 " indices, but the buffer has " + std::to_string(buffer.shape.size()) +
-                                " dimensions " + shapeString(buffer.shape));
+                                (buffer.shape.size() == 1 ? " dimension " : " dimensions ") + shapeString(buffer.shape));
       d.notes.push_back({buffer.declaration, "buffer '" + buffer.name + "' declared here", true});
     }
     if (written && buffer.readOnly()) {
@@ -478,10 +480,13 @@ private:
       case Expr::Kind::Modulo: {
         if (*b <= 0)
           return std::nullopt; // reported in pass 1
-        int64_t q = *a / *b;
-        if (*a % *b != 0 && *a < 0)
-          --q;
-        result = e.kind == Expr::Kind::Divide ? q : *a - q * *b;
+        // Floor semantics without overflow: C++ truncates, so adjust negative non-exact cases.
+        int64_t q = *a / *b, r = *a % *b;
+        if (r < 0) {
+          q -= 1;
+          r += *b;
+        }
+        result = e.kind == Expr::Kind::Divide ? q : r;
         break;
       }
       default:
@@ -509,15 +514,39 @@ private:
 
   void step() {
     if (++steps_ > limits::kMaxElaborationSteps) {
-      diagnostics_.error("AMK-X003", file_.grid.range,
-                         "elaboration takes more than " + std::to_string(limits::kMaxElaborationSteps) +
-                             " steps (loop iterations and instructions); the schedule is too large");
+      Diagnostic &d = diagnostics_.error("AMK-X003", file_.grid.range,
+                                         "elaboration takes more than " +
+                                             std::to_string(limits::kMaxElaborationSteps) +
+                                             " steps (loop iterations and instructions); the schedule is too large");
+      d.notes.push_back({keywordRange(*currentTopLevel_), "the limit was reached while elaborating this section", true});
       throw ElaborationAbort{};
     }
   }
 
-  void walk(const std::vector<ast::Stmt> &statements) {
+  // The opening keyword of a section ('for', 'blocks'), for notes that point at it.
+  static SourceRange keywordRange(const ast::Stmt &stmt) {
+    uint32_t length = std::holds_alternative<ast::ForLoop>(stmt.node) ? 3 : 6;
+    SourceRange r{stmt.range.begin, stmt.range.begin};
+    r.end.offset += length;
+    r.end.column += length;
+    return r;
+  }
+
+  void walkTopLevel() {
+    for (const ast::Stmt &stmt : file_.statements) {
+      if (!std::holds_alternative<ast::ForLoop>(stmt.node) && !std::holds_alternative<ast::BlocksSection>(stmt.node))
+        continue;
+      currentTopLevel_ = &stmt;
+      walk({&stmt, 1});
+      if (mode_ == Mode::Count && instructions_ > limits::kMaxInstructions)
+        return;
+    }
+  }
+
+  void walk(std::span<const ast::Stmt> statements) {
     for (const ast::Stmt &stmt : statements) {
+      if (broken_.count(&stmt))
+        continue;
       if (const auto *loop = std::get_if<ast::ForLoop>(&stmt.node)) {
         walkFor(*loop);
       } else if (const auto *section = std::get_if<ast::BlocksSection>(&stmt.node)) {
@@ -605,8 +634,10 @@ private:
         continue;
       }
       if (index.kind == ast::Index::Kind::Point) {
-        if (*lo < 0 || *lo >= size)
+        if (*lo < 0 || *lo >= size) {
           outOfBounds("index " + std::to_string(*lo));
+          continue;
+        }
         region.lo[d] = *lo;
         region.hi[d] = *lo + 1;
         region.pointDims |= 1u << d;
@@ -682,6 +713,7 @@ private:
             instruction.counterIndex = *index;
             instruction.amount = static_cast<uint64_t>(*amount);
             counterTotals_[{instruction.counter, *index}] += instruction.amount;
+            firstSignal_.emplace(std::make_pair(instruction.counter, *index), stmt.range);
             return true;
           } else if constexpr (std::is_same_v<T, ast::Wait>) {
             instruction.order = toOrder(node.scope);
@@ -734,11 +766,13 @@ private:
     return t;
   }
 
+  // "output 'y'" for named operands, "output 1" for opaque's.
   static std::string operandName(const OpInfo &op, bool isOutput, size_t i) {
     const auto &names = isOutput ? op.outputNames : op.inputNames;
+    std::string kind = isOutput ? "output " : "input ";
     if (i < names.size())
-      return "'" + std::string(names[i]) + "'";
-    return std::string(isOutput ? "output " : "input ") + std::to_string(i + 1);
+      return kind + "'" + std::string(names[i]) + "'";
+    return kind + std::to_string(i + 1);
   }
 
   bool buildTask(const ast::Task &task, const Site &site, Instruction &instruction) {
@@ -778,12 +812,11 @@ private:
           continue;
         std::string message;
         if (!op.allowsInPlace(o, i))
-          message = "output " + operandName(op, true, o) + " overlaps input " + operandName(op, false, i) + " of '" +
-                    task.op + "', which does not work in place on that operand";
+          message = operandName(op, true, o) + " overlaps " + operandName(op, false, i) + " of '" + task.op +
+                    "', which does not work in place on that operand";
         else if (!(out == in))
-          message = "output " + operandName(op, true, o) + " overlaps input " + operandName(op, false, i) + " of '" +
-                    task.op + "' without being the same region (in-place use needs exactly " +
-                    program_.regionText(in) + ")";
+          message = operandName(op, true, o) + " overlaps " + operandName(op, false, i) + " of '" + task.op +
+                    "' without being the same region (in-place use needs exactly " + program_.regionText(in) + ")";
         else
           continue;
         errorOnce(&task, "AMK-W002", task.outputs[o].range,
@@ -812,9 +845,10 @@ private:
       reported.insert(key.first);
       const Counter &counter = program_.counters[key.first];
       std::string name = counter.name + (counter.isArray ? "[" + std::to_string(key.second) + "]" : "");
-      error("AMK-C003", counter.declaration,
-            "counter '" + name + "' receives " + std::to_string(total) +
-                " in one launch, more than 4294967295 (counters are 32-bit and must not wrap)");
+      Diagnostic &d = error("AMK-C003", counter.declaration,
+                            "counter '" + name + "' receives " + std::to_string(total) +
+                                " in one launch, more than 4294967295 (counters are 32-bit and must not wrap)");
+      d.notes.push_back({firstSignal_.at(key), "'" + counter.name + "' incremented here", true});
     }
   }
 
@@ -825,10 +859,16 @@ private:
   Mode mode_ = Mode::Resolve;
 
   std::map<std::string, Symbol, std::less<>> symbols_;
-  std::map<std::string, SourceRange, std::less<>> allDeclarations_;
+  struct Declared {
+    SourceRange range;
+    const char *kind; // "buffer" or "counter"
+  };
+  std::map<std::string, Declared, std::less<>> allDeclarations_;
   std::vector<std::pair<std::string, SourceRange>> scope_;
   std::unordered_map<const ast::Stmt *, uint32_t> siteOf_;
   std::set<std::pair<const void *, std::string>> reported_;
+  std::unordered_set<const ast::Stmt *> broken_; // statements whose names or signatures did not resolve
+  const ast::Stmt *currentTopLevel_ = nullptr;
 
   std::vector<Binding> env_;
   int64_t currentBlock_ = 0;
@@ -836,6 +876,7 @@ private:
   uint64_t instructions_ = 0;
   std::vector<uint64_t> perBlock_ = std::vector<uint64_t>(static_cast<size_t>(file_.grid.blocks), 0);
   std::map<std::pair<uint32_t, int64_t>, uint64_t> counterTotals_;
+  std::map<std::pair<uint32_t, int64_t>, SourceRange> firstSignal_;
 };
 
 } // namespace

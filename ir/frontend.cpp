@@ -21,22 +21,25 @@ std::string Schedule::renderDiagnostics() const {
 
 Schedule parseSchedule(std::string name, std::string text, Stage upTo) {
   Schedule schedule;
-  schedule.source = std::make_unique<SourceFile>(std::move(name), std::move(text));
-  const SourceFile &source = *schedule.source;
-  if (source.text().size() > limits::kMaxFileBytes) {
-    schedule.diagnostics.error("AMK-X001", SourceRange{},
-                               "file is " + std::to_string(source.text().size()) + " bytes, more than the limit of " +
-                                   std::to_string(limits::kMaxFileBytes) + " bytes");
+  if (text.size() > limits::kMaxFileBytes) {
+    // Checked before anything else looks at the text (positions are 32-bit).
+    std::string size = std::to_string(text.size());
+    schedule.source = std::make_unique<SourceFile>(std::move(name), std::string());
+    Diagnostic &d = schedule.diagnostics.error("AMK-X001", SourceRange{},
+                                               "file is " + size + " bytes, more than the limit of " +
+                                                   std::to_string(limits::kMaxFileBytes) + " bytes");
+    d.hasLocation = false;
     return schedule;
   }
+  schedule.source = std::make_unique<SourceFile>(std::move(name), std::move(text));
+  const SourceFile &source = *schedule.source;
   if (source.text().empty()) {
     schedule.diagnostics.error("AMK-P002", SourceRange{}, "file is empty; a schedule starts with 'amkir 1'");
     return schedule;
   }
   schedule.ast = parse(source, schedule.diagnostics);
-  if (!schedule.ast || upTo == Stage::Parse)
-    return schedule;
-  schedule.program = elaborate(*schedule.ast, source, schedule.diagnostics);
+  if (schedule.ast && upTo == Stage::Elaborate)
+    schedule.program = elaborate(*schedule.ast, source, schedule.diagnostics);
   schedule.diagnostics.sortByLocation();
   return schedule;
 }
@@ -61,6 +64,17 @@ Schedule loadSchedule(const std::string &path, Stage upTo) {
       schedule.readError = path + ": error: cannot read file: it is a directory [AMK-F001]";
       schedule.diagnostics.error("AMK-F001", SourceRange{}, "is a directory");
       return schedule;
+    }
+    // A regular file's size is known before reading: refuse a huge one at once.
+    if (std::filesystem::is_regular_file(path, ec)) {
+      uintmax_t size = std::filesystem::file_size(path, ec);
+      if (!ec && size > limits::kMaxFileBytes) {
+        Schedule schedule;
+        schedule.readError = path + ": error: file is " + std::to_string(size) + " bytes, more than the limit of " +
+                             std::to_string(limits::kMaxFileBytes) + " bytes [AMK-X001]";
+        schedule.diagnostics.error("AMK-X001", SourceRange{}, "file too large");
+        return schedule;
+      }
     }
     std::ifstream in(path, std::ios::binary);
     if (!in) {

@@ -59,6 +59,8 @@ const char *tokenKindName(TokenKind kind) {
     return "'>='";
   case TokenKind::EndOfFile:
     return "end of file";
+  case TokenKind::Invalid:
+    return "invalid token";
   }
   return "token";
 }
@@ -244,13 +246,9 @@ private:
     case '.':
       return next == '.' ? two(TokenKind::DotDot) : one(TokenKind::Dot);
     case '<':
-      if (next == '-')
-        return two(TokenKind::Arrow);
-      return std::nullopt;
+      return next == '-' ? two(TokenKind::Arrow) : one(TokenKind::Invalid);
     case '>':
-      if (next == '=')
-        return two(TokenKind::GreaterEqual);
-      return std::nullopt;
+      return next == '=' ? two(TokenKind::GreaterEqual) : one(TokenKind::Invalid);
     default:
       return std::nullopt;
     }
@@ -283,11 +281,14 @@ private:
     while (pos_ < text_.size() && isIdentChar(text_[pos_]))
       ++pos_;
     std::string_view spelling = text_.substr(start, pos_ - start);
+    Token t = makeToken(isFloat ? TokenKind::Float : TokenKind::Integer, start, pos_);
+    t.intValue = 1;
+    t.floatValue = 1;
+    // A bad number still yields a token (value 1) so that the parser reports no hole after it.
     if (glued) {
       diagnostics_.error("AMK-L003", range(start, pos_), "malformed number '" + quoteForMessage(spelling) + "'");
-      return std::nullopt;
+      return t;
     }
-    Token t = makeToken(isFloat ? TokenKind::Float : TokenKind::Integer, start, pos_);
     if (isFloat) {
       std::string copy(spelling);
       errno = 0;
@@ -295,14 +296,16 @@ private:
       t.floatValue = std::strtod(copy.c_str(), &end);
       if (errno == ERANGE && (t.floatValue > 1 || t.floatValue < -1)) {
         diagnostics_.error("AMK-L004", t.range, "number '" + copy + "' is out of range for a 64-bit float");
-        return std::nullopt;
+        t.floatValue = 1; // a harmless stand-in: the error is already reported
+        return t;
       }
     } else {
       auto [ptr, ec] = std::from_chars(spelling.data(), spelling.data() + spelling.size(), t.intValue);
       if (ec != std::errc() || ptr != spelling.data() + spelling.size()) {
         diagnostics_.error("AMK-L004", t.range,
                            "integer literal '" + std::string(spelling) + "' does not fit in 64 bits");
-        return std::nullopt;
+        t.intValue = 1; // a harmless stand-in: the error is already reported
+        return t;
       }
     }
     return t;
@@ -314,7 +317,7 @@ private:
     std::string value;
     while (pos_ < text_.size() && text_[pos_] != '"' && text_[pos_] != '\n' && text_[pos_] != '\r') {
       char c = text_[pos_];
-      if (c == '\\' && pos_ + 1 < text_.size()) {
+      if (c == '\\' && pos_ + 1 < text_.size() && text_[pos_ + 1] != '\n' && text_[pos_ + 1] != '\r') {
         char e = text_[pos_ + 1];
         if (e == '"' || e == '\\') {
           value.push_back(e);
@@ -343,7 +346,9 @@ private:
     }
     if (pos_ >= text_.size() || text_[pos_] != '"') {
       diagnostics_.error("AMK-L006", range(start, pos_), "unterminated string literal");
-      return std::nullopt;
+      Token t = makeToken(TokenKind::String, start, pos_);
+      t.stringValue = std::move(value);
+      return t;
     }
     ++pos_;
     Token t = makeToken(TokenKind::String, start, pos_);

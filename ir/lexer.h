@@ -37,6 +37,7 @@ enum class TokenKind {
   Percent,
   Arrow,        // <-
   GreaterEqual, // >=
+  Invalid,      // a lone '<' or '>': no token of AMKIR, reported by the parser where it stands
   EndOfFile,
 };
 
@@ -51,8 +52,9 @@ struct Token {
   std::string stringValue; // decoded string literal, or comment text
 };
 
-// Tokenizes the whole file. Lexical errors are reported and the offending bytes skipped; a file
-// that is not valid UTF-8 yields one diagnostic and no tokens but EndOfFile.
+// Tokenizes the whole file. Lexical errors are reported; a malformed number or string still yields
+// its token, other offending bytes are skipped. A file that is not valid UTF-8 yields one
+// diagnostic (AMK-L002) and no tokens but EndOfFile.
 std::vector<Token> tokenize(const SourceFile &file, Diagnostics &diagnostics);
 
 // Quote `text` for a message: printable ASCII as is, anything else as \xNN.

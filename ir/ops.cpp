@@ -27,6 +27,10 @@ Result shapeError(bool isOutput, size_t operand, std::string message) {
 
 std::string typeOf(const OperandType &t) { return std::string(ast::dtypeName(t.dtype)) + shapeString(t.shape); }
 
+std::string count(int64_t n, const char *noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 // Each helper checks one operand and names it in the message.
 Result requireFloat(const OperandType &t, bool isOutput, size_t operand, std::string_view name) {
   if (ast::isFloatType(t.dtype))
@@ -50,8 +54,8 @@ Result requireElements(const OperandType &t, int64_t expected, bool isOutput, si
   if (t.elements == expected)
     return std::nullopt;
   return shapeError(isOutput, operand,
-                    "operand '" + std::string(name) + "' has " + std::to_string(t.elements) + " elements " +
-                        typeOf(t) + ", expected " + std::to_string(expected) + " (" + why + ")");
+                    "operand '" + std::string(name) + "' has " + count(t.elements, "element") + " " + typeOf(t) +
+                        ", expected " + std::to_string(expected) + " (" + why + ")");
 }
 
 Result requireRank(const OperandType &t, size_t rank, bool isOutput, size_t operand, std::string_view name,
@@ -70,7 +74,7 @@ Result checkCopy(const Operands &out, const Operands &in, const Attributes &) {
   bool bothFloat = ast::isFloatType(out[0].dtype) && ast::isFloatType(in[0].dtype);
   if (!bothFloat && out[0].dtype != in[0].dtype)
     return dtypeError(true, 0,
-                      std::string("copy converts only between float types; 'y' is ") + ast::dtypeName(out[0].dtype) +
+                      std::string("converts only between float types; 'y' is ") + ast::dtypeName(out[0].dtype) +
                           " and 'x' is " + ast::dtypeName(in[0].dtype));
   AMK_CHECK(requireElements(out[0], in[0].elements, true, 0, "y", "the element count of 'x'"));
   return std::nullopt;

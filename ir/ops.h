@@ -68,7 +68,7 @@ struct OpInfo {
   // (output, input) pairs that may name the same region (exactly). Opaque: any pair.
   std::vector<std::pair<size_t, size_t>> inPlace;
   std::vector<AttributeSpec> attributes;
-  std::string_view shapeRule; // one-line statement of the rule, for docs and amk-fmt --ops
+  std::string_view shapeRule; // one-line statement of the rule, for docs and messages
   // Attributes come in registry order with defaults filled in.
   std::optional<OperandRuleError> (*checkOperands)(const std::vector<OperandType> &outputs,
                                                    const std::vector<OperandType> &inputs,

@@ -2,7 +2,9 @@
 
 #include "ir/lexer.h"
 #include "ir/limits.h"
+#include "ir/printer.h"
 
+#include <algorithm>
 #include <set>
 #include <string>
 
@@ -28,6 +30,10 @@ public:
       : diagnostics_(diagnostics), tokens_(tokenize(file, diagnostics)) {}
 
   std::optional<ast::File> run() {
+    // Past a UTF-8 error there are no tokens: anything more would only be noise.
+    for (const Diagnostic &d : diagnostics_.all())
+      if (d.ruleId == "AMK-L002")
+        return std::nullopt;
     ast::File result;
     try {
       parseFile(result);
@@ -195,6 +201,8 @@ private:
         parseTopLevel(file, std::move(trivia), sawTarget, sawGrid);
       } catch (const StatementError &) {
         recover();
+        if (at(TokenKind::RBrace))
+          advance(); // a '}' at the top level closes nothing: skip it after reporting once
       }
     }
     SourceRange end{peek().range.begin, peek().range.begin};
@@ -237,27 +245,31 @@ private:
     if (t.text == "target") {
       SourceLocation begin = t.range.begin;
       if (sawTarget) {
-        error("AMK-P007", t.range, "'target' given twice");
+        Diagnostic &d = error("AMK-P007", t.range, "'target' given twice");
+        d.notes.push_back({firstTarget_, "previous 'target' line here", true});
         throw StatementError{};
       }
+      sawTarget = true; // even if the line is broken: it is there, not missing
+      firstTarget_ = t.range;
       file.target = parseTarget();
       file.target.range = rangeFrom(begin);
       endStatement(trivia, false);
       file.target.trivia = std::move(trivia);
-      sawTarget = true;
       return;
     }
     if (t.text == "grid") {
       SourceLocation begin = t.range.begin;
       if (sawGrid) {
-        error("AMK-P007", t.range, "'grid' given twice");
+        Diagnostic &d = error("AMK-P007", t.range, "'grid' given twice");
+        d.notes.push_back({firstGrid_, "previous 'grid' line here", true});
         throw StatementError{};
       }
+      sawGrid = true;
+      firstGrid_ = t.range;
       file.grid = parseGrid();
       file.grid.range = rangeFrom(begin);
       endStatement(trivia, false);
       file.grid.trivia = std::move(trivia);
-      sawGrid = true;
       return;
     }
     if (t.text == "meta") {
@@ -267,6 +279,11 @@ private:
       meta.entries = parseKeyValues("metadata");
       if (meta.entries.empty())
         failAt(peek(), "key=value after 'meta'");
+      for (const ast::KeyValue &kv : meta.entries)
+        if (!metaKeys_.insert(kv.key).second) {
+          error("AMK-P013", kv.keyRange, "metadata key '" + kv.key + "' given twice");
+          throw StatementError{};
+        }
       meta.range = rangeFrom(begin);
       endStatement(trivia, false);
       meta.trivia = std::move(trivia);
@@ -285,9 +302,12 @@ private:
     const Token &arch = advance();
     archRange = arch.range;
     std::string_view spelling = arch.text;
-    bool valid = spelling.size() > 3 && spelling.substr(0, 3) == "sm_";
-    for (size_t i = 3; valid && i < spelling.size(); ++i)
-      valid = (spelling[i] >= '0' && spelling[i] <= '9') || (i + 1 == spelling.size() && spelling[i] == 'a');
+    // sm_ then digits, optionally one trailing 'a' (sm_90a).
+    std::string_view digits = spelling.size() > 3 && spelling.substr(0, 3) == "sm_" ? spelling.substr(3) : "";
+    if (!digits.empty() && digits.back() == 'a')
+      digits.remove_suffix(1);
+    bool valid = !digits.empty() && digits.size() <= 4 &&
+                 std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (!valid) {
       error("AMK-P009", arch.range,
             "invalid target architecture '" + std::string(spelling) + "' (expected sm_NN, for example sm_90)");
@@ -335,7 +355,8 @@ private:
       }
     }
     if (!sawBlocks || !sawThreads) {
-      error("AMK-P009", gridRange, std::string("grid is missing ") + (!sawBlocks ? "'blocks='" : "'threads='"));
+      std::string missing = !sawBlocks && !sawThreads ? "'blocks=' and 'threads='" : !sawBlocks ? "'blocks='" : "'threads='";
+      error("AMK-P009", gridRange, "grid is missing " + missing);
       throw StatementError{};
     }
     return grid;
@@ -345,7 +366,8 @@ private:
     const int64_t *value = std::get_if<int64_t>(&kv.value.value);
     if (!value || *value < 1 || *value > maximum) {
       error("AMK-P009", kv.value.range,
-            "'" + kv.key + "' must be an integer from 1 to " + std::to_string(maximum));
+            "'" + kv.key + "' must be an integer from 1 to " + std::to_string(maximum) + ", found " +
+                printValue(kv.value));
       throw StatementError{};
     }
     return *value;
@@ -551,7 +573,8 @@ private:
         break;
       }
       if (at(TokenKind::EndOfFile)) {
-        error("AMK-P012", opening, "missing '}' to close this section");
+        Diagnostic &d = error("AMK-P012", peek().range, "missing '}' at end of file");
+        d.notes.push_back({opening, "section opened here", true});
         throw ParseAbort{};
       }
       if (section.body.empty())
@@ -726,7 +749,8 @@ private:
     depth = 1 + std::max(depth, rhsDepth);
     if (depth_ + depth > limits::kMaxNesting) {
       diagnostics_.error("AMK-X002", e.range,
-                         "expression nested deeper than " + std::to_string(limits::kMaxNesting) + " levels");
+                         "expression nested deeper than " + std::to_string(limits::kMaxNesting) +
+                             " levels (each binary operator in a chain counts as a level)");
       throw ParseAbort{};
     }
     return e;
@@ -814,6 +838,9 @@ private:
   size_t index_ = 0;
   int depth_ = 0;
   SourceLocation lastEnd_;
+  SourceRange firstTarget_;
+  std::set<std::string> metaKeys_;
+  SourceRange firstGrid_;
 };
 
 } // namespace

@@ -12,8 +12,17 @@ namespace {
 
 enum ExitCode { kOk = 0, kNotCanonical = 1, kBadInput = 2, kInternal = 101 };
 
-void reportDiagnostics(const amk::ir::Schedule &schedule, bool json) {
-  if (!json || !schedule.source) {
+void reportDiagnostics(const amk::ir::Schedule &schedule, const std::string &path, bool json) {
+  if (json && !schedule.source) {
+    // The file could not be read: the same JSON shape, with no range.
+    for (const amk::ir::Diagnostic &d : schedule.diagnostics.all())
+      std::cerr << nlohmann::json{{"severity", "error"}, {"rule", d.ruleId}, {"file", path},
+                                  {"message", schedule.readError}, {"notes", nlohmann::json::array()}}
+                       .dump()
+                << "\n";
+    return;
+  }
+  if (!json) {
     std::cerr << schedule.renderDiagnostics();
     return;
   }
@@ -44,6 +53,10 @@ int run(int argc, char **argv) {
     std::cerr << "amk-fmt: --core needs elaboration; drop --syntax-only\n";
     return kBadInput;
   }
+  if (check && core) {
+    std::cerr << "amk-fmt: --check and --core do not combine: --check compares the surface form\n";
+    return kBadInput;
+  }
   if (inPlace && (check || core)) {
     std::cerr << "amk-fmt: -i cannot be combined with --check or --core\n";
     return kBadInput;
@@ -55,7 +68,7 @@ int run(int argc, char **argv) {
         amk::ir::loadSchedule(path, syntaxOnly ? amk::ir::Stage::Parse : amk::ir::Stage::Elaborate);
     bool ok = schedule.ast && (syntaxOnly || schedule.program);
     if (!ok) {
-      reportDiagnostics(schedule, diagnosticsFormat == "json");
+      reportDiagnostics(schedule, path, diagnosticsFormat == "json");
       result = kBadInput;
       continue;
     }
