@@ -461,8 +461,11 @@ ToolOutcome runVerifyTool(const ToolOptions &options, std::ostream &out, std::os
         const ir::Program &program = *r.schedule.program;
         for (const ir::Diagnostic &d : toDiagnostics(*r.verdict, program))
           out << ir::renderText(d, *r.schedule.source);
-        if (r.verdict->racesFound > options.maxRaces)
-          out << r.schedule.source->name() << ": note: " << r.verdict->racesFound - options.maxRaces
+        size_t shown = 0;
+        for (const Violation &v : r.verdict->violations)
+          shown += v.rule == Rule::Race;
+        if (r.verdict->racesFound > shown)
+          out << r.schedule.source->name() << ": note: " << r.verdict->racesFound - shown
               << " more races not shown (--max-races)\n";
       }
       if (!options.quiet)
