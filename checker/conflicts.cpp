@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <set>
-#include <unordered_set>
 
 namespace amk::checker {
 namespace {
@@ -12,22 +11,6 @@ struct Access {
   bool write;
   const ir::Region *region;
 };
-
-// The dimension whose starts vary most: sweeping along it keeps the active set small.
-size_t sweepDimension(const std::vector<Access> &accesses) {
-  size_t rank = accesses.front().region->lo.size();
-  size_t best = 0, bestDistinct = 0;
-  for (size_t d = 0; d < rank; ++d) {
-    std::unordered_set<int64_t> starts;
-    for (const Access &a : accesses)
-      starts.insert(a.region->lo[d]);
-    if (starts.size() > bestDistinct) {
-      bestDistinct = starts.size();
-      best = d;
-    }
-  }
-  return best;
-}
 
 } // namespace
 
@@ -43,33 +26,43 @@ ir::Region intersection(const ir::Region &a, const ir::Region &b) {
 
 RaceSearch findRaces(const ir::Program &program, const ProgressResult &progress, const HappensBefore &hb) {
   RaceSearch result;
-  std::vector<std::vector<Access>> perBuffer(program.buffers.size());
-  for (uint32_t k = 0; k < progress.executed.size(); ++k)
+  const uint32_t blocks = static_cast<uint32_t>(progress.executed.size());
+  // Per buffer and block, the block's accesses in program order; writes also on their own.
+  struct PerBlock {
+    std::vector<Access> all;
+    std::vector<Access> writes;
+  };
+  std::vector<std::vector<PerBlock>> perBuffer(program.buffers.size(), std::vector<PerBlock>());
+  for (uint32_t k = 0; k < blocks; ++k)
     for (uint32_t i = 0; i < progress.executed[k]; ++i) {
       const ir::Instruction &instruction = program.blockPrograms[k][i];
       if (instruction.kind != ir::InstructionKind::Task)
         continue;
+      auto add = [&](const ir::Region &r, bool write) {
+        std::vector<PerBlock> &lists = perBuffer[r.buffer];
+        if (lists.empty())
+          lists.resize(blocks);
+        lists[k].all.push_back({{k, i}, write, &r});
+        if (write)
+          lists[k].writes.push_back({{k, i}, write, &r});
+        ++result.accesses;
+      };
       for (const ir::Region &r : instruction.outputs)
-        perBuffer[r.buffer].push_back({{k, i}, true, &r});
+        add(r, true);
       for (const ir::Region &r : instruction.inputs)
         if (!program.buffers[r.buffer].readOnly()) // params and inputs are never written: no conflict
-          perBuffer[r.buffer].push_back({{k, i}, false, &r});
+          add(r, false);
     }
 
   // Position of each executed instruction in the maximal execution, to name the earlier one first.
-  std::vector<std::vector<uint32_t>> position(progress.executed.size());
-  for (uint32_t k = 0; k < progress.executed.size(); ++k)
+  std::vector<std::vector<uint32_t>> position(blocks);
+  for (uint32_t k = 0; k < blocks; ++k)
     position[k].resize(progress.executed[k]);
   for (uint32_t p = 0; p < progress.order.size(); ++p)
     position[progress.order[p].block][progress.order[p].index] = p;
 
   std::set<std::pair<uint32_t, uint32_t>> seenSitePairs;
-  auto check = [&](const Access &x, const Access &y) {
-    if (x.at.block == y.at.block || !x.region->overlaps(*y.region))
-      return;
-    ++result.pairsChecked;
-    if (hb.ordered(x.at, y.at) || hb.ordered(y.at, x.at))
-      return;
+  auto report = [&](const Access &x, const Access &y) {
     const Access &first = position[x.at.block][x.at.index] < position[y.at.block][y.at.index] ? x : y;
     const Access &second = &first == &x ? y : x;
     uint32_t firstSite = program.blockPrograms[first.at.block][first.at.index].site;
@@ -86,36 +79,28 @@ RaceSearch findRaces(const ir::Program &program, const ProgressResult &progress,
     result.races.push_back(std::move(w));
   };
 
-  for (std::vector<Access> &accesses : perBuffer) {
-    result.accesses += accesses.size();
-    if (accesses.size() < 2)
+  // For an access b of block kb and another block ka, the instructions of ka that happen before b
+  // are a prefix of ka's program (the first hb.prefixBefore(b, ka)), and those that happen after b
+  // a suffix (clocks only grow along a block). Only the accesses in between can race with b, so
+  // each block's list is entered by binary search and walked only while the access is unordered.
+  for (std::vector<PerBlock> &lists : perBuffer) {
+    if (lists.empty())
       continue;
-    size_t d = sweepDimension(accesses);
-    std::sort(accesses.begin(), accesses.end(),
-              [d](const Access &a, const Access &b) { return a.region->lo[d] < b.region->lo[d]; });
-    std::vector<const Access *> activeWrites, activeReads;
-    auto expire = [d](std::vector<const Access *> &active, int64_t start) {
-      active.erase(std::remove_if(active.begin(), active.end(),
-                                  [&](const Access *a) { return a->region->hi[d] <= start; }),
-                   active.end());
-    };
-    size_t sinceCompaction = 0;
-    for (const Access &x : accesses) {
-      int64_t start = x.region->lo[d];
-      if (++sinceCompaction >= 64) {
-        expire(activeWrites, start);
-        expire(activeReads, start);
-        sinceCompaction = 0;
-      }
-      for (const Access *y : activeWrites)
-        if (y->region->hi[d] > start)
-          check(*y, x);
-      if (x.write)
-        for (const Access *y : activeReads)
-          if (y->region->hi[d] > start)
-            check(*y, x);
-      (x.write ? activeWrites : activeReads).push_back(&x);
-    }
+    for (uint32_t kb = 0; kb < blocks; ++kb)
+      for (const Access &b : lists[kb].all)
+        for (uint32_t ka = 0; ka < kb; ++ka) {
+          const std::vector<Access> &candidates = b.write ? lists[ka].all : lists[ka].writes;
+          if (candidates.empty())
+            continue;
+          uint32_t before = hb.prefixBefore(b.at, ka);
+          auto it = std::lower_bound(candidates.begin(), candidates.end(), before,
+                                     [](const Access &a, uint32_t index) { return a.at.index < index; });
+          for (; it != candidates.end() && !hb.ordered(b.at, it->at); ++it) {
+            ++result.pairsChecked;
+            if (it->region->overlaps(*b.region))
+              report(*it, b);
+          }
+        }
   }
   return result;
 }

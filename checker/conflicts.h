@@ -1,6 +1,7 @@
 // Footprint conflicts: every pair of executed instructions of different blocks whose boxes in one
-// buffer intersect, at least one of them writing, found per buffer by a sweep along one dimension
-// (reads are only ever compared with writes), each checked against happens-before.
+// buffer intersect, at least one of them writing, that happens-before does not order. Per buffer
+// and pair of blocks, only the window of accesses that is unordered with a given access is visited
+// (found by binary search on the vector clocks), so ordered pairs are never enumerated.
 #pragma once
 
 #include "checker/happens_before.h"
@@ -15,7 +16,7 @@ namespace amk::checker {
 struct RaceSearch {
   std::vector<RaceWitness> races; // one per distinct pair of source instructions, in discovery order
   size_t accesses = 0;
-  size_t pairsChecked = 0;
+  size_t pairsChecked = 0; // unordered pairs (one writing) whose boxes were compared
 };
 
 RaceSearch findRaces(const ir::Program &program, const ProgressResult &progress, const HappensBefore &hb);

@@ -24,6 +24,10 @@ public:
     return clocks_[segmentOf_[b.block][b.index]][a.block] > a.index;
   }
 
+  // How many instructions of `block` (another block than b's) happen before b: they are exactly that
+  // prefix of `block`'s program.
+  uint32_t prefixBefore(InstructionRef b, uint32_t block) const { return clocks_[segmentOf_[b.block][b.index]][block]; }
+
   // Whether the release signal `signal` is guaranteed to synchronize with the acquire wait `wait`.
   bool guaranteed(InstructionRef signal, InstructionRef wait) const;
 

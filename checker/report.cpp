@@ -4,9 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <ostream>
 #include <set>
@@ -125,6 +127,112 @@ std::string verdictLine(const FileResult &r) {
   return name + ": unsafe: " + list + " (" + size + ")";
 }
 
+std::string ruleListText(const std::set<Rule> &rules) {
+  std::string out;
+  for (Rule rule : rules)
+    out += (out.empty() ? "" : ", ") + std::string(ruleId(rule));
+  return out;
+}
+
+// "z3: unsafe: AMK-V004 x2, agrees (14 queries, 0.02 s)", or what the disagreement means.
+std::string z3Line(const FileResult &r) {
+  const std::string name = r.schedule.source->name();
+  const SmtVerdict &smt = *r.smt;
+  const CrossCheck c = crossCheck(*r.verdict, smt);
+  std::string found = smtStatusName(smt.status);
+  if (smt.status == SmtStatus::Unsafe) {
+    found += ":";
+    for (Rule rule : smt.rules())
+      found += std::string(rule == *smt.rules().begin() ? " " : ", ") + ruleId(rule) + " " + ruleName(rule) +
+               (rule == Rule::Race ? " x" + std::to_string(smt.racesFound) : "");
+  }
+  char cost[64];
+  std::snprintf(cost, sizeof cost, "%zu queries, %.2f s", smt.stats.queries, smt.stats.seconds);
+  std::string line = name + ": z3: " + found + " (" + cost + ")";
+  switch (c.agreement) {
+  case Agreement::Agree:
+    line += ": agrees with the checker";
+    break;
+  case Agreement::Conservative:
+    line += ": the checker's rejection (" + ruleListText(c.unconfirmed) +
+            ") is conservative: no execution of AMKIR section 3 violates it; the verdict stays unsafe";
+    break;
+  case Agreement::CheckerMissed:
+    line += ": internal error: z3 proves " + ruleListText(c.missed) + ", which the checker " +
+            (r.verdict->safe() ? "certified safe" : "did not report");
+    break;
+  case Agreement::Inconclusive:
+    line += ": inconclusive, the checker's verdict is neither confirmed nor refuted";
+    break;
+  }
+  if (!smt.undecided.empty())
+    line += " (undecided: " + smt.undecided + ")";
+  return line;
+}
+
+json smtEventJson(const ir::Program &program, const SmtEvent &e) {
+  json out{{"block", e.at.block},
+           {"index", e.at.index},
+           {"step", e.step},
+           {"description", describeInstruction(program, e.at)}};
+  if (e.valueRead)
+    out["valueRead"] = *e.valueRead;
+  return out;
+}
+
+json smtJson(const FileResult &r) {
+  const ir::Program &program = *r.schedule.program;
+  const SmtVerdict &smt = *r.smt;
+  const CrossCheck c = crossCheck(*r.verdict, smt);
+  json findings = json::array();
+  for (const SmtFinding &f : smt.findings) {
+    json finding{{"rule", ruleId(f.rule)}, {"name", ruleName(f.rule)}, {"message", f.message}};
+    if (f.race) {
+      json execution = json::array();
+      for (const SmtEvent &e : f.race->execution)
+        execution.push_back(smtEventJson(program, e));
+      finding["race"] =
+          json{{"first", instructionJson(program, f.race->first)},   {"firstWrites", f.race->firstWrites},
+               {"second", instructionJson(program, f.race->second)}, {"secondWrites", f.race->secondWrites},
+               {"overlap", regionJson(program, f.race->overlap)},    {"execution", std::move(execution)}};
+    }
+    if (f.deadlock) {
+      json stuck = json::array();
+      for (InstructionRef s : f.deadlock->stuck)
+        stuck.push_back(instructionJson(program, s));
+      finding["deadlock"] = json{{"stuck", std::move(stuck)}, {"complete", f.deadlock->stuckComplete}};
+    }
+    findings.push_back(std::move(finding));
+  }
+  json rules = json::array();
+  for (Rule rule : smt.rules())
+    rules.push_back(ruleId(rule));
+  json missed = json::array(), unconfirmed = json::array();
+  for (Rule rule : c.missed)
+    missed.push_back(ruleId(rule));
+  for (Rule rule : c.unconfirmed)
+    unconfirmed.push_back(ruleId(rule));
+  const SmtStats &s = smt.stats;
+  return json{{"verdict", smtStatusName(smt.status)},
+              {"rules", std::move(rules)},
+              {"racesFound", smt.racesFound},
+              {"agreement", agreementName(c.agreement)},
+              {"missedByChecker", std::move(missed)},
+              {"notConfirmed", std::move(unconfirmed)},
+              {"undecided", smt.undecided},
+              {"findings", std::move(findings)},
+              {"stats",
+               {{"events", s.events},
+                {"clockVariables", s.clockVariables},
+                {"conflictPairs", s.conflictPairs},
+                {"queries", s.queries},
+                {"satisfiable", s.satisfiable},
+                {"unsatisfiable", s.unsatisfiable},
+                {"undecided", s.undecided},
+                {"pairsByModelReuse", s.pairsByModelReuse},
+                {"seconds", s.seconds}}}};
+}
+
 std::string safeFileName(const std::string &path) {
   std::string base = std::filesystem::path(path).filename().string();
   for (char &c : base)
@@ -153,6 +261,44 @@ std::string contentHash(const std::string &text) {
   char buffer[17];
   std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(h));
   return buffer;
+}
+
+std::set<Rule> checkerRules(const Verdict &verdict) {
+  std::set<Rule> rules;
+  for (const Violation &v : verdict.violations)
+    rules.insert(v.rule);
+  if (verdict.racesFound > 0)
+    rules.insert(Rule::Race);
+  return rules;
+}
+
+CrossCheck crossCheck(const Verdict &checker, const SmtVerdict &smt) {
+  CrossCheck c;
+  std::set<Rule> ours = checkerRules(checker), theirs = smt.rules();
+  std::set_difference(theirs.begin(), theirs.end(), ours.begin(), ours.end(), std::inserter(c.missed, c.missed.end()));
+  std::set_difference(ours.begin(), ours.end(), theirs.begin(), theirs.end(),
+                      std::inserter(c.unconfirmed, c.unconfirmed.end()));
+  if (!c.missed.empty())
+    c.agreement = Agreement::CheckerMissed;
+  else if (!smt.undecided.empty() && (!c.unconfirmed.empty() || smt.status == SmtStatus::Inconclusive))
+    c.agreement = Agreement::Inconclusive;
+  else if (!c.unconfirmed.empty())
+    c.agreement = Agreement::Conservative;
+  return c;
+}
+
+const char *agreementName(Agreement agreement) {
+  switch (agreement) {
+  case Agreement::Agree:
+    return "agrees";
+  case Agreement::Conservative:
+    return "conservative";
+  case Agreement::CheckerMissed:
+    return "checker-missed";
+  case Agreement::Inconclusive:
+    return "inconclusive";
+  }
+  return "?";
 }
 
 std::string expectedVerdict(const std::string &text) {
@@ -240,6 +386,8 @@ nlohmann::json reportJson(const std::vector<FileResult> &results) {
       file["violations"] = std::move(violations);
       file["racesFound"] = r.verdict->racesFound;
       file["stats"] = statsJson(r.verdict->stats);
+      if (r.smt)
+        file["z3"] = smtJson(r);
     }
     files.push_back(std::move(file));
   }
@@ -397,8 +545,12 @@ ToolOutcome runVerifyTool(const ToolOptions &options, std::ostream &out, std::os
     for (size_t i = next++; i < results.size(); i = next++) {
       try {
         results[i].schedule = ir::loadSchedule(options.files[i]);
-        if (results[i].schedule.program)
+        if (results[i].schedule.program) {
           results[i].verdict = verify(*results[i].schedule.program, Options{options.maxRaces});
+          if (options.z3)
+            results[i].smt = verifySmt(*results[i].schedule.program,
+                                       SmtOptions{options.z3TimeoutMs, options.z3TotalTimeoutMs, options.maxRaces});
+        }
       } catch (const std::exception &e) {
         internalError = true;
         internalMessage = options.files[i] + ": " + e.what();
@@ -415,11 +567,37 @@ ToolOutcome runVerifyTool(const ToolOptions &options, std::ostream &out, std::os
   if (internalError)
     throw std::runtime_error(internalMessage);
 
-  bool anyError = false, anyUnsafe = false;
+  bool anyError = false, anyUnsafe = false, anyMissed = false, anyInconclusive = false;
   for (const FileResult &r : results) {
     anyError = anyError || !r.verdict;
     anyUnsafe = anyUnsafe || (r.verdict && !r.verdict->safe());
+    if (r.verdict && r.smt) {
+      Agreement a = crossCheck(*r.verdict, *r.smt).agreement;
+      anyMissed = anyMissed || a == Agreement::CheckerMissed;
+      anyInconclusive = anyInconclusive || a == Agreement::Inconclusive;
+    }
   }
+  // Z3's witness for every violation the checker missed: that is a checker bug, whatever else the
+  // output format shows.
+  auto reportMissed = [&](std::ostream &to) {
+    for (const FileResult &r : results)
+      if (r.verdict && r.smt && crossCheck(*r.verdict, *r.smt).agreement == Agreement::CheckerMissed) {
+        const CrossCheck c = crossCheck(*r.verdict, *r.smt);
+        for (const ir::Diagnostic &d : smtDiagnostics(*r.smt, *r.schedule.program)) {
+          bool missedRule = false;
+          for (Rule rule : c.missed)
+            missedRule = missedRule || d.ruleId == ruleId(rule);
+          if (missedRule)
+            to << ir::renderText(d, *r.schedule.source);
+        }
+        to << z3Line(r) << "\n";
+      }
+  };
+  auto outcome = [&](ToolOutcome otherwise) {
+    if (anyMissed)
+      return ToolOutcome::InternalError;
+    return otherwise;
+  };
 
   if (options.expect) {
     // The corpus table: a mismatch is the failure, whatever the verdicts themselves are.
@@ -428,7 +606,8 @@ ToolOutcome runVerifyTool(const ToolOptions &options, std::ostream &out, std::os
       width = std::max(width, f.size());
     size_t matches = 0, missing = 0;
     auto pad = [](std::string s, size_t n) { return s.size() < n ? s + std::string(n - s.size(), ' ') : s; };
-    out << pad("file", width) << "  " << pad("expected", 28) << "  " << pad("verdict", 28) << "\n";
+    out << pad("file", width) << "  " << pad("expected", 28) << "  " << pad("verdict", 28)
+        << (options.z3 ? "        z3" : "") << "\n";
     for (size_t i = 0; i < results.size(); ++i) {
       const FileResult &r = results[i];
       std::string expected = r.schedule.source ? expectedVerdict(r.schedule.source->text()) : "";
@@ -437,7 +616,14 @@ ToolOutcome runVerifyTool(const ToolOptions &options, std::ostream &out, std::os
       matches += match;
       missing += expected.empty();
       out << pad(options.files[i], width) << "  " << pad(expected.empty() ? "(no expect line)" : expected, 28) << "  "
-          << pad(actual, 28) << "  " << (match ? "ok" : "MISMATCH") << "\n";
+          << pad(actual, 28) << "  " << pad(match ? "ok" : "MISMATCH", 8);
+      if (r.verdict && r.smt) {
+        std::string z3 = smtStatusName(r.smt->status);
+        if (r.smt->status == SmtStatus::Unsafe)
+          z3 += " " + ruleListText(r.smt->rules());
+        out << pad(z3, 28) << "  " << agreementName(crossCheck(*r.verdict, *r.smt).agreement);
+      }
+      out << "\n";
       if (!match && r.verdict)
         for (const ir::Diagnostic &d : toDiagnostics(*r.verdict, *r.schedule.program))
           err << ir::renderText(d, *r.schedule.source);
@@ -446,13 +632,18 @@ ToolOutcome runVerifyTool(const ToolOptions &options, std::ostream &out, std::os
     }
     out << results.size() << " files: " << matches << " as expected, " << results.size() - matches << " not"
         << (missing ? " (" + std::to_string(missing) + " without an expect line)" : "") << "\n";
-    return matches == results.size() ? ToolOutcome::AllSafe : ToolOutcome::SomeUnsafe;
+    reportMissed(err);
+    if (matches != results.size())
+      return outcome(ToolOutcome::SomeUnsafe);
+    return outcome(anyInconclusive ? ToolOutcome::Inconclusive : ToolOutcome::AllSafe);
   }
 
   if (options.format == "json") {
     out << reportJson(results).dump(2) << "\n";
+    reportMissed(err);
   } else if (options.format == "sarif") {
     out << sarifJson(results).dump(2) << "\n";
+    reportMissed(err);
   } else {
     for (const FileResult &r : results) {
       if (!r.verdict) {
@@ -470,14 +661,31 @@ ToolOutcome runVerifyTool(const ToolOptions &options, std::ostream &out, std::os
       }
       if (!options.quiet)
         out << verdictLine(r) << "\n";
+      if (r.verdict && r.smt) {
+        const CrossCheck c = crossCheck(*r.verdict, *r.smt);
+        if (c.agreement == Agreement::CheckerMissed) {
+          for (const ir::Diagnostic &d : smtDiagnostics(*r.smt, *r.schedule.program))
+            out << ir::renderText(d, *r.schedule.source);
+          err << z3Line(r) << "\n";
+        }
+        if (!options.quiet || c.agreement != Agreement::Agree)
+          out << z3Line(r) << "\n";
+      }
       if (options.stats && r.verdict) {
         const Stats &s = r.verdict->stats;
         out << "  stats: " << s.blocks << " blocks, " << s.instructions << " instructions (" << s.executedInstructions
             << " executed), graph " << s.graphVertices << " vertices / " << s.graphEdges << " edges (po "
             << s.programOrderEdges << ", barrier " << s.barrierEdges << ", sync " << s.synchronizesWithEdges << "), "
             << s.fixpointRounds << " fixpoint rounds, " << s.accesses << " accesses, " << s.conflictPairsChecked
-            << " overlapping pairs; progress " << s.progressSeconds << " s, happens-before " << s.happensBeforeSeconds
+            << " unordered pairs compared; progress " << s.progressSeconds << " s, happens-before " << s.happensBeforeSeconds
             << " s, conflicts " << s.conflictSeconds << " s\n";
+        if (r.smt) {
+          const SmtStats &z = r.smt->stats;
+          out << "  z3 stats: " << z.events << " events, " << z.clockVariables << " clock variables, "
+              << z.conflictPairs << " conflicting pairs, " << z.queries << " queries (" << z.satisfiable << " sat, "
+              << z.unsatisfiable << " unsat, " << z.undecided << " undecided), " << z.pairsByModelReuse
+              << " races by model reuse; " << z.seconds << " s\n";
+        }
       }
     }
   }
@@ -509,8 +717,10 @@ ToolOutcome runVerifyTool(const ToolOptions &options, std::ostream &out, std::os
       }
   }
   if (anyError)
-    return ToolOutcome::InputError;
-  return anyUnsafe ? ToolOutcome::SomeUnsafe : ToolOutcome::AllSafe;
+    return outcome(ToolOutcome::InputError);
+  if (anyUnsafe)
+    return outcome(ToolOutcome::SomeUnsafe);
+  return outcome(anyInconclusive ? ToolOutcome::Inconclusive : ToolOutcome::AllSafe);
 }
 
 } // namespace amk::checker
