@@ -45,26 +45,81 @@ HappensBefore::HappensBefore(const ir::Program &program, const ProgressResult &p
   for (size_t c = 0; c < perCounter_.size(); ++c)
     settledWaits_[c].assign(perCounter_[c].waits.size(), false);
   incomingSync_.resize(blockOffset_[blocks_]);
+  position_.resize(blockOffset_[blocks_]);
+  for (uint32_t p = 0; p < progress.order.size(); ++p)
+    position_[blockOffset_[progress.order[p].block] + progress.order[p].index] = p;
 
   computeClocks();
   while (addGuaranteedEdges())
     computeClocks();
+  buildGraph();
 }
 
+// Clocks are computed in the order of the maximal execution: it runs every instruction after its
+// program-order predecessor, after every block's arrival at a barrier it passes, and after every
+// signal a guaranteed edge brings to a wait (the wait cannot pass without it in any execution, that
+// one included), so it is a topological order of the graph.
 void HappensBefore::computeClocks() {
   ++rounds_;
+  const size_t width = blocks_;
+  // Completed barriers: every block passed the same number of them.
+  std::vector<uint32_t> barriersPassed(blocks_, 0);
+  std::vector<uint32_t> generationArrivals;
+  std::vector<uint32_t> barrierClock; // per generation, `width` entries
+  clocks_.clear();
+  auto joinInstruction = [&](uint32_t *into, InstructionRef from) {
+    const uint32_t *source = clocks_.data() + size_t(segmentOf_[from.block][from.index]) * width;
+    for (size_t j = 0; j < width; ++j)
+      into[j] = std::max(into[j], source[j]);
+    into[from.block] = std::max(into[from.block], from.index + 1);
+  };
+  std::vector<uint32_t> clock(width);
+  for (InstructionRef at : progress_.order) {
+    const uint32_t k = at.block, i = at.index;
+    const ir::Instruction &instruction = program_.blockPrograms[k][i];
+    const bool afterBarrier = i > 0 && program_.blockPrograms[k][i - 1].kind == InstructionKind::Barrier;
+    const bool startsSegment =
+        i == 0 || afterBarrier || (instruction.kind == InstructionKind::Wait && instruction.order == SyncOrder::Default);
+    if (!startsSegment) {
+      segmentOf_[k][i] = segmentOf_[k][i - 1];
+    } else {
+      std::fill(clock.begin(), clock.end(), 0);
+      if (i > 0)
+        joinInstruction(clock.data(), {k, i - 1});
+      if (afterBarrier) {
+        const uint32_t *b = barrierClock.data() + size_t(barriersPassed[k] - 1) * width;
+        for (size_t j = 0; j < width; ++j)
+          clock[j] = std::max(clock[j], b[j]);
+      }
+      for (uint32_t e : incomingSync_[blockOffset_[k] + i])
+        joinInstruction(clock.data(), syncEdges_[e].signal);
+      segmentOf_[k][i] = static_cast<uint32_t>(clocks_.size() / width);
+      clocks_.insert(clocks_.end(), clock.begin(), clock.end());
+    }
+    if (instruction.kind == InstructionKind::Barrier) {
+      // The maximal execution lists all blocks' k-th barriers together, after every arrival.
+      uint32_t g = barriersPassed[k]++;
+      if (generationArrivals.size() <= g) {
+        generationArrivals.resize(g + 1, 0);
+        barrierClock.resize((g + 1) * width, 0);
+      }
+      ++generationArrivals[g];
+      joinInstruction(barrierClock.data() + size_t(g) * width, at);
+    }
+  }
+  for (uint32_t g = 0; g < generationArrivals.size(); ++g)
+    if (generationArrivals[g] != blocks_)
+      throw std::logic_error("a barrier generation in the maximal execution misses some block");
+}
+
+void HappensBefore::buildGraph() {
   const uint32_t instructions = blockOffset_[blocks_];
-  // Completed barriers: every block passed the same number of them, so block 0's count is theirs.
-  std::vector<std::vector<uint32_t>> barrierAt(blocks_); // per block: indices of its executed barriers
+  std::vector<std::vector<uint32_t>> barrierAt(blocks_);
   for (uint32_t k = 0; k < blocks_; ++k)
     for (uint32_t i = 0; i < progress_.executed[k]; ++i)
       if (program_.blockPrograms[k][i].kind == InstructionKind::Barrier)
         barrierAt[k].push_back(i);
   const uint32_t generations = blocks_ ? static_cast<uint32_t>(barrierAt[0].size()) : 0;
-  for (uint32_t k = 0; k < blocks_; ++k)
-    if (barrierAt[k].size() != generations)
-      throw std::logic_error("executed barrier counts differ between blocks");
-
   Graph graph(instructions + generations);
   programOrderEdges_ = 0;
   barrierEdges_ = 0;
@@ -73,68 +128,22 @@ void HappensBefore::computeClocks() {
       boost::add_edge(blockOffset_[k] + i, blockOffset_[k] + i + 1, graph);
       ++programOrderEdges_;
     }
-  std::vector<uint32_t> generationAfter(instructions, UINT32_MAX); // instruction right after barrier g
   for (uint32_t g = 0; g < generations; ++g)
     for (uint32_t k = 0; k < blocks_; ++k) {
-      uint32_t b = barrierAt[k][g];
+      uint32_t b = barrierAt[k].at(g);
       boost::add_edge(blockOffset_[k] + b, instructions + g, graph);
       ++barrierEdges_;
       if (b + 1 < progress_.executed[k]) {
         boost::add_edge(instructions + g, blockOffset_[k] + b + 1, graph);
-        generationAfter[blockOffset_[k] + b + 1] = g;
         ++barrierEdges_;
       }
     }
   for (const SyncEdge &e : syncEdges_)
     boost::add_edge(blockOffset_[e.signal.block] + e.signal.index, blockOffset_[e.wait.block] + e.wait.index, graph);
   vertices_ = instructions + generations;
-
-  std::vector<Graph::vertex_descriptor> reversed;
-  reversed.reserve(vertices_);
-  boost::topological_sort(graph, std::back_inserter(reversed)); // throws boost::not_a_dag on a cycle
-
-  std::vector<uint32_t> vertexBlock(instructions);
-  for (uint32_t k = 0; k < blocks_; ++k)
-    std::fill(vertexBlock.begin() + blockOffset_[k], vertexBlock.begin() + blockOffset_[k + 1], k);
-
-  clocks_.clear();
-  std::vector<std::vector<uint32_t>> barrierClock(generations, std::vector<uint32_t>(blocks_, 0));
-  auto joinInstruction = [&](std::vector<uint32_t> &into, InstructionRef from) {
-    const std::vector<uint32_t> &source = clocks_[segmentOf_[from.block][from.index]];
-    for (uint32_t j = 0; j < blocks_; ++j)
-      into[j] = std::max(into[j], source[j]);
-    into[from.block] = std::max(into[from.block], from.index + 1);
-  };
-  for (auto it = reversed.rbegin(); it != reversed.rend(); ++it) {
-    uint32_t v = static_cast<uint32_t>(*it);
-    if (v >= instructions) {
-      uint32_t g = v - instructions;
-      for (uint32_t k = 0; k < blocks_; ++k)
-        joinInstruction(barrierClock[g], {k, barrierAt[k][g]});
-      continue;
-    }
-    uint32_t k = vertexBlock[v];
-    uint32_t i = v - blockOffset_[k];
-    const ir::Instruction &instruction = program_.blockPrograms[k][i];
-    bool startsSegment = i == 0 || generationAfter[v] != UINT32_MAX ||
-                         (instruction.kind == InstructionKind::Wait && instruction.order == SyncOrder::Default);
-    if (!startsSegment) {
-      segmentOf_[k][i] = segmentOf_[k][i - 1];
-      continue;
-    }
-    std::vector<uint32_t> clock(blocks_, 0);
-    if (i > 0)
-      joinInstruction(clock, {k, i - 1});
-    if (generationAfter[v] != UINT32_MAX) {
-      const std::vector<uint32_t> &b = barrierClock[generationAfter[v]];
-      for (uint32_t j = 0; j < blocks_; ++j)
-        clock[j] = std::max(clock[j], b[j]);
-    }
-    for (uint32_t e : incomingSync_[v])
-      joinInstruction(clock, syncEdges_[e].signal);
-    segmentOf_[k][i] = static_cast<uint32_t>(clocks_.size());
-    clocks_.push_back(std::move(clock));
-  }
+  std::vector<Graph::vertex_descriptor> order;
+  order.reserve(vertices_);
+  boost::topological_sort(graph, std::back_inserter(order)); // throws boost::not_a_dag on a cycle
 }
 
 uint64_t HappensBefore::readableWithout(InstructionRef signal, InstructionRef wait) const {
@@ -192,6 +201,9 @@ bool HappensBefore::addGuaranteedEdges() {
         }
         if (others < threshold) {
           uint32_t waitVertex = blockOffset_[wait.block] + wait.index;
+          // computeClocks relies on this: a guaranteed signal ran before the wait in the maximal execution.
+          if (position_[blockOffset_[s.block] + s.index] > position_[waitVertex])
+            throw std::logic_error("a guaranteed signal runs after its wait in the maximal execution");
           incomingSync_[waitVertex].push_back(static_cast<uint32_t>(syncEdges_.size()));
           syncEdges_.push_back({s, wait});
           added = true;

@@ -21,12 +21,14 @@ public:
   bool ordered(InstructionRef a, InstructionRef b) const {
     if (a.block == b.block)
       return a.index < b.index;
-    return clocks_[segmentOf_[b.block][b.index]][a.block] > a.index;
+    return clock(segmentOf_[b.block][b.index])[a.block] > a.index;
   }
 
   // How many instructions of `block` (another block than b's) happen before b: they are exactly that
   // prefix of `block`'s program.
-  uint32_t prefixBefore(InstructionRef b, uint32_t block) const { return clocks_[segmentOf_[b.block][b.index]][block]; }
+  uint32_t prefixBefore(InstructionRef b, uint32_t block) const {
+    return clock(segmentOf_[b.block][b.index])[block];
+  }
 
   // Whether the release signal `signal` is guaranteed to synchronize with the acquire wait `wait`.
   bool guaranteed(InstructionRef signal, InstructionRef wait) const;
@@ -48,6 +50,8 @@ private:
   };
 
   void computeClocks();
+  void buildGraph(); // the Boost.Graph graph of the final relation; checks that it is acyclic
+  const uint32_t *clock(uint32_t segment) const { return clocks_.data() + size_t(segment) * blocks_; }
   bool addGuaranteedEdges();
   const ir::Instruction &at(InstructionRef r) const { return program_.blockPrograms[r.block][r.index]; }
 
@@ -56,8 +60,10 @@ private:
   uint32_t blocks_;
   std::vector<uint32_t> blockOffset_; // global vertex id of each block's first instruction
   std::vector<std::vector<uint32_t>> segmentOf_;
-  std::vector<std::vector<uint32_t>> clocks_; // per segment: instructions of each block before it
+  // Per segment, `blocks_` entries: how many instructions of each block happen before it.
+  std::vector<uint32_t> clocks_;
   std::vector<SyncEdge> syncEdges_;
+  std::vector<uint32_t> position_; // per global vertex: its place in the maximal execution
   std::vector<std::vector<uint32_t>> incomingSync_; // per global wait vertex: indices into syncEdges_
   // Executed signals and acquire waits per counter element.
   struct CounterAccesses {
