@@ -2,12 +2,14 @@
 // files and a Graphviz view of a witness. The tool's main is a thin shell over runVerifyTool.
 #pragma once
 
+#include "checker/smt.h"
 #include "checker/verdict.h"
 #include "ir/frontend.h"
 
 #include <nlohmann/json_fwd.hpp>
 
 #include <iosfwd>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,10 +28,14 @@ struct ToolOptions {
   bool quiet = false;
   unsigned jobs = 1;
   size_t maxRaces = 10;
+  bool z3 = false;                   // cross-check every well-formed file with the SMT model (checker/smt.h)
+  unsigned z3TimeoutMs = 10000;      // per solver query
+  unsigned z3TotalTimeoutMs = 60000; // per file
 };
 
-// The outcome over all files; main maps it to the exit code (0, 1, 2, 3).
-enum class ToolOutcome { AllSafe, SomeUnsafe, InputError, Inconclusive };
+// The outcome over all files; main maps it to the exit code (0, 1, 2, 3, 101). InternalError: Z3
+// proved a violation the checker did not report (the checker is unsound there).
+enum class ToolOutcome { AllSafe, SomeUnsafe, InputError, Inconclusive, InternalError };
 
 ToolOutcome runVerifyTool(const ToolOptions &options, std::ostream &out, std::ostream &err);
 
@@ -37,7 +43,24 @@ ToolOutcome runVerifyTool(const ToolOptions &options, std::ostream &out, std::os
 struct FileResult {
   ir::Schedule schedule;
   std::optional<Verdict> verdict; // set when the schedule was well-formed
+  std::optional<SmtVerdict> smt;  // set when the schedule was well-formed and --z3 was given
 };
+
+// How Z3's verdict relates to the checker's, rule by rule.
+enum class Agreement {
+  Agree,         // the same rules (or Z3 confirms every rule the checker reports)
+  Conservative,  // Z3 decided everything and refutes some rule the checker reports
+  CheckerMissed, // Z3 proves a rule the checker does not report: an internal error
+  Inconclusive,  // Z3 left undecided what would confirm or refute the checker
+};
+struct CrossCheck {
+  Agreement agreement = Agreement::Agree;
+  std::set<Rule> missed;      // proved by Z3, not reported by the checker
+  std::set<Rule> unconfirmed; // reported by the checker, refuted (or undecided) by Z3
+};
+std::set<Rule> checkerRules(const Verdict &verdict);
+CrossCheck crossCheck(const Verdict &checker, const SmtVerdict &smt);
+const char *agreementName(Agreement agreement); // "agrees", "conservative", "checker-missed", "inconclusive"
 
 nlohmann::json witnessJson(const FileResult &result);
 nlohmann::json reportJson(const std::vector<FileResult> &results);

@@ -21,6 +21,13 @@ int main(int argc, char **argv) {
     app.add_option("--jobs,-j", options.jobs, "files checked in parallel")->check(CLI::PositiveNumber);
     app.add_option("--max-races", options.maxRaces, "race violations reported per file (all are counted)");
     app.add_flag("-q,--quiet", options.quiet, "no verdict lines, only diagnostics");
+    app.add_flag("--z3", options.z3,
+                 "cross-check each well-formed file with the Z3 model of its executions; exit 101 if Z3 proves a "
+                 "violation the checker missed, 3 if Z3 cannot decide a file the checker certified");
+    app.add_option("--z3-timeout-ms", options.z3TimeoutMs, "time limit of one Z3 query (default 10000)")
+        ->check(CLI::PositiveNumber);
+    app.add_option("--z3-total-timeout-ms", options.z3TotalTimeoutMs, "time limit of Z3 per file (default 60000)")
+        ->check(CLI::PositiveNumber);
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError &e) {
@@ -35,6 +42,8 @@ int main(int argc, char **argv) {
       return 2;
     case amk::checker::ToolOutcome::Inconclusive:
       return 3;
+    case amk::checker::ToolOutcome::InternalError:
+      return 101;
     }
     return 101;
   } catch (const std::exception &e) {
