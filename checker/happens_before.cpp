@@ -78,8 +78,8 @@ void HappensBefore::computeClocks() {
     const uint32_t k = at.block, i = at.index;
     const ir::Instruction &instruction = program_.blockPrograms[k][i];
     const bool afterBarrier = i > 0 && program_.blockPrograms[k][i - 1].kind == InstructionKind::Barrier;
-    const bool startsSegment =
-        i == 0 || afterBarrier || (instruction.kind == InstructionKind::Wait && instruction.order == SyncOrder::Default);
+    const bool startsSegment = i == 0 || afterBarrier ||
+                               (instruction.kind == InstructionKind::Wait && instruction.order == SyncOrder::Default);
     if (!startsSegment) {
       segmentOf_[k][i] = segmentOf_[k][i - 1];
     } else {

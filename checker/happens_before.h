@@ -26,9 +26,7 @@ public:
 
   // How many instructions of `block` (another block than b's) happen before b: they are exactly that
   // prefix of `block`'s program.
-  uint32_t prefixBefore(InstructionRef b, uint32_t block) const {
-    return clock(segmentOf_[b.block][b.index])[block];
-  }
+  uint32_t prefixBefore(InstructionRef b, uint32_t block) const { return clock(segmentOf_[b.block][b.index])[block]; }
 
   // Whether the release signal `signal` is guaranteed to synchronize with the acquire wait `wait`.
   bool guaranteed(InstructionRef signal, InstructionRef wait) const;
@@ -63,7 +61,7 @@ private:
   // Per segment, `blocks_` entries: how many instructions of each block happen before it.
   std::vector<uint32_t> clocks_;
   std::vector<SyncEdge> syncEdges_;
-  std::vector<uint32_t> position_; // per global vertex: its place in the maximal execution
+  std::vector<uint32_t> position_;                  // per global vertex: its place in the maximal execution
   std::vector<std::vector<uint32_t>> incomingSync_; // per global wait vertex: indices into syncEdges_
   // Executed signals and acquire waits per counter element.
   struct CounterAccesses {
@@ -72,7 +70,7 @@ private:
   };
   std::vector<CounterAccesses> perCounter_;
   std::unordered_map<uint64_t, size_t> counterSlot_; // counter element key -> index into perCounter_
-  std::vector<std::vector<bool>> settledWaits_; // per counter element, per wait: no candidate left
+  std::vector<std::vector<bool>> settledWaits_;      // per counter element, per wait: no candidate left
   size_t vertices_ = 0;
   size_t programOrderEdges_ = 0;
   size_t barrierEdges_ = 0;

@@ -42,9 +42,8 @@ public:
     for (uint32_t k = 0; k < blocks_; ++k)
       for (const Instruction &i : program_.blockPrograms[k])
         result.barrierCounts[k] += i.kind == InstructionKind::Barrier;
-    result.barriersMatch =
-        std::adjacent_find(result.barrierCounts.begin(), result.barrierCounts.end(), std::not_equal_to<>()) ==
-        result.barrierCounts.end();
+    result.barriersMatch = std::adjacent_find(result.barrierCounts.begin(), result.barrierCounts.end(),
+                                              std::not_equal_to<>()) == result.barrierCounts.end();
     bool allDone = true;
     for (uint32_t k = 0; k < blocks_; ++k)
       allDone = allDone && pc_[k] == program_.blockPrograms[k].size();
@@ -171,8 +170,8 @@ private:
           next[s.at.block].push_back(j);
         }
     std::vector<int> component(blocks_);
-    boost::strong_components(graph, boost::make_iterator_property_map(component.begin(),
-                                                                      boost::get(boost::vertex_index, graph)));
+    boost::strong_components(
+        graph, boost::make_iterator_property_map(component.begin(), boost::get(boost::vertex_index, graph)));
     std::vector<int> componentSize(blocks_, 0);
     for (uint32_t k = 0; k < blocks_; ++k)
       ++componentSize[static_cast<size_t>(component[k])];

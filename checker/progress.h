@@ -18,8 +18,8 @@ inline uint64_t counterKey(uint32_t counter, int64_t index) {
 }
 
 struct ProgressResult {
-  std::vector<uint32_t> executed;     // per block: how many of its instructions ran
-  std::vector<InstructionRef> order;  // the maximal execution, a linear extension of happens-before
+  std::vector<uint32_t> executed;      // per block: how many of its instructions ran
+  std::vector<InstructionRef> order;   // the maximal execution, a linear extension of happens-before
   std::vector<uint32_t> barrierCounts; // per block: barriers in its program
   bool barriersMatch = true;
   std::optional<DeadlockWitness> deadlock; // set when some block cannot finish

@@ -30,8 +30,9 @@ json instructionJson(const ir::Program &program, InstructionRef r) {
   json loop = json::object();
   for (size_t v = 0; v < site.loopVariables.size() && v < i.loopValues.size(); ++v)
     loop[site.loopVariables[v]] = i.loopValues[v];
-  return json{{"block", r.block},      {"index", r.index},          {"source", site.text},
-              {"range", rangeJson(site.range)}, {"loop", std::move(loop)}, {"description", describeInstruction(program, r)}};
+  return json{{"block", r.block},        {"index", r.index},
+              {"source", site.text},     {"range", rangeJson(site.range)},
+              {"loop", std::move(loop)}, {"description", describeInstruction(program, r)}};
 }
 
 json regionJson(const ir::Program &program, const ir::Region &region) {
@@ -60,16 +61,14 @@ json violationJson(const Violation &v, const ir::Program &program) {
       }
       stuck.push_back(std::move(entry));
     }
-    out["deadlock"] = json{{"stuck", std::move(stuck)}, {"cycle", v.deadlock->cycle}, {"finished", v.deadlock->finished}};
+    out["deadlock"] =
+        json{{"stuck", std::move(stuck)}, {"cycle", v.deadlock->cycle}, {"finished", v.deadlock->finished}};
   }
   if (v.race) {
     const RaceWitness &r = *v.race;
-    json race{{"first", instructionJson(program, r.first)},
-              {"firstWrites", r.firstWrites},
-              {"second", instructionJson(program, r.second)},
-              {"secondWrites", r.secondWrites},
-              {"overlap", regionJson(program, r.overlap)},
-              {"why", r.why}};
+    json race{{"first", instructionJson(program, r.first)},   {"firstWrites", r.firstWrites},
+              {"second", instructionJson(program, r.second)}, {"secondWrites", r.secondWrites},
+              {"overlap", regionJson(program, r.overlap)},    {"why", r.why}};
     if (r.nearSignal)
       race["nearSignal"] = instructionJson(program, *r.nearSignal);
     if (r.nearWait)
@@ -480,9 +479,10 @@ nlohmann::json sarifJson(const std::vector<FileResult> &results) {
     }
   }
   json driver{{"name", "amk-verify"}, {"version", "0.1.0"}, {"rules", std::move(rules)}};
-  return json{{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
-              {"version", "2.1.0"},
-              {"runs", json::array({json{{"tool", {{"driver", std::move(driver)}}}, {"results", std::move(sarifResults)}}})}};
+  return json{
+      {"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
+      {"version", "2.1.0"},
+      {"runs", json::array({json{{"tool", {{"driver", std::move(driver)}}}, {"results", std::move(sarifResults)}}})}};
 }
 
 std::string witnessDot(const FileResult &result) {
@@ -677,8 +677,8 @@ ToolOutcome runVerifyTool(const ToolOptions &options, std::ostream &out, std::os
             << " executed), graph " << s.graphVertices << " vertices / " << s.graphEdges << " edges (po "
             << s.programOrderEdges << ", barrier " << s.barrierEdges << ", sync " << s.synchronizesWithEdges << "), "
             << s.fixpointRounds << " fixpoint rounds, " << s.accesses << " accesses, " << s.conflictPairsChecked
-            << " unordered pairs compared; progress " << s.progressSeconds << " s, happens-before " << s.happensBeforeSeconds
-            << " s, conflicts " << s.conflictSeconds << " s\n";
+            << " unordered pairs compared; progress " << s.progressSeconds << " s, happens-before "
+            << s.happensBeforeSeconds << " s, conflicts " << s.conflictSeconds << " s\n";
         if (r.smt) {
           const SmtStats &z = r.smt->stats;
           out << "  z3 stats: " << z.events << " events, " << z.clockVariables << " clock variables, "
@@ -694,8 +694,8 @@ ToolOutcome runVerifyTool(const ToolOptions &options, std::ostream &out, std::os
     std::filesystem::create_directories(options.witnessDirectory);
     for (const FileResult &r : results)
       if (r.verdict && !r.verdict->safe()) {
-        std::filesystem::path path =
-            std::filesystem::path(options.witnessDirectory) / (safeFileName(r.schedule.source->name()) + ".witness.json");
+        std::filesystem::path path = std::filesystem::path(options.witnessDirectory) /
+                                     (safeFileName(r.schedule.source->name()) + ".witness.json");
         std::ofstream file(path);
         file << witnessJson(r).dump(2) << "\n";
         if (!file) {

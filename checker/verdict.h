@@ -41,7 +41,7 @@ struct StuckBlock {
 
 struct DeadlockWitness {
   std::vector<StuckBlock> stuck;
-  std::vector<uint32_t> cycle; // blocks of a wait-for cycle (first repeated implicitly); empty if none
+  std::vector<uint32_t> cycle;    // blocks of a wait-for cycle (first repeated implicitly); empty if none
   std::vector<uint32_t> finished; // blocks that ran to completion
 };
 

@@ -15,9 +15,7 @@ using ir::InstructionKind;
 using ir::SyncOrder;
 using Clock = std::chrono::steady_clock;
 
-double secondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 const ir::Instruction &at(const ir::Program &program, InstructionRef r) {
   return program.blockPrograms[r.block][r.index];
@@ -27,10 +25,16 @@ std::string instructionText(const ir::Program &program, InstructionRef r) {
   const ir::Instruction &i = at(program, r);
   switch (i.kind) {
   case InstructionKind::Signal:
-    return std::string("signal") + (i.order == SyncOrder::Relaxed ? ".relaxed" : i.order == SyncOrder::Cta ? ".cta" : "") +
+    return std::string("signal") +
+           (i.order == SyncOrder::Relaxed ? ".relaxed"
+            : i.order == SyncOrder::Cta   ? ".cta"
+                                          : "") +
            " " + program.counterText(i) + (i.amount == 1 ? "" : " + " + std::to_string(i.amount));
   case InstructionKind::Wait:
-    return std::string("wait") + (i.order == SyncOrder::Relaxed ? ".relaxed" : i.order == SyncOrder::Cta ? ".cta" : "") +
+    return std::string("wait") +
+           (i.order == SyncOrder::Relaxed ? ".relaxed"
+            : i.order == SyncOrder::Cta   ? ".cta"
+                                          : "") +
            " " + program.counterText(i) + " >= " + std::to_string(i.amount);
   case InstructionKind::Barrier:
     return "barrier";
@@ -61,7 +65,8 @@ std::string scopeProblem(const ir::Instruction &i, const char *what) {
 }
 
 // Why no happens-before orders the pair: name the synchronisation that looks as if it should.
-void explainRace(const ir::Program &program, const ProgressResult &progress, const HappensBefore &hb, RaceWitness &race) {
+void explainRace(const ir::Program &program, const ProgressResult &progress, const HappensBefore &hb,
+                 RaceWitness &race) {
   for (int direction = 0; direction < 2; ++direction) {
     InstructionRef from = direction == 0 ? race.first : race.second;
     InstructionRef to = direction == 0 ? race.second : race.first;
@@ -87,16 +92,16 @@ void explainRace(const ir::Program &program, const ProgressResult &progress, con
           return;
         }
         if (hb.ordered(w, s)) {
-          race.why = "'" + instructionText(program, w) + "' of block " + std::to_string(w.block) +
-                     " happens before '" + instructionText(program, s) + "' of block " + std::to_string(s.block);
+          race.why = "'" + instructionText(program, w) + "' of block " + std::to_string(w.block) + " happens before '" +
+                     instructionText(program, s) + "' of block " + std::to_string(s.block);
           return;
         }
         uint64_t others = hb.readableWithout(s, w);
         race.why = "'" + instructionText(program, w) + "' (block " + std::to_string(w.block) +
                    ") can pass without the signal of block " + std::to_string(s.block) +
                    ": the other signals it may read add up to " + std::to_string(others) +
-                   " >= " + std::to_string(wait.amount) + ", so '" + instructionText(program, s) +
-                   "' of block " + std::to_string(s.block) + " is not guaranteed before it";
+                   " >= " + std::to_string(wait.amount) + ", so '" + instructionText(program, s) + "' of block " +
+                   std::to_string(s.block) + " is not guaranteed before it";
         if (!hb.guaranteed(s, w) && hb.ordered(s, w))
           race.why = "'" + instructionText(program, s) + "' is ordered before the wait, but not after the access";
         return;
@@ -156,8 +161,8 @@ Verdict verify(const ir::Program &program, const Options &options) {
   if (needsCoResidency(program)) {
     Violation v;
     v.rule = Rule::CoResidency;
-    v.message = "the grid has " + std::to_string(program.blocks) + " blocks but only " +
-                std::to_string(program.sms) + " SMs x occupancy " + std::to_string(program.occupancy) + " = " +
+    v.message = "the grid has " + std::to_string(program.blocks) + " blocks but only " + std::to_string(program.sms) +
+                " SMs x occupancy " + std::to_string(program.occupancy) + " = " +
                 std::to_string(program.sms * program.occupancy) +
                 " can be resident at once, and the schedule has barriers or waits: a block may wait for one that is "
                 "never scheduled";
@@ -194,8 +199,7 @@ Verdict verify(const ir::Program &program, const Options &options) {
     Violation v;
     v.rule = Rule::Deadlock;
     const DeadlockWitness &w = *progress.deadlock;
-    v.message = std::to_string(w.stuck.size()) + " of " + std::to_string(program.blocks) +
-                " blocks can never finish";
+    v.message = std::to_string(w.stuck.size()) + " of " + std::to_string(program.blocks) + " blocks can never finish";
     v.deadlock = w;
     verdict.violations.push_back(std::move(v));
   }
@@ -298,8 +302,8 @@ std::vector<ir::Diagnostic> toDiagnostics(const Verdict &verdict, const ir::Prog
           if (s.waitsFor.empty())
             what += "; no block that is still running signals it";
           else
-            what += "; it can still be signalled only by stuck block" + std::string(s.waitsFor.size() == 1 ? " " : "s ") +
-                    blockList(s.waitsFor);
+            what += "; it can still be signalled only by stuck block" +
+                    std::string(s.waitsFor.size() == 1 ? " " : "s ") + blockList(s.waitsFor);
         }
         d.notes.push_back({rangeOf(s.at), describeInstruction(program, s.at) + " " + what, true});
       }
@@ -308,26 +312,26 @@ std::vector<ir::Diagnostic> toDiagnostics(const Verdict &verdict, const ir::Prog
         for (uint32_t b : w.cycle)
           cycle += "block " + std::to_string(b) + " -> ";
         cycle += "block " + std::to_string(w.cycle.front());
-        d.notes.push_back({{}, w.cycle.size() == 1 ? "block " + std::to_string(w.cycle.front()) +
-                                                         " waits for its own later signal"
-                                                   : "wait-for cycle: " + cycle,
+        d.notes.push_back({{},
+                           w.cycle.size() == 1
+                               ? "block " + std::to_string(w.cycle.front()) + " waits for its own later signal"
+                               : "wait-for cycle: " + cycle,
                            false});
       }
       if (!w.finished.empty())
-        d.notes.push_back({{}, std::string(w.finished.size() == 1 ? "block " : "blocks ") + blockList(w.finished) +
-                                   (w.finished.size() == 1 ? " finishes" : " finish"),
+        d.notes.push_back({{},
+                           std::string(w.finished.size() == 1 ? "block " : "blocks ") + blockList(w.finished) +
+                               (w.finished.size() == 1 ? " finishes" : " finish"),
                            false});
       break;
     }
     case Rule::Race: {
       const RaceWitness &r = *v.race;
       d.range = rangeOf(r.second);
-      d.notes.push_back({rangeOf(r.first), (r.firstWrites ? "written by " : "read by ") +
-                                               describeInstruction(program, r.first),
-                         true});
-      d.notes.push_back({rangeOf(r.second), (r.secondWrites ? "written by " : "read by ") +
-                                                describeInstruction(program, r.second),
-                         true});
+      d.notes.push_back({rangeOf(r.first),
+                         (r.firstWrites ? "written by " : "read by ") + describeInstruction(program, r.first), true});
+      d.notes.push_back({rangeOf(r.second),
+                         (r.secondWrites ? "written by " : "read by ") + describeInstruction(program, r.second), true});
       if (r.nearWait)
         d.notes.push_back({rangeOf(*r.nearWait), r.why, true});
       else

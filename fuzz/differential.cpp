@@ -49,7 +49,7 @@ double median(std::vector<double> values) {
 }
 
 struct Verdicts {
-  std::optional<std::set<std::string>> checker; // nullopt: not well-formed
+  std::optional<std::set<std::string>> checker;  // nullopt: not well-formed
   std::optional<std::set<std::string>> explorer; // nullopt: unknown
   std::optional<std::set<std::string>> z3;       // nullopt: inconclusive or not run
   bool explorerDecided = false, z3Decided = false;
@@ -169,9 +169,8 @@ DifferentialSummary runDifferential(const DifferentialOptions &options,
       z3Times.push_back(c.z3Seconds);
     if (c.falseAccept && !options.regressionDirectory.empty()) {
       DifferentialOptions quick = options;
-      std::string small = minimise(schedule, [&](const std::string &text) {
-        return compareOne(seed, text, quick).falseAccept;
-      });
+      std::string small =
+          minimise(schedule, [&](const std::string &text) { return compareOne(seed, text, quick).falseAccept; });
       DifferentialCase minimal = compareOne(seed, small, options);
       std::string oracleVerdict = minimal.explorer.rfind("unsafe", 0) == 0 ? minimal.explorer : minimal.z3;
       std::filesystem::create_directories(options.regressionDirectory);
@@ -211,8 +210,10 @@ std::string summaryTable(const DifferentialSummary &s) {
       << "median ms checker/explorer/z3 " << 1000 * s.medianCheckerSeconds << " / " << 1000 * s.medianExplorerSeconds
       << " / " << 1000 * s.medianZ3Seconds << "\n";
   for (const DifferentialCase &c : s.notable)
-    out << (c.falseAccept ? "FALSE ACCEPT" : c.falseReject ? "false reject" : "DISAGREEMENT") << " seed " << c.seed
-        << ": checker " << c.checker << "; explorer " << c.explorer << "; z3 " << c.z3 << "\n";
+    out << (c.falseAccept   ? "FALSE ACCEPT"
+            : c.falseReject ? "false reject"
+                            : "DISAGREEMENT")
+        << " seed " << c.seed << ": checker " << c.checker << "; explorer " << c.explorer << "; z3 " << c.z3 << "\n";
   for (const std::string &f : s.regressionFiles)
     out << "regression written: " << f << "\n";
   return out.str();

@@ -156,7 +156,8 @@ private:
       else if (r < 16)
         threshold -= static_cast<int64_t>(increments[c_.below(increments.size())]);
       threshold = std::max<int64_t>(threshold, 0);
-      emit(q, std::string("wait") + scope(c_, 5, 3) + " " + counterRef(k, element) + " >= " + std::to_string(threshold));
+      emit(q,
+           std::string("wait") + scope(c_, 5, 3) + " " + counterRef(k, element) + " >= " + std::to_string(threshold));
       // Read everything, or one producer's tile.
       if (c_.chance(50))
         emit(q, "opaque <- " + b.name + " name=\"consume\"");

@@ -20,7 +20,9 @@ public:
   // A value in [0, bound); bound > 0.
   uint64_t below(uint64_t bound);
   bool chance(unsigned percent) { return below(100) < percent; }
-  int64_t between(int64_t lo, int64_t hi) { return lo + static_cast<int64_t>(below(static_cast<uint64_t>(hi - lo + 1))); }
+  int64_t between(int64_t lo, int64_t hi) {
+    return lo + static_cast<int64_t>(below(static_cast<uint64_t>(hi - lo + 1)));
+  }
 
 private:
   uint64_t next();

@@ -16,15 +16,15 @@ namespace amk::ir::ast {
 // Comments and blank lines around a statement, kept so that formatting never loses them.
 struct Trivia {
   bool blankLineBefore = false;
-  std::vector<std::string> leadingComments; // full-line comments above the statement, without '#'
+  std::vector<std::string> leadingComments;   // full-line comments above the statement, without '#'
   std::optional<std::string> trailingComment; // comment on the statement's own line
 };
 
 struct Expr {
   enum class Kind { Integer, Variable, Negate, Add, Subtract, Multiply, Divide, Modulo };
   Kind kind = Kind::Integer;
-  int64_t value = 0; // Integer
-  std::string name;  // Variable
+  int64_t value = 0;         // Integer
+  std::string name;          // Variable
   std::unique_ptr<Expr> lhs; // binary operators and Negate (operand)
   std::unique_ptr<Expr> rhs; // binary operators
   SourceRange range;
@@ -168,7 +168,7 @@ struct File {
   Target target;
   Grid grid;
   std::vector<Meta> metas;
-  std::vector<Stmt> statements; // declarations, for loops and blocks sections, in file order
+  std::vector<Stmt> statements;              // declarations, for loops and blocks sections, in file order
   std::vector<std::string> trailingComments; // comments after the last statement
 };
 

@@ -122,8 +122,8 @@ std::string position(const SourceFile &file, const SourceRange &range) {
 
 std::string renderText(const Diagnostic &diagnostic, const SourceFile &file) {
   std::string where = diagnostic.hasLocation ? position(file, diagnostic.range) : file.name();
-  std::string out = where + ": " + severityName(diagnostic.severity) + ": " + diagnostic.message + " [" +
-                    diagnostic.ruleId + "]\n";
+  std::string out =
+      where + ": " + severityName(diagnostic.severity) + ": " + diagnostic.message + " [" + diagnostic.ruleId + "]\n";
   if (diagnostic.hasLocation)
     renderSnippet(out, file, diagnostic.range);
   for (const DiagnosticNote &note : diagnostic.notes) {
@@ -142,8 +142,8 @@ std::string renderText(const Diagnostics &diagnostics, const SourceFile &file) {
   for (const Diagnostic &d : diagnostics.all())
     out += renderText(d, file);
   if (diagnostics.dropped() > 0)
-    out += file.name() + ": note: " + std::to_string(diagnostics.dropped()) +
-           " more diagnostics not shown (limit " + std::to_string(diagnostics.limit()) + ")\n";
+    out += file.name() + ": note: " + std::to_string(diagnostics.dropped()) + " more diagnostics not shown (limit " +
+           std::to_string(diagnostics.limit()) + ")\n";
   else if (diagnostics.full())
     out += file.name() + ": note: stopped after " + std::to_string(diagnostics.limit()) +
            " diagnostics; there may be more\n";

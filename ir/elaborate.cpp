@@ -4,8 +4,8 @@
 #include "ir/printer.h"
 
 #include <map>
-#include <span>
 #include <set>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -58,7 +58,8 @@ public:
         Diagnostic &d = diagnostics_.error("AMK-X003", file_.grid.range,
                                            "schedule elaborates to more than " +
                                                std::to_string(limits::kMaxInstructions) + " instructions (the limit)");
-        d.notes.push_back({keywordRange(*currentTopLevel_), "the limit was reached while elaborating this section", true});
+        d.notes.push_back(
+            {keywordRange(*currentTopLevel_), "the limit was reached while elaborating this section", true});
         return std::nullopt;
       }
       program_.blockPrograms.resize(static_cast<size_t>(program_.blocks));
@@ -138,7 +139,8 @@ private:
     for (const ast::Stmt &stmt : statements) {
       size_t before = diagnostics_.errorCount();
       resolveStatement(stmt);
-      bool compound = std::holds_alternative<ast::ForLoop>(stmt.node) || std::holds_alternative<ast::BlocksSection>(stmt.node);
+      bool compound =
+          std::holds_alternative<ast::ForLoop>(stmt.node) || std::holds_alternative<ast::BlocksSection>(stmt.node);
       // A section is skipped only when its own header is broken (errors inside it mark its statements).
       if (!compound && diagnostics_.errorCount() > before)
         broken_.insert(&stmt);
@@ -153,7 +155,8 @@ private:
             declare(node.name, node.nameRange, {Symbol::Kind::Buffer, static_cast<uint32_t>(program_.buffers.size())});
             program_.buffers.push_back({node.name, node.kind, node.dtype, node.shape, node.nameRange});
           } else if constexpr (std::is_same_v<T, ast::CounterDecl>) {
-            declare(node.name, node.nameRange, {Symbol::Kind::Counter, static_cast<uint32_t>(program_.counters.size())});
+            declare(node.name, node.nameRange,
+                    {Symbol::Kind::Counter, static_cast<uint32_t>(program_.counters.size())});
             program_.counters.push_back({node.name, node.size.value_or(1), node.size.has_value(), node.nameRange});
           } else if constexpr (std::is_same_v<T, ast::ForLoop> || std::is_same_v<T, ast::BlocksSection>) {
             size_t before = diagnostics_.errorCount();
@@ -203,9 +206,10 @@ private:
           return;
       auto it = symbols_.find(e.name);
       if (it != symbols_.end()) {
-        Diagnostic &d = error("AMK-N004", e.range,
-                              "'" + e.name + "' is a " + (it->second.kind == Symbol::Kind::Buffer ? "buffer" : "counter") +
-                                  ", not a loop variable");
+        Diagnostic &d =
+            error("AMK-N004", e.range,
+                  "'" + e.name + "' is a " + (it->second.kind == Symbol::Kind::Buffer ? "buffer" : "counter") +
+                      ", not a loop variable");
         d.notes.push_back({declarationRange(it->second), "'" + e.name + "' declared here", true});
       } else
         error("AMK-N001", e.range, "unknown loop variable '" + e.name + "'");
@@ -227,8 +231,7 @@ private:
       resolveExpr(*e.rhs);
       const char *what = e.kind == Expr::Kind::Divide ? "divisor" : "modulus";
       if (e.rhs->mentionsVariables()) {
-        error("AMK-E001", e.range,
-              "non-affine expression '" + printExpr(e) + "': the " + what + " must be a constant");
+        error("AMK-E001", e.range, "non-affine expression '" + printExpr(e) + "': the " + what + " must be a constant");
         return;
       }
       std::vector<Binding> none;
@@ -263,17 +266,18 @@ private:
     }
     const Buffer &buffer = program_.buffers[symbol->id];
     if (region.indexed && region.indices.size() != buffer.shape.size()) {
-      Diagnostic &d = error("AMK-B001", region.range,
-                            "region of '" + buffer.name + "' has " + std::to_string(region.indices.size()) +
-                                " indices, but the buffer has " + std::to_string(buffer.shape.size()) +
-                                (buffer.shape.size() == 1 ? " dimension " : " dimensions ") + shapeString(buffer.shape));
+      Diagnostic &d =
+          error("AMK-B001", region.range,
+                "region of '" + buffer.name + "' has " + std::to_string(region.indices.size()) +
+                    " indices, but the buffer has " + std::to_string(buffer.shape.size()) +
+                    (buffer.shape.size() == 1 ? " dimension " : " dimensions ") + shapeString(buffer.shape));
       d.notes.push_back({buffer.declaration, "buffer '" + buffer.name + "' declared here", true});
     }
     if (written && buffer.readOnly()) {
-      Diagnostic &d = error("AMK-W001", region.range,
-                            "'" + site.text.substr(0, site.text.find(' ')) + "' writes to " +
-                                ast::bufferKindName(buffer.kind) + " '" + buffer.name +
-                                "', which is read-only during the launch");
+      Diagnostic &d =
+          error("AMK-W001", region.range,
+                "'" + site.text.substr(0, site.text.find(' ')) + "' writes to " + ast::bufferKindName(buffer.kind) +
+                    " '" + buffer.name + "', which is read-only during the launch");
       d.notes.push_back({buffer.declaration, "buffer '" + buffer.name + "' declared here", true});
     }
   }
@@ -360,8 +364,7 @@ private:
       return;
     }
     site.op = op->id;
-    if (!op->variadic &&
-        (task.outputs.size() != op->outputNames.size() || task.inputs.size() != op->inputNames.size()))
+    if (!op->variadic && (task.outputs.size() != op->outputNames.size() || task.inputs.size() != op->inputNames.size()))
       error("AMK-T002", task.opRange,
             "'" + task.op + "' takes " + operandCounts(op->outputNames.size(), op->inputNames.size()) + " (" +
                 signature(*op) + "), found " + operandCounts(task.outputs.size(), task.inputs.size()));
@@ -383,7 +386,8 @@ private:
       if (!given) {
         if (spec.required)
           error("AMK-T006", task.opRange,
-                "'" + task.op + "' needs attribute '" + std::string(spec.name) + "' (" + std::string(spec.meaning) + ")");
+                "'" + task.op + "' needs attribute '" + std::string(spec.name) + "' (" + std::string(spec.meaning) +
+                    ")");
         site.attributes.push_back(spec.defaultValue);
         continue;
       }
@@ -515,10 +519,10 @@ private:
   void step() {
     if (++steps_ > limits::kMaxElaborationSteps) {
       Diagnostic &d = diagnostics_.error("AMK-X003", file_.grid.range,
-                                         "elaboration takes more than " +
-                                             std::to_string(limits::kMaxElaborationSteps) +
+                                         "elaboration takes more than " + std::to_string(limits::kMaxElaborationSteps) +
                                              " steps (loop iterations and instructions); the schedule is too large");
-      d.notes.push_back({keywordRange(*currentTopLevel_), "the limit was reached while elaborating this section", true});
+      d.notes.push_back(
+          {keywordRange(*currentTopLevel_), "the limit was reached while elaborating this section", true});
       throw ElaborationAbort{};
     }
   }
@@ -673,10 +677,11 @@ private:
     if (!index)
       return std::nullopt;
     if (*index < 0 || *index >= counter.size) {
-      Diagnostic *d = errorOnce(&ref, "AMK-B004", ref.range,
-                                withBindings("index " + std::to_string(*index) + " is out of bounds for counter array '" +
-                                                 counter.name + "' (length " + std::to_string(counter.size) + ")",
-                                             bindingText()));
+      Diagnostic *d =
+          errorOnce(&ref, "AMK-B004", ref.range,
+                    withBindings("index " + std::to_string(*index) + " is out of bounds for counter array '" +
+                                     counter.name + "' (length " + std::to_string(counter.size) + ")",
+                                 bindingText()));
       declaredHere(d, "counter '" + counter.name + "'", counter.declaration);
       return std::nullopt;
     }
@@ -819,9 +824,9 @@ private:
                     "' without being the same region (in-place use needs exactly " + program_.regionText(in) + ")";
         else
           continue;
-        errorOnce(&task, "AMK-W002", task.outputs[o].range,
-                  withBindings(message + ": " + program_.regionText(out) + " and " + program_.regionText(in),
-                               bindingText()));
+        errorOnce(
+            &task, "AMK-W002", task.outputs[o].range,
+            withBindings(message + ": " + program_.regionText(out) + " and " + program_.regionText(in), bindingText()));
         return false;
       }
       for (size_t other = o + 1; other < instruction.outputs.size(); ++other)

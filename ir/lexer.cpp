@@ -194,8 +194,8 @@ private:
       size_t length = utf8SequenceLength(text_, i);
       if (length == 0) {
         diagnostics_.error("AMK-L002", range(i, i + 1),
-                           "file is not valid UTF-8: byte '" + quoteForMessage(text_.substr(i, 1)) +
-                               "' at offset " + std::to_string(i));
+                           "file is not valid UTF-8: byte '" + quoteForMessage(text_.substr(i, 1)) + "' at offset " +
+                               std::to_string(i));
         return false;
       }
       i += length;
@@ -376,8 +376,6 @@ private:
 
 } // namespace
 
-std::vector<Token> tokenize(const SourceFile &file, Diagnostics &diagnostics) {
-  return Lexer(file, diagnostics).run();
-}
+std::vector<Token> tokenize(const SourceFile &file, Diagnostics &diagnostics) { return Lexer(file, diagnostics).run(); }
 
 } // namespace amk::ir

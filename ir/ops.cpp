@@ -27,9 +27,7 @@ Result shapeError(bool isOutput, size_t operand, std::string message) {
 
 std::string typeOf(const OperandType &t) { return std::string(ast::dtypeName(t.dtype)) + shapeString(t.shape); }
 
-std::string count(int64_t n, const char *noun) {
-  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
-}
+std::string count(int64_t n, const char *noun) { return std::to_string(n) + " " + noun + (n == 1 ? "" : "s"); }
 
 // Each helper checks one operand and names it in the message.
 Result requireFloat(const OperandType &t, bool isOutput, size_t operand, std::string_view name) {
@@ -44,8 +42,7 @@ Result requireI32Scalar(const OperandType &t, bool isOutput, size_t operand, std
     return dtypeError(isOutput, operand,
                       "operand '" + std::string(name) + "' must be i32, found " + ast::dtypeName(t.dtype));
   if (t.elements != 1)
-    return shapeError(isOutput, operand,
-                      "operand '" + std::string(name) + "' must be one element, found " + typeOf(t));
+    return shapeError(isOutput, operand, "operand '" + std::string(name) + "' must be one element, found " + typeOf(t));
   return std::nullopt;
 }
 
@@ -89,8 +86,12 @@ Result checkElementwise2(const Operands &out, const Operands &in, std::string_vi
   return std::nullopt;
 }
 
-Result checkAdd(const Operands &out, const Operands &in, const Attributes &) { return checkElementwise2(out, in, "a", "b"); }
-Result checkSiluMul(const Operands &out, const Operands &in, const Attributes &) { return checkElementwise2(out, in, "g", "u"); }
+Result checkAdd(const Operands &out, const Operands &in, const Attributes &) {
+  return checkElementwise2(out, in, "a", "b");
+}
+Result checkSiluMul(const Operands &out, const Operands &in, const Attributes &) {
+  return checkElementwise2(out, in, "g", "u");
+}
 
 Result checkEmbed(const Operands &out, const Operands &in, const Attributes &) {
   AMK_CHECK(requireFloat(in[0], false, 0, "table"));
@@ -193,44 +194,132 @@ ast::Value stringValue(std::string v) { return ast::Value{std::move(v), {}}; }
 std::vector<OpInfo> buildRegistry() {
   using T = AttributeType;
   std::vector<OpInfo> ops;
-  ops.push_back({OpId::Copy, "copy", "y = x", {"y"}, {"x"}, false, {}, {},
-                 "same element count; float types convert, others must match", checkCopy});
-  ops.push_back({OpId::Add, "add", "y = a + b", {"y"}, {"a", "b"}, false, {{0, 0}}, {},
-                 "float; a, b and y have the same element count", checkAdd});
-  ops.push_back({OpId::Embed, "embed", "x = table[tok]", {"x"}, {"table", "tok"}, false, {}, {},
-                 "table float [V, H]; tok i32, one element; x float, H elements", checkEmbed});
-  ops.push_back({OpId::RmsNorm, "rmsnorm", "y = (x / rms(x))[a:b] * w[a:b], over the whole vector x", {"y"},
-                 {"x", "w"}, false, {},
+  ops.push_back({OpId::Copy,
+                 "copy",
+                 "y = x",
+                 {"y"},
+                 {"x"},
+                 false,
+                 {},
+                 {},
+                 "same element count; float types convert, others must match",
+                 checkCopy});
+  ops.push_back({OpId::Add,
+                 "add",
+                 "y = a + b",
+                 {"y"},
+                 {"a", "b"},
+                 false,
+                 {{0, 0}},
+                 {},
+                 "float; a, b and y have the same element count",
+                 checkAdd});
+  ops.push_back({OpId::Embed,
+                 "embed",
+                 "x = table[tok]",
+                 {"x"},
+                 {"table", "tok"},
+                 false,
+                 {},
+                 {},
+                 "table float [V, H]; tok i32, one element; x float, H elements",
+                 checkEmbed});
+  ops.push_back({OpId::RmsNorm,
+                 "rmsnorm",
+                 "y = (x / rms(x))[a:b] * w[a:b], over the whole vector x",
+                 {"y"},
+                 {"x", "w"},
+                 false,
+                 {},
                  {{"eps", T::Float, false, floatValue(1e-6), {}, true, "added to the mean square"}},
                  "x float vector of n; w a float slice a:b of a length-n last dimension; y has b-a elements",
                  checkRmsNorm});
-  ops.push_back({OpId::MatVec, "matvec", "y = W x", {"y"}, {"W", "x"}, false, {}, {},
-                 "W float [R, K]; x float, K elements; y float, R elements", checkMatVec});
-  ops.push_back({OpId::MatVecAdd, "matvec_add", "y = W x + r (residual fused)", {"y"}, {"W", "x", "r"}, false,
-                 {{0, 2}}, {}, "as matvec; r float, R elements", checkMatVec});
-  ops.push_back(
-      {OpId::Rope, "rope", "rotary embedding of the heads in v at position pos (HF rotate-half)", {"v"}, {"v", "pos"},
-       false, {{0, 0}},
-       {{"head_dim", T::Int, true, {}, {}, true, "rotary head dimension (even)"},
-        {"theta", T::Float, false, floatValue(10000.0), {}, true, "rope base"},
-        {"scaling", T::String, false, stringValue("none"), {"none", "llama3"}, false, "frequency scaling"},
-        {"factor", T::Float, false, floatValue(8.0), {}, true, "llama3 scaling factor"},
-        {"low_freq_factor", T::Float, false, floatValue(1.0), {}, true, "llama3 low frequency factor"},
-        {"high_freq_factor", T::Float, false, floatValue(4.0), {}, true, "llama3 high frequency factor"},
-        {"original_max_position", T::Int, false, intValue(8192), {}, true, "llama3 original context length"}},
-       "v float, a whole number of heads of head_dim (even); pos i32, one element", checkRope});
-  ops.push_back({OpId::KvStore, "kv_store", "cache[pos, :] = v", {"cache"}, {"v", "pos"}, false, {}, {},
-                 "cache float [P, D]; v float, D elements; pos i32, one element", checkKvStore});
-  ops.push_back({OpId::Attention, "attention", "causal decode attention of the q heads over positions 0..pos",
-                 {"o"}, {"q", "kcache", "vcache", "pos"}, false, {}, {},
-                 "kcache, vcache float [P, D]; q, o float, a whole number of heads of D; pos i32", checkAttention});
-  ops.push_back({OpId::SiluMul, "silu_mul", "y = silu(g) * u", {"y"}, {"g", "u"}, false, {}, {},
-                 "float; g, u and y have the same element count", checkSiluMul});
-  ops.push_back({OpId::Argmax, "argmax", "i = index of the largest element of x (ties: lowest index)", {"i"}, {"x"},
-                 false, {}, {}, "x float; i i32, one element", checkArgmax});
-  ops.push_back({OpId::Opaque, "opaque", "every output element becomes a fixed hash of all input elements", {},
-                 {}, true, {}, {{"name", T::String, false, stringValue(""), {}, false, "a label"}},
-                 "none; an output may name an input exactly (read-modify-write)", checkOpaque});
+  ops.push_back({OpId::MatVec,
+                 "matvec",
+                 "y = W x",
+                 {"y"},
+                 {"W", "x"},
+                 false,
+                 {},
+                 {},
+                 "W float [R, K]; x float, K elements; y float, R elements",
+                 checkMatVec});
+  ops.push_back({OpId::MatVecAdd,
+                 "matvec_add",
+                 "y = W x + r (residual fused)",
+                 {"y"},
+                 {"W", "x", "r"},
+                 false,
+                 {{0, 2}},
+                 {},
+                 "as matvec; r float, R elements",
+                 checkMatVec});
+  ops.push_back({OpId::Rope,
+                 "rope",
+                 "rotary embedding of the heads in v at position pos (HF rotate-half)",
+                 {"v"},
+                 {"v", "pos"},
+                 false,
+                 {{0, 0}},
+                 {{"head_dim", T::Int, true, {}, {}, true, "rotary head dimension (even)"},
+                  {"theta", T::Float, false, floatValue(10000.0), {}, true, "rope base"},
+                  {"scaling", T::String, false, stringValue("none"), {"none", "llama3"}, false, "frequency scaling"},
+                  {"factor", T::Float, false, floatValue(8.0), {}, true, "llama3 scaling factor"},
+                  {"low_freq_factor", T::Float, false, floatValue(1.0), {}, true, "llama3 low frequency factor"},
+                  {"high_freq_factor", T::Float, false, floatValue(4.0), {}, true, "llama3 high frequency factor"},
+                  {"original_max_position", T::Int, false, intValue(8192), {}, true, "llama3 original context length"}},
+                 "v float, a whole number of heads of head_dim (even); pos i32, one element",
+                 checkRope});
+  ops.push_back({OpId::KvStore,
+                 "kv_store",
+                 "cache[pos, :] = v",
+                 {"cache"},
+                 {"v", "pos"},
+                 false,
+                 {},
+                 {},
+                 "cache float [P, D]; v float, D elements; pos i32, one element",
+                 checkKvStore});
+  ops.push_back({OpId::Attention,
+                 "attention",
+                 "causal decode attention of the q heads over positions 0..pos",
+                 {"o"},
+                 {"q", "kcache", "vcache", "pos"},
+                 false,
+                 {},
+                 {},
+                 "kcache, vcache float [P, D]; q, o float, a whole number of heads of D; pos i32",
+                 checkAttention});
+  ops.push_back({OpId::SiluMul,
+                 "silu_mul",
+                 "y = silu(g) * u",
+                 {"y"},
+                 {"g", "u"},
+                 false,
+                 {},
+                 {},
+                 "float; g, u and y have the same element count",
+                 checkSiluMul});
+  ops.push_back({OpId::Argmax,
+                 "argmax",
+                 "i = index of the largest element of x (ties: lowest index)",
+                 {"i"},
+                 {"x"},
+                 false,
+                 {},
+                 {},
+                 "x float; i i32, one element",
+                 checkArgmax});
+  ops.push_back({OpId::Opaque,
+                 "opaque",
+                 "every output element becomes a fixed hash of all input elements",
+                 {},
+                 {},
+                 true,
+                 {},
+                 {{"name", T::String, false, stringValue(""), {}, false, "a label"}},
+                 "none; an output may name an input exactly (read-modify-write)",
+                 checkOpaque});
   for (size_t i = 0; i < ops.size(); ++i)
     assert(static_cast<size_t>(ops[i].id) == i && "registry order must follow OpId");
   return ops;

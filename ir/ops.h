@@ -35,7 +35,7 @@ struct AttributeSpec {
   std::string_view name;
   AttributeType type;
   bool required = false;
-  ast::Value defaultValue;              // used when not required and absent
+  ast::Value defaultValue;               // used when not required and absent
   std::vector<std::string_view> choices; // String attributes: the allowed words (empty: any)
   bool positive = false;                 // Int/Float attributes: must be > 0
   std::string_view meaning;
@@ -52,9 +52,9 @@ struct OperandType {
 };
 
 struct OperandRuleError {
-  std::string ruleId;  // AMK-T003 (element type) or AMK-T004 (shape)
+  std::string ruleId; // AMK-T003 (element type) or AMK-T004 (shape)
   bool isOutput = false;
-  size_t operand = 0;  // index within the outputs or the inputs
+  size_t operand = 0; // index within the outputs or the inputs
   std::string message;
 };
 

@@ -13,9 +13,9 @@ namespace {
 
 using ast::Expr;
 
-const std::set<std::string, std::less<>> kKeywords = {
-    "amkir", "target", "grid",   "meta",    "param",  "input", "state", "scratch", "output",
-    "counter", "for",  "in",     "blocks",  "barrier", "signal", "wait"};
+const std::set<std::string, std::less<>> kKeywords = {"amkir",  "target",  "grid",   "meta",    "param", "input",
+                                                      "state",  "scratch", "output", "counter", "for",   "in",
+                                                      "blocks", "barrier", "signal", "wait"};
 
 bool isDeclKeyword(std::string_view word) {
   return word == "param" || word == "input" || word == "state" || word == "scratch" || word == "output";
@@ -349,13 +349,14 @@ private:
       } else if (kv.key == "occupancy") {
         grid.occupancy = requireCount(kv, limits::kMaxOccupancy);
       } else {
-        error("AMK-P009", kv.keyRange,
-              "unknown grid attribute '" + kv.key + "' (expected blocks, threads, occupancy)");
+        error("AMK-P009", kv.keyRange, "unknown grid attribute '" + kv.key + "' (expected blocks, threads, occupancy)");
         throw StatementError{};
       }
     }
     if (!sawBlocks || !sawThreads) {
-      std::string missing = !sawBlocks && !sawThreads ? "'blocks=' and 'threads='" : !sawBlocks ? "'blocks='" : "'threads='";
+      std::string missing = !sawBlocks && !sawThreads ? "'blocks=' and 'threads='"
+                            : !sawBlocks              ? "'blocks='"
+                                                      : "'threads='";
       error("AMK-P009", gridRange, "grid is missing " + missing);
       throw StatementError{};
     }
@@ -436,7 +437,8 @@ private:
     bool inBody = context != Context::TopLevel;
     if (isDeclKeyword(word) || word == "counter") {
       if (context != Context::TopLevel) {
-        error("AMK-P006", t.range, "declaration of " + std::string(word) + " inside a section; declarations go at the top level");
+        error("AMK-P006", t.range,
+              "declaration of " + std::string(word) + " inside a section; declarations go at the top level");
         throw StatementError{};
       }
       if (word == "counter")
@@ -472,9 +474,9 @@ private:
     const Token &kindToken = advance();
     ast::BufferDecl decl;
     std::string_view k = kindToken.text;
-    decl.kind = k == "param"   ? ast::BufferKind::Param
-                : k == "input" ? ast::BufferKind::Input
-                : k == "state" ? ast::BufferKind::State
+    decl.kind = k == "param"     ? ast::BufferKind::Param
+                : k == "input"   ? ast::BufferKind::Input
+                : k == "state"   ? ast::BufferKind::State
                 : k == "scratch" ? ast::BufferKind::Scratch
                                  : ast::BufferKind::Output;
     decl.name = expectName("a buffer name", decl.nameRange);
@@ -524,8 +526,7 @@ private:
     uint64_t bytes = ast::dtypeBytes(decl.dtype);
     for (int64_t d : decl.shape) {
       if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes) || bytes > limits::kMaxBufferBytes) {
-        error("AMK-X004", decl.shapeRange,
-              "buffer '" + decl.name + "' is larger than the limit of 1 TiB");
+        error("AMK-X004", decl.shapeRange, "buffer '" + decl.name + "' is larger than the limit of 1 TiB");
         throw StatementError{};
       }
     }
@@ -541,8 +542,8 @@ private:
       const Token &size = expect(TokenKind::Integer, "the counter array's length");
       if (size.intValue < 1 || size.intValue > limits::kMaxCounterArray) {
         error("AMK-X004", size.range,
-              "counter array '" + decl.name + "' length " + std::to_string(size.intValue) +
-                  " is outside 1.." + std::to_string(limits::kMaxCounterArray));
+              "counter array '" + decl.name + "' length " + std::to_string(size.intValue) + " is outside 1.." +
+                  std::to_string(limits::kMaxCounterArray));
         throw StatementError{};
       }
       decl.size = size.intValue;

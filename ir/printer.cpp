@@ -127,9 +127,8 @@ public:
   std::string run(const ast::File &file) {
     line(file.versionTrivia, "amkir " + std::to_string(file.version));
     line(file.target.trivia, "target " + file.target.arch + " sms=" + std::to_string(file.target.sms));
-    line(file.grid.trivia, "grid blocks=" + std::to_string(file.grid.blocks) +
-                               " threads=" + std::to_string(file.grid.threads) +
-                               " occupancy=" + std::to_string(file.grid.occupancy));
+    line(file.grid.trivia, "grid blocks=" + std::to_string(file.grid.blocks) + " threads=" +
+                               std::to_string(file.grid.threads) + " occupancy=" + std::to_string(file.grid.occupancy));
     for (const ast::Meta &meta : file.metas)
       line(meta.trivia, "meta " + printKeyValues(meta.entries));
     for (const ast::Stmt &stmt : file.statements)
@@ -227,7 +226,8 @@ public:
         [](const auto &x) -> std::string {
           using T = std::decay_t<decltype(x)>;
           if constexpr (std::is_same_v<T, ast::BufferDecl>) {
-            std::string out = std::string(ast::bufferKindName(x.kind)) + " " + x.name + " : " + ast::dtypeName(x.dtype) + "[";
+            std::string out =
+                std::string(ast::bufferKindName(x.kind)) + " " + x.name + " : " + ast::dtypeName(x.dtype) + "[";
             for (size_t i = 0; i < x.shape.size(); ++i)
               out += (i ? ", " : "") + std::to_string(x.shape[i]);
             return out + "]";
@@ -241,8 +241,8 @@ public:
               out += " + " + printExpr(*x.amount);
             return out;
           } else if constexpr (std::is_same_v<T, ast::Wait>) {
-            return std::string("wait") + scopeSuffix(x.scope) + " " + printCounterRef(x.counter) + " >= " +
-                   printExpr(x.threshold);
+            return std::string("wait") + scopeSuffix(x.scope) + " " + printCounterRef(x.counter) +
+                   " >= " + printExpr(x.threshold);
           } else if constexpr (std::is_same_v<T, ast::Task>) {
             std::string out = x.op;
             if (!x.outputs.empty())

@@ -107,8 +107,8 @@ std::string instructionText(const Program &program, const Instruction &instructi
 } // namespace
 
 std::string printCore(const Program &program) {
-  std::string out = "# core program of " + program.sourceName + ": " + std::to_string(program.blocks) +
-                    " blocks, " + std::to_string(program.instructionCount()) + " instructions\n";
+  std::string out = "# core program of " + program.sourceName + ": " + std::to_string(program.blocks) + " blocks, " +
+                    std::to_string(program.instructionCount()) + " instructions\n";
   out += "target " + program.arch + " sms=" + std::to_string(program.sms) + "\n";
   out += "grid blocks=" + std::to_string(program.blocks) + " threads=" + std::to_string(program.threads) +
          " occupancy=" + std::to_string(program.occupancy) + "\n";

@@ -56,8 +56,8 @@ struct Site {
   std::string text;                       // the instruction as printed in canonical form
   std::vector<std::string> loopVariables; // enclosing variables, outermost first (blocks variable included)
   InstructionKind kind = InstructionKind::Task;
-  OpId op = OpId::Opaque;                 // tasks
-  std::vector<ast::Value> attributes;     // tasks: one per registry attribute, defaults filled in
+  OpId op = OpId::Opaque;             // tasks
+  std::vector<ast::Value> attributes; // tasks: one per registry attribute, defaults filled in
 };
 
 struct Instruction {
@@ -65,9 +65,9 @@ struct Instruction {
   SyncOrder order = SyncOrder::Default;
   OpId op = OpId::Opaque;
   uint32_t site = 0;
-  uint32_t counter = 0;      // Signal/Wait: counter id
-  int64_t counterIndex = 0;  // Signal/Wait: element of a counter array (0 for a scalar)
-  uint64_t amount = 0;       // Signal: increment; Wait: threshold
+  uint32_t counter = 0;     // Signal/Wait: counter id
+  int64_t counterIndex = 0; // Signal/Wait: element of a counter array (0 for a scalar)
+  uint64_t amount = 0;      // Signal: increment; Wait: threshold
   std::vector<Region> outputs;
   std::vector<Region> inputs;
   std::vector<int64_t> loopValues; // values of the site's loopVariables, in the same order

@@ -36,11 +36,10 @@ int main(int argc, char **argv) {
       return 0;
     }
     bool showProgress = !quiet && isatty(STDERR_FILENO);
-    amk::fuzz::DifferentialSummary summary =
-        amk::fuzz::runDifferential(options, [&](uint64_t done, uint64_t total) {
-          if (showProgress && (done % 50 == 0 || done == total))
-            std::cerr << "\r" << done << " / " << total << " schedules" << (done == total ? "\n" : "") << std::flush;
-        });
+    amk::fuzz::DifferentialSummary summary = amk::fuzz::runDifferential(options, [&](uint64_t done, uint64_t total) {
+      if (showProgress && (done % 50 == 0 || done == total))
+        std::cerr << "\r" << done << " / " << total << " schedules" << (done == total ? "\n" : "") << std::flush;
+    });
     std::cout << amk::fuzz::summaryTable(summary);
     if (summary.falseAccepts > 0 || summary.oracleDisagreements > 0)
       return 1;

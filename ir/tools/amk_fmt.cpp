@@ -16,8 +16,11 @@ void reportDiagnostics(const amk::ir::Schedule &schedule, const std::string &pat
   if (json && !schedule.source) {
     // The file could not be read: the same JSON shape, with no range.
     for (const amk::ir::Diagnostic &d : schedule.diagnostics.all())
-      std::cerr << nlohmann::json{{"severity", "error"}, {"rule", d.ruleId}, {"file", path},
-                                  {"message", schedule.readError}, {"notes", nlohmann::json::array()}}
+      std::cerr << nlohmann::json{{"severity", "error"},
+                                  {"rule", d.ruleId},
+                                  {"file", path},
+                                  {"message", schedule.readError},
+                                  {"notes", nlohmann::json::array()}}
                        .dump()
                 << "\n";
     return;

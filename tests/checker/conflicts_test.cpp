@@ -187,7 +187,8 @@ TEST(Conflicts, RacesAreDeduplicatedPerSourceInstructionPair) {
   EXPECT_EQ(raceWitnesses(v).size(), 1u);
 
   // Writers (one line, disjoint tiles) against a reader line in every block: one pair of lines.
-  ir::Program lines = parse(4, "scratch x : f32[8]\nblocks b in 0..4 {\n  opaque x[2*b : 2*b+2] <-\n  opaque <- x\n}\n");
+  ir::Program lines =
+      parse(4, "scratch x : f32[8]\nblocks b in 0..4 {\n  opaque x[2*b : 2*b+2] <-\n  opaque <- x\n}\n");
   EXPECT_EQ(races(lines).races.size(), 1u);
   EXPECT_EQ(verify(lines).racesFound, 1u);
 
@@ -197,8 +198,9 @@ TEST(Conflicts, RacesAreDeduplicatedPerSourceInstructionPair) {
   EXPECT_EQ(verify(twoBuffers).racesFound, 1u);
 
   // A loop unrolled in one section: each iteration is the same source line.
-  ir::Program loop = parse(2, "scratch x : f32[8]\nblocks b in 0..2 {\n  for i in 0..4 {\n    opaque x[2*i : 2*i+2] <-\n"
-                              "  }\n}\n");
+  ir::Program loop =
+      parse(2, "scratch x : f32[8]\nblocks b in 0..2 {\n  for i in 0..4 {\n    opaque x[2*i : 2*i+2] <-\n"
+               "  }\n}\n");
   EXPECT_EQ(verify(loop).racesFound, 1u);
 }
 

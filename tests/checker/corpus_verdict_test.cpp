@@ -45,7 +45,8 @@ std::optional<Expectation> parseExpectation(const std::string &text, std::string
   if (std::regex_match(first, m, safeLine))
     return Expectation{true, {}};
   if (!std::regex_match(first, m, unsafeLine)) {
-    error = "the first line must be '# expect: safe' or '# expect: unsafe AMK-V00N[, AMK-V00M...]', got '" + first + "'";
+    error =
+        "the first line must be '# expect: safe' or '# expect: unsafe AMK-V00N[, AMK-V00M...]', got '" + first + "'";
     return std::nullopt;
   }
   Expectation e;
@@ -123,8 +124,8 @@ TEST_P(CorpusVerdict, MatchesExpectLine) {
       ADD_FAILURE() << file.path.string() << " is expected unsafe (" << joined(wanted)
                     << ") but the checker certifies it safe: a false accept";
     else
-      EXPECT_EQ(actual, wanted) << file.path.string() << ": expected " << joined(wanted)
-                                << ", the checker reports " << joined(actual) << ":\n"
+      EXPECT_EQ(actual, wanted) << file.path.string() << ": expected " << joined(wanted) << ", the checker reports "
+                                << joined(actual) << ":\n"
                                 << rendered();
   }
 }

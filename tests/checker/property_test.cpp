@@ -20,16 +20,16 @@
 
 #include <algorithm>
 #include <bitset>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <numeric>
 #include <optional>
 #include <random>
 #include <set>
-#include <unordered_set>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace amk::checker {
@@ -57,8 +57,8 @@ struct Instr {
   std::vector<Reg> outs, ins;
   Order order = Order::Default;
   int counter = 0;
-  int index = 0;      // element of an array counter
-  uint64_t amount = 1; // signal: increment; wait: threshold
+  int index = 0;        // element of an array counter
+  uint64_t amount = 1;  // signal: increment; wait: threshold
   bool plusOne = false; // print `signal c + 1` instead of `signal c`
 };
 
@@ -387,8 +387,8 @@ std::string render(const Model &m, const Rendering &r) {
       out += "]\n";
     } else {
       int c = d - static_cast<int>(m.buffers.size());
-      out += "counter " + r.counterNames[c] + (m.counters[c].size ? "[" + std::to_string(m.counters[c].size) + "]" : "") +
-             "\n";
+      out += "counter " + r.counterNames[c] +
+             (m.counters[c].size ? "[" + std::to_string(m.counters[c].size) + "]" : "") + "\n";
     }
   }
   // Sections in the order of the block ids in the text.
@@ -680,8 +680,9 @@ std::string interleavingViolation(const Model &m, const ir::Program &program, bo
       for (size_t i = 0; i < B; ++i)
         if (pc[i] < need[j][pc[j] - 1][i])
           return "block " + std::to_string(j) + " ran instruction " + std::to_string(pc[j] - 1) + " while block " +
-                 std::to_string(i) + " had run only " + std::to_string(pc[i]) + " instructions, but the checker orders " +
-                 std::to_string(need[j][pc[j] - 1][i]) + " of them before it";
+                 std::to_string(i) + " had run only " + std::to_string(pc[i]) +
+                 " instructions, but the checker orders " + std::to_string(need[j][pc[j] - 1][i]) +
+                 " of them before it";
     }
     std::map<std::pair<int, int>, uint64_t> value;
     for (size_t k = 0; k < B; ++k)

@@ -64,13 +64,13 @@ std::vector<DiagnosticCase> nestingRows() {
   // Line 9 is "  opaque x[" then the expression; the blocks section is level 1, so the 256th
   // parenthesis (column 12 + 255) is the first one past the limit.
   std::string parens = "  opaque x[" + repeat("(", 300) + "b" + repeat(")", 300) + "] <-";
-  rows.push_back({"X002_DeepParentheses", kHeader + kDecls + "blocks b in 0..4 {\n" + parens + "\n}\n",
-                  "t.amkir:9:267: error: expression nested deeper than 256 levels [AMK-X002]\n" +
-                      windowed(parens, 267, 1)});
+  rows.push_back(
+      {"X002_DeepParentheses", kHeader + kDecls + "blocks b in 0..4 {\n" + parens + "\n}\n",
+       "t.amkir:9:267: error: expression nested deeper than 256 levels [AMK-X002]\n" + windowed(parens, 267, 1)});
   std::string negations = "  opaque x[" + repeat("-", 300) + "b] <-";
-  rows.push_back({"X002_DeepNegations", kHeader + kDecls + "blocks b in 0..4 {\n" + negations + "\n}\n",
-                  "t.amkir:9:267: error: expression nested deeper than 256 levels [AMK-X002]\n" +
-                      windowed(negations, 267, 1)});
+  rows.push_back(
+      {"X002_DeepNegations", kHeader + kDecls + "blocks b in 0..4 {\n" + negations + "\n}\n",
+       "t.amkir:9:267: error: expression nested deeper than 256 levels [AMK-X002]\n" + windowed(negations, 267, 1)});
   // A flat chain nests one level per operator in the tree; the message must say so, or a user who
   // wrote no parentheses cannot see what is nested. The range runs from 'b' to the 255th "+0".
   std::string chain = "  opaque x[b" + repeat("+0", 300) + "] <-";
