@@ -55,7 +55,7 @@ if [ -n "$(git -C "$root" status --porcelain 2>/dev/null | head -1)" ]; then com
   echo "# binary:   $bin"
   echo "# commit:   $commit"
   echo "# times are medians over the repetitions (column reps), wall clock, seconds; peak MiB is VmHWM of"
-  echo "# the process measuring that size; pairs = overlapping access pairs checked against happens-before"
+  echo "# the process measuring that size; pairs = unordered access pairs (one writing) whose boxes were compared"
   echo "#"
 } >"$tmp/header"
 
