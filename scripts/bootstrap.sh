@@ -11,6 +11,7 @@ packages=(
   libgtest-dev         # test suite
   libcli11-dev         # command-line parsing of the tools
   clang-14 libclang-rt-14-dev  # libFuzzer targets (-DAMK_FUZZ=ON)
+  jq                   # bench/run_checker_bench.sh merges JSON results
 )
 
 missing=()
