@@ -235,7 +235,7 @@ private:
         return;
       }
       std::vector<Binding> none;
-      std::optional<int64_t> divisor = evaluate(*e.rhs, none, nullptr, "");
+      std::optional<int64_t> divisor = evaluate(*e.rhs, none, nullptr);
       if (divisor && *divisor <= 0)
         error("AMK-E002", e.rhs->range,
               std::string(what) + " must be a positive constant, found " + std::to_string(*divisor) + " in '" +
@@ -446,8 +446,9 @@ private:
   // ---- expression evaluation ------------------------------------------------------------------
 
   // Checked int64 evaluation; floor division and non-negative modulo by positive constants.
-  std::optional<int64_t> evaluate(const Expr &e, const std::vector<Binding> &env, const void *node,
-                                  const std::string &bindings) {
+  // The loop values of an error message are formatted from `env` only when there is an error: this
+  // runs for every expression of every instance.
+  std::optional<int64_t> evaluate(const Expr &e, const std::vector<Binding> &env, const void *node) {
     switch (e.kind) {
     case Expr::Kind::Integer:
       return e.value;
@@ -459,7 +460,7 @@ private:
     default:
       break;
     }
-    std::optional<int64_t> a = evaluate(*e.lhs, env, node, bindings);
+    std::optional<int64_t> a = evaluate(*e.lhs, env, node);
     if (!a)
       return std::nullopt;
     int64_t result = 0;
@@ -467,7 +468,7 @@ private:
     if (e.kind == Expr::Kind::Negate) {
       overflow = __builtin_sub_overflow(int64_t{0}, *a, &result);
     } else {
-      std::optional<int64_t> b = evaluate(*e.rhs, env, node, bindings);
+      std::optional<int64_t> b = evaluate(*e.rhs, env, node);
       if (!b)
         return std::nullopt;
       switch (e.kind) {
@@ -498,21 +499,23 @@ private:
       }
     }
     if (overflow) {
-      errorOnce(node ? node : &e, "AMK-E003", e.range,
-                withBindings("integer overflow evaluating '" + printExpr(e) + "' (values are 64-bit)", bindings));
+      errorOnce(
+          node ? node : &e, "AMK-E003", e.range,
+          withBindings("integer overflow evaluating '" + printExpr(e) + "' (values are 64-bit)", bindingText(env)));
       return std::nullopt;
     }
     return result;
   }
 
-  std::string bindingText() const {
+  static std::string bindingText(const std::vector<Binding> &env) {
     std::string out;
-    for (const Binding &b : env_)
+    for (const Binding &b : env)
       out += (out.empty() ? "" : ", ") + std::string(b.name) + "=" + std::to_string(b.value);
     return out;
   }
+  std::string bindingText() const { return bindingText(env_); }
 
-  std::optional<int64_t> eval(const Expr &e) { return evaluate(e, env_, &e, bindingText()); }
+  std::optional<int64_t> eval(const Expr &e) { return evaluate(e, env_, &e); }
 
   // ---- passes 2 and 3: count, then build --------------------------------------------------
 
@@ -652,13 +655,13 @@ private:
         ok = false;
         continue;
       }
-      std::string slice = std::to_string(*lo) + ":" + std::to_string(*hi);
+      auto slice = [&] { return std::to_string(*lo) + ":" + std::to_string(*hi); };
       if (*hi <= *lo) {
         errorOnce(&index, "AMK-B003", index.range,
-                  withBindings("slice " + slice + " of '" + buffer.name + "' is empty", bindingText()));
+                  withBindings("slice " + slice() + " of '" + buffer.name + "' is empty", bindingText()));
         ok = false;
       } else if (*lo < 0 || *hi > size) {
-        outOfBounds("slice " + slice);
+        outOfBounds("slice " + slice());
       }
       region.lo[d] = *lo;
       region.hi[d] = *hi;
