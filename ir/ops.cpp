@@ -183,6 +183,94 @@ Result checkArgmax(const Operands &out, const Operands &in, const Attributes &) 
   return std::nullopt;
 }
 
+Result checkRmsNormMatVec(const Operands &out, const Operands &in, const Attributes &) {
+  const OperandType &W = in[0], &x = in[1], &w = in[2];
+  AMK_CHECK(requireFloat(W, false, 0, "W"));
+  AMK_CHECK(requireRank(W, 2, false, 0, "W", "matrix [rows, K]"));
+  AMK_CHECK(requireFloat(x, false, 1, "x"));
+  AMK_CHECK(requireElements(x, W.shape[1], false, 1, "x", "the column count of 'W'"));
+  AMK_CHECK(requireFloat(w, false, 2, "w"));
+  AMK_CHECK(requireElements(w, W.shape[1], false, 2, "w", "the column count of 'W'"));
+  AMK_CHECK(requireFloat(out[0], true, 0, "y"));
+  AMK_CHECK(requireElements(out[0], W.shape[0], true, 0, "y", "the row count of 'W'"));
+  return std::nullopt;
+}
+
+// The position range an attention_partial covers is the position slice of its cache regions, so
+// both caches must take the same one.
+Result checkAttentionPartial(const Operands &out, const Operands &in, const Attributes &) {
+  const OperandType &q = in[0], &k = in[1], &v = in[2];
+  AMK_CHECK(requireFloat(k, false, 1, "kcache"));
+  AMK_CHECK(requireRank(k, 2, false, 1, "kcache", "matrix [positions, head_dim]"));
+  AMK_CHECK(requireFloat(v, false, 2, "vcache"));
+  if (v.shape != k.shape)
+    return shapeError(false, 2, "operand 'vcache' " + typeOf(v) + " must have the shape of 'kcache' " + typeOf(k));
+  size_t kPositions = k.lo.size() - 2, vPositions = v.lo.size() - 2;
+  if (k.lo[kPositions] != v.lo[vPositions])
+    return shapeError(false, 2,
+                      "operand 'vcache' starts at position " + std::to_string(v.lo[vPositions]) +
+                          ", 'kcache' at position " + std::to_string(k.lo[kPositions]) +
+                          " (both must take the same positions)");
+  AMK_CHECK(requireFloat(q, false, 0, "q"));
+  int64_t headDim = k.shape[1];
+  if (q.elements % headDim != 0)
+    return shapeError(false, 0,
+                      "operand 'q' has " + std::to_string(q.elements) + " elements, not a whole number of heads of " +
+                          std::to_string(headDim));
+  AMK_CHECK(requireI32Scalar(in[3], false, 3, "pos"));
+  AMK_CHECK(requireFloat(out[0], true, 0, "part"));
+  AMK_CHECK(requireElements(out[0], q.elements, true, 0, "part", "the element count of 'q'"));
+  AMK_CHECK(requireFloat(out[1], true, 1, "lse"));
+  AMK_CHECK(requireElements(out[1], q.elements / headDim, true, 1, "lse", "one per query head"));
+  return std::nullopt;
+}
+
+Result checkAttentionMerge(const Operands &out, const Operands &in, const Attributes &) {
+  const OperandType &part = in[0], &lse = in[1];
+  AMK_CHECK(requireFloat(part, false, 0, "part"));
+  AMK_CHECK(requireRank(part, 2, false, 0, "part", "matrix [splits, heads * head_dim]"));
+  AMK_CHECK(requireFloat(lse, false, 1, "lse"));
+  AMK_CHECK(requireRank(lse, 2, false, 1, "lse", "matrix [splits, heads]"));
+  if (lse.shape[0] != part.shape[0])
+    return shapeError(false, 1, "operand 'lse' " + typeOf(lse) + " must have as many splits as 'part' " + typeOf(part));
+  if (part.shape[1] % lse.shape[1] != 0)
+    return shapeError(false, 0,
+                      "operand 'part' rows of " + std::to_string(part.shape[1]) + " are not a whole number of " +
+                          std::to_string(lse.shape[1]) + " heads");
+  AMK_CHECK(requireFloat(out[0], true, 0, "o"));
+  AMK_CHECK(requireElements(out[0], part.shape[1], true, 0, "o", "the row length of 'part'"));
+  return std::nullopt;
+}
+
+// The partial's index is a position in x's buffer's last dimension, so x must be a slice of that
+// dimension alone; it is stored as f32, exact below 2^24.
+Result checkArgmaxPartial(const Operands &out, const Operands &in, const Attributes &) {
+  const OperandType &x = in[0];
+  AMK_CHECK(requireFloat(x, false, 0, "x"));
+  AMK_CHECK(requireRank(x, 1, false, 0, "x", "vector slice"));
+  if (x.hi.back() - x.lo.back() != x.elements)
+    return shapeError(false, 0, "operand 'x' must be a slice of its buffer's last dimension, found " + typeOf(x));
+  if (x.bufferShape.back() > (int64_t{1} << 24))
+    return shapeError(false, 0,
+                      "operand 'x' has a last dimension of " + std::to_string(x.bufferShape.back()) +
+                          ", above 2^24 (indices are stored as f32)");
+  if (out[0].dtype != DType::F32)
+    return dtypeError(true, 0, std::string("operand 'best' must be f32, found ") + ast::dtypeName(out[0].dtype));
+  AMK_CHECK(requireElements(out[0], 2, true, 0, "best", "a value and its index"));
+  return std::nullopt;
+}
+
+Result checkArgmaxMerge(const Operands &out, const Operands &in, const Attributes &) {
+  const OperandType &best = in[0];
+  if (best.dtype != DType::F32)
+    return dtypeError(false, 0, std::string("operand 'best' must be f32, found ") + ast::dtypeName(best.dtype));
+  AMK_CHECK(requireRank(best, 2, false, 0, "best", "matrix [partials, 2]"));
+  if (best.shape[1] != 2)
+    return shapeError(false, 0, "operand 'best' must be [partials, 2] (value, index), found " + typeOf(best));
+  AMK_CHECK(requireI32Scalar(out[0], true, 0, "i"));
+  return std::nullopt;
+}
+
 Result checkOpaque(const Operands &, const Operands &, const Attributes &) { return std::nullopt; }
 
 #undef AMK_CHECK
@@ -310,6 +398,58 @@ std::vector<OpInfo> buildRegistry() {
                  {},
                  "x float; i i32, one element",
                  checkArgmax});
+  ops.push_back({OpId::RmsNormMatVec,
+                 "rmsnorm_matvec",
+                 "y = W (x / rms(x) * w): the RMS norm of the whole x fused into the projection's prologue",
+                 {"y"},
+                 {"W", "x", "w"},
+                 false,
+                 {},
+                 {{"eps", T::Float, false, floatValue(1e-6), {}, true, "added to the mean square"}},
+                 "W float [R, K]; x and w float, K elements; y float, R elements",
+                 checkRmsNormMatVec});
+  ops.push_back({OpId::AttentionPartial,
+                 "attention_partial",
+                 "split-KV decode attention of the q heads over the cache's position slice p0:p1 (up to pos): "
+                 "normalised partial output and its log-sum-exp",
+                 {"part", "lse"},
+                 {"q", "kcache", "vcache", "pos"},
+                 false,
+                 {},
+                 {},
+                 "kcache, vcache float [P, D], the same positions; q, part float, a whole number of heads of D; lse "
+                 "float, one per head; pos i32",
+                 checkAttentionPartial});
+  ops.push_back({OpId::AttentionMerge,
+                 "attention_merge",
+                 "o = the log-sum-exp weighted combination of the split partial outputs",
+                 {"o"},
+                 {"part", "lse"},
+                 false,
+                 {},
+                 {},
+                 "part float [S, H*D]; lse float [S, H]; o float, H*D elements",
+                 checkAttentionMerge});
+  ops.push_back({OpId::ArgmaxPartial,
+                 "argmax_partial",
+                 "best = (the largest element of the slice x, its index in x's buffer's last dimension)",
+                 {"best"},
+                 {"x"},
+                 false,
+                 {},
+                 {},
+                 "x float, a slice of its buffer's last dimension (at most 2^24 long); best f32, 2 elements",
+                 checkArgmaxPartial});
+  ops.push_back({OpId::ArgmaxMerge,
+                 "argmax_merge",
+                 "i = the index of the best partial (ties: lowest index)",
+                 {"i"},
+                 {"best"},
+                 false,
+                 {},
+                 {},
+                 "best f32 [P, 2]; i i32, one element",
+                 checkArgmaxMerge});
   ops.push_back({OpId::Opaque,
                  "opaque",
                  "every output element becomes a fixed hash of all input elements",

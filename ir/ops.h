@@ -26,6 +26,11 @@ enum class OpId : uint16_t {
   Attention,
   SiluMul,
   Argmax,
+  RmsNormMatVec,
+  AttentionPartial,
+  AttentionMerge,
+  ArgmaxPartial,
+  ArgmaxMerge,
   Opaque,
 };
 

@@ -232,7 +232,8 @@ TEST_F(AmkFmt, MalformedInputExitsTwoWithDiagnosticsOnStderr) {
                        "         ^\n" +
                        path +
                        ":7:3: error: unknown op 'matmul' (the registry has: copy, add, embed, rmsnorm, matvec, "
-                       "matvec_add, rope, kv_store, attention, silu_mul, argmax, opaque) [AMK-T001]\n"
+                       "matvec_add, rope, kv_store, attention, silu_mul, argmax, rmsnorm_matvec, attention_partial, "
+                       "attention_merge, argmax_partial, argmax_merge, opaque) [AMK-T001]\n"
                        "  matmul x <- x\n"
                        "  ^~~~~~\n");
 }

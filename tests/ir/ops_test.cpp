@@ -452,6 +452,113 @@ INSTANTIATE_TEST_SUITE_P(
         })),
     caseName);
 
+// ---- rmsnorm_matvec: y <- W, x, w eps= ----------------------------------------------------------
+
+INSTANTIATE_TEST_SUITE_P(
+    RmsNormMatVec, OpRules,
+    testing::ValuesIn(
+        table("param W : bf16[2, 16, 8]; param ln : bf16[2, 8]; scratch x : bf16[8]; scratch y : f32[16];"
+              "scratch x4 : f32[4]; scratch xi : i32[8]; param lnw : bf16[4]",
+              {
+                  {"Rows", "rmsnorm_matvec y[0:4] <- W[1, 0:4, :], x, ln[1, :] eps=1e-05", kWellFormed, ""},
+                  {"WholeMatrix", "rmsnorm_matvec y <- W[0, :, :], x, ln[0, :]", kWellFormed, ""},
+                  {"XWrongCount", "rmsnorm_matvec y <- W[0, :, :], x4, ln[0, :]", "AMK-T004",
+                   "operand 'x' has 4 elements f32[4], expected 8 (the column count of 'W')"},
+                  {"NormWeightWrongCount", "rmsnorm_matvec y <- W[0, :, :], x, lnw", "AMK-T004",
+                   "operand 'w' has 4 elements bf16[4], expected 8 (the column count of 'W')"},
+                  {"YWrongCount", "rmsnorm_matvec y[0:4] <- W[0, :, :], x, ln[0, :]", "AMK-T004",
+                   "operand 'y' has 4 elements f32[4], expected 16 (the row count of 'W')"},
+                  {"WRank3", "rmsnorm_matvec y <- W, x, ln[0, :]", "AMK-T004",
+                   "operand 'W' must be a matrix [rows, K], found bf16[2, 16, 8]"},
+                  {"IntX", "rmsnorm_matvec y <- W[0, :, :], xi, ln[0, :]", "AMK-T003",
+                   "operand 'x' must be bf16, f16 or f32, found i32"},
+                  {"NoNormWeight", "rmsnorm_matvec y <- W[0, :, :], x", "AMK-T002",
+                   "'rmsnorm_matvec' takes 1 output and 3 inputs (y <- W, x, w), found 1 output and 2 inputs"},
+                  {"ZeroEps", "rmsnorm_matvec y <- W[0, :, :], x, ln[0, :] eps=0.0", "AMK-T006", "eps"},
+                  {"WritesParam", "rmsnorm_matvec ln[0, :] <- W[0, 0:8, :], x, ln[1, :]", "AMK-W001",
+                   "'rmsnorm_matvec' writes to param 'ln'"},
+              })),
+    caseName);
+
+// ---- attention_partial: part, lse <- q, kcache[l, h, p0:p1, :], vcache[...], pos ------------------
+
+INSTANTIATE_TEST_SUITE_P(
+    AttentionPartial, OpRules,
+    testing::ValuesIn(table(
+        "state kc : bf16[2, 2, 16, 4]; state vc : bf16[2, 2, 16, 4]; scratch q : bf16[8]; input pos : i32[1];"
+        "scratch part : f32[2, 4, 8]; scratch lse : f32[2, 4, 2]; scratch q6 : f32[6]; scratch l1 : f32[1]",
+        {
+            {"OneSplit", "attention_partial part[0, 1, :], lse[0, 1, :] <- q, kc[0, 1, 4:8, :], vc[0, 1, 4:8, :], pos",
+             kWellFormed, ""},
+            {"OneHead", "attention_partial part[0, 0, 0:4], l1 <- q[4:8], kc[1, 0, :, :], vc[1, 0, :, :], pos",
+             kWellFormed, ""},
+            {"OtherPositions",
+             "attention_partial part[0, 0, :], lse[0, 0, :] <- q, kc[0, 0, 0:4, :], vc[0, 0, 4:8, :], pos", "AMK-T004",
+             "operand 'vcache' starts at position 4, 'kcache' at position 0 (both must take the same positions)"},
+            {"OtherLength",
+             "attention_partial part[0, 0, :], lse[0, 0, :] <- q, kc[0, 0, 0:4, :], vc[0, 0, 0:8, :], pos", "AMK-T004",
+             "operand 'vcache' bf16[8, 4] must have the shape of 'kcache' bf16[4, 4]"},
+            {"LseWrongCount", "attention_partial part[0, 0, :], l1 <- q, kc[0, 0, :, :], vc[0, 0, :, :], pos",
+             "AMK-T004", "operand 'lse' has 1 element f32[1], expected 2 (one per query head)"},
+            {"PartWrongCount",
+             "attention_partial part[0, 0, 0:4], lse[0, 0, :] <- q, kc[0, 0, :, :], vc[0, 0, :, :], pos", "AMK-T004",
+             "operand 'part' has 4 elements f32[4], expected 8 (the element count of 'q')"},
+            {"NotWholeHeads",
+             "attention_partial part[0, 0, :], lse[0, 0, :] <- q6, kc[0, 0, :, :], vc[0, 0, :, :], pos", "AMK-T004",
+             "operand 'q' has 6 elements, not a whole number of heads of 4"},
+            {"OneOutput", "attention_partial part[0, 0, :] <- q, kc[0, 0, :, :], vc[0, 0, :, :], pos", "AMK-T002",
+             "'attention_partial' takes 2 outputs and 4 inputs (part, lse <- q, kcache, vcache, pos), found 1 output "
+             "and 4 inputs"},
+        })),
+    caseName);
+
+// ---- attention_merge: o <- part[:, h, :], lse[:, h, :] -------------------------------------------
+
+INSTANTIATE_TEST_SUITE_P(
+    AttentionMerge, OpRules,
+    testing::ValuesIn(
+        table("scratch part : f32[2, 4, 8]; scratch lse : f32[2, 4, 2]; scratch o : bf16[2, 8]; scratch o4 : bf16[4];"
+              "scratch lse3 : f32[3, 2]; scratch part3 : f32[4, 6]; scratch lse4 : f32[4, 4]",
+              {
+                  {"FourSplits", "attention_merge o[1, :] <- part[1, :, :], lse[1, :, :]", kWellFormed, ""},
+                  {"OneSplit", "attention_merge o[0, :] <- part[0, 2:3, :], lse[0, 2:3, :]", kWellFormed, ""},
+                  {"SplitCountsDiffer", "attention_merge o[0, :] <- part[0, :, :], lse3", "AMK-T004",
+                   "operand 'lse' f32[3, 2] must have as many splits as 'part' f32[4, 8]"},
+                  {"NotWholeHeads", "attention_merge o[0, 0:6] <- part3, lse4", "AMK-T004",
+                   "operand 'part' rows of 6 are not a whole number of 4 heads"},
+                  {"OWrongCount", "attention_merge o4 <- part[0, :, :], lse[0, :, :]", "AMK-T004",
+                   "operand 'o' has 4 elements bf16[4], expected 8 (the row length of 'part')"},
+                  {"PartVector", "attention_merge o[0, :] <- part[0, 0, :], lse[0, :, :]", "AMK-T004",
+                   "operand 'part' must be a matrix [splits, heads * head_dim], found f32[8]"},
+              })),
+    caseName);
+
+// ---- argmax_partial: best <- x[a:b]; argmax_merge: i <- best -------------------------------------
+
+INSTANTIATE_TEST_SUITE_P(
+    ArgmaxPartialAndMerge, OpRules,
+    testing::ValuesIn(table(
+        "scratch logits : f32[64]; scratch m : f32[4, 16]; scratch best : f32[4, 2]; scratch bb : bf16[4, 2];"
+        "output i : i32[1]; scratch b3 : f32[4, 3]; scratch fi : f32[1]",
+        {
+            {"Slice", "argmax_partial best[1, :] <- logits[16:32]", kWellFormed, ""},
+            {"RowOfMatrix", "argmax_partial best[0, :] <- m[2, 0:8]", kWellFormed, ""},
+            {"Merge", "argmax_merge i <- best", kWellFormed, ""},
+            {"MergeSomePartials", "argmax_merge i <- best[0:2, :]", kWellFormed, ""},
+            {"ColumnOfMatrix", "argmax_partial best[0, :] <- m[0:4, 1]", "AMK-T004",
+             "operand 'x' must be a slice of its buffer's last dimension, found f32[4]"},
+            {"MatrixInput", "argmax_partial best[0, :] <- m", "AMK-T004",
+             "operand 'x' must be a vector slice, found f32[4, 16]"},
+            {"Bf16Best", "argmax_partial bb[0, :] <- logits", "AMK-T003", "operand 'best' must be f32, found bf16"},
+            {"BestOneElement", "argmax_partial best[0, 0:1] <- logits", "AMK-T004",
+             "operand 'best' has 1 element f32[1], expected 2 (a value and its index)"},
+            {"MergeThreeColumns", "argmax_merge i <- b3", "AMK-T004",
+             "operand 'best' must be [partials, 2] (value, index), found f32[4, 3]"},
+            {"MergeBf16", "argmax_merge i <- bb", "AMK-T003", "operand 'best' must be f32, found bf16"},
+            {"MergeFloatOutput", "argmax_merge fi <- best", "AMK-T003", "operand 'i' must be i32, found f32"},
+        })),
+    caseName);
+
 // ---- opaque: outs... <- ins... name=; no shape rules; an out may equal an in exactly -------------
 
 INSTANTIATE_TEST_SUITE_P(
@@ -488,7 +595,8 @@ INSTANTIATE_TEST_SUITE_P(
              "unknown attribute 'label' for 'opaque' (it takes: name)"},
             {"UnknownOp", "gemm x <- w", "AMK-T001",
              "unknown op 'gemm' (the registry has: copy, add, embed, rmsnorm, matvec, matvec_add, rope, kv_store, "
-             "attention, silu_mul, argmax, opaque)"},
+             "attention, silu_mul, argmax, rmsnorm_matvec, attention_partial, attention_merge, argmax_partial, "
+             "argmax_merge, opaque)"},
         })),
     caseName);
 
@@ -521,6 +629,12 @@ const std::vector<Signature> kSection4 = {
     {"attention", OpId::Attention, {"o"}, {"q", "kcache", "vcache", "pos"}, {}, {}},
     {"silu_mul", OpId::SiluMul, {"y"}, {"g", "u"}, {}, {}},
     {"argmax", OpId::Argmax, {"i"}, {"x"}, {}, {}},
+    // The fused and split ops the lowering strategies add (docs/amkir.md section 12).
+    {"rmsnorm_matvec", OpId::RmsNormMatVec, {"y"}, {"W", "x", "w"}, {}, {"eps"}},
+    {"attention_partial", OpId::AttentionPartial, {"part", "lse"}, {"q", "kcache", "vcache", "pos"}, {}, {}},
+    {"attention_merge", OpId::AttentionMerge, {"o"}, {"part", "lse"}, {}, {}},
+    {"argmax_partial", OpId::ArgmaxPartial, {"best"}, {"x"}, {}, {}},
+    {"argmax_merge", OpId::ArgmaxMerge, {"i"}, {"best"}, {}, {}},
     {"opaque", OpId::Opaque, {}, {}, {}, {"name"}},
 };
 
