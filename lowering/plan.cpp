@@ -1,0 +1,702 @@
+// The planner: writes one decode step of a Llama model as an AMKIR schedule.
+//
+// Layout shared by all strategies. Every activation has its own slice per layer (h[2l] enters layer
+// l, h[2l+1] leaves its attention half, h[2l+2] its MLP half; q[l], attn[l], act[l], ...), so no
+// buffer is written twice in one step and no consumer ever needs a write-after-read counter: the
+// only orderings a schedule must provide are producer before consumer. Each stage splits its work
+// into units (row tiles of a projection, KV heads, query heads, splits) and gives every block a
+// contiguous, balanced run of units, written as two `blocks` sections with a `for` over the run.
+//
+// Synchronisation. Barrier: `barrier` in every block after every stage. The counter strategies
+// signal after the writes a consumer needs and wait exactly for them: a whole-vector consumer (a
+// projection reading x) waits for one signal from every block that wrote x (threshold = those
+// blocks), a per-head consumer for the row tiles of its head (one signal per tile). Every counter
+// element is waited for with its exact total, so each wait synchronises with every signal it
+// counts, which is what the checker's guaranteed-signal rule needs to certify the schedule.
+#include "lowering/plan.h"
+
+#include "ir/frontend.h"
+#include "ir/printer.h"
+
+#include <algorithm>
+#include <charconv>
+#include <functional>
+#include <sstream>
+#include <utility>
+
+namespace amk::lowering {
+
+const char *strategyName(Strategy strategy) {
+  switch (strategy) {
+  case Strategy::Barrier:
+    return "barrier";
+  case Strategy::Dataflow:
+    return "dataflow";
+  case Strategy::Fused:
+    return "fused";
+  case Strategy::SplitKv:
+    return "splitkv";
+  }
+  return "?";
+}
+
+std::vector<Strategy> allStrategies() {
+  return {Strategy::Barrier, Strategy::Dataflow, Strategy::Fused, Strategy::SplitKv};
+}
+
+std::optional<Strategy> parseStrategy(const std::string &name) {
+  for (Strategy s : allStrategies())
+    if (name == strategyName(s))
+      return s;
+  return std::nullopt;
+}
+
+const std::vector<Target> &knownTargets() {
+  static const std::vector<Target> targets = {
+      {"a100", "sm_80", 108, "NVIDIA A100"},
+      {"l4", "sm_89", 58, "NVIDIA L4"},
+      {"l40s", "sm_89", 142, "NVIDIA L40S"},
+      {"h100", "sm_90", 132, "NVIDIA H100 SXM"},
+      {"rtx5090", "sm_120", 170, "NVIDIA GeForce RTX 5090"},
+  };
+  return targets;
+}
+
+std::optional<Target> findTarget(const std::string &nameOrArch) {
+  for (const Target &t : knownTargets())
+    if (t.name == nameOrArch)
+      return t;
+  for (const Target &t : knownTargets())
+    if (t.arch == nameOrArch)
+      return t;
+  return std::nullopt;
+}
+
+std::vector<WeightBinding> weightBindings(const ModelConfig &m) {
+  const int64_t H = m.hiddenSize, I = m.intermediateSize, V = m.vocabSize;
+  std::vector<WeightBinding> bindings = {
+      {"embed", "model.embed_tokens.weight", false, {V, H}},
+      {"ln_attn", "model.layers.{l}.input_layernorm.weight", true, {H}},
+      {"w_q", "model.layers.{l}.self_attn.q_proj.weight", true, {m.qSize(), H}},
+      {"w_k", "model.layers.{l}.self_attn.k_proj.weight", true, {m.kvSize(), H}},
+      {"w_v", "model.layers.{l}.self_attn.v_proj.weight", true, {m.kvSize(), H}},
+      {"w_o", "model.layers.{l}.self_attn.o_proj.weight", true, {H, m.qSize()}},
+      {"ln_mlp", "model.layers.{l}.post_attention_layernorm.weight", true, {H}},
+      {"w_gate", "model.layers.{l}.mlp.gate_proj.weight", true, {I, H}},
+      {"w_up", "model.layers.{l}.mlp.up_proj.weight", true, {I, H}},
+      {"w_down", "model.layers.{l}.mlp.down_proj.weight", true, {H, I}},
+      {"ln_final", "model.norm.weight", false, {H}},
+  };
+  // A tied model's LM head is the embedding table itself, read in place.
+  if (!m.tieWordEmbeddings)
+    bindings.push_back({"lm_head", "lm_head.weight", false, {V, H}});
+  return bindings;
+}
+
+namespace {
+
+std::string str(int64_t v) { return std::to_string(v); }
+
+// A float attribute as the shortest text that reads back to the same double.
+std::string number(double v) {
+  char buffer[64];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, v);
+  std::string text(buffer, end);
+  if (text.find_first_of(".e") == std::string::npos)
+    text += ".0";
+  return text;
+}
+
+// An affine expression over the schedule's loop variables, printed in AMKIR.
+class Affine {
+public:
+  Affine(int64_t constant = 0) : constant_(constant) {} // NOLINT: constants convert implicitly
+  static Affine var(const std::string &name) {
+    Affine a;
+    a.terms_.push_back({name, 1});
+    return a;
+  }
+  Affine operator+(const Affine &o) const {
+    Affine r = *this;
+    r.constant_ += o.constant_;
+    for (const auto &[name, coefficient] : o.terms_) {
+      auto it = std::find_if(r.terms_.begin(), r.terms_.end(), [&](const auto &t) { return t.first == name; });
+      if (it == r.terms_.end())
+        r.terms_.push_back({name, coefficient});
+      else
+        it->second += coefficient;
+    }
+    std::erase_if(r.terms_, [](const auto &t) { return t.second == 0; });
+    return r;
+  }
+  Affine operator*(int64_t k) const {
+    Affine r;
+    if (k == 0)
+      return r;
+    r.constant_ = constant_ * k;
+    for (const auto &[name, coefficient] : terms_)
+      r.terms_.push_back({name, coefficient * k});
+    return r;
+  }
+  std::string text() const {
+    std::string out;
+    for (const auto &[name, coefficient] : terms_) {
+      std::string term = coefficient == 1 ? name : coefficient == -1 ? "-" + name : str(coefficient) + "*" + name;
+      out += out.empty() || term[0] == '-' ? term : "+" + term;
+    }
+    if (out.empty())
+      return str(constant_);
+    if (constant_ > 0)
+      out += "+" + str(constant_);
+    else if (constant_ < 0)
+      out += str(constant_);
+    return out;
+  }
+  // floor(this / k), k > 0: folded when exact, `(e)/k` otherwise.
+  std::string dividedText(int64_t k) const {
+    if (k == 1)
+      return text();
+    bool exact = constant_ % k == 0;
+    for (const auto &term : terms_)
+      exact = exact && term.second % k == 0;
+    if (exact) {
+      Affine r;
+      r.constant_ = constant_ / k;
+      for (const auto &[name, coefficient] : terms_)
+        r.terms_.push_back({name, coefficient / k});
+      return r.text();
+    }
+    return (terms_.empty() ? text() : "(" + text() + ")") + "/" + str(k);
+  }
+
+private:
+  std::vector<std::pair<std::string, int64_t>> terms_;
+  int64_t constant_ = 0;
+};
+
+// `lo:hi` for a tile [t*size, (t+1)*size).
+std::string tileSlice(const Affine &tile, int64_t size) {
+  Affine lo = tile * size;
+  return lo.text() + " : " + (lo + size).text();
+}
+
+// The largest divisor of n that is at most `wanted` (and at least 1).
+int64_t divisorAtMost(int64_t n, int64_t wanted) {
+  for (int64_t d = std::min(n, std::max<int64_t>(wanted, 1)); d > 1; --d)
+    if (n % d == 0)
+      return d;
+  return 1;
+}
+
+class Writer {
+public:
+  void line(const std::string &text) { out_ += indent_ + text + "\n"; }
+  void blank() { out_ += "\n"; }
+  void open(const std::string &header) {
+    line(header + " {");
+    indent_ += "  ";
+  }
+  void close() {
+    indent_.resize(indent_.size() - 2);
+    line("}");
+  }
+  const std::string &text() const { return out_; }
+
+private:
+  std::string out_;
+  std::string indent_;
+};
+
+// One section of a distributed stage: blocks [firstBlock, endBlock), each running `count` units
+// starting at unit `start` (affine in b).
+struct Section {
+  int64_t firstBlock = 0, endBlock = 0, count = 0;
+  Affine start;
+};
+
+// Units 0..n over `available` blocks from `firstBlock`, contiguous and balanced: the first n % P
+// blocks get one unit more (P = min(n, available)).
+std::vector<Section> distribute(int64_t n, int64_t firstBlock, int64_t available) {
+  std::vector<Section> sections;
+  int64_t participants = std::min(n, available);
+  if (participants <= 0)
+    return sections;
+  int64_t each = n / participants, extra = n % participants;
+  Affine b = Affine::var("b") + Affine(-firstBlock);
+  if (extra > 0)
+    sections.push_back({firstBlock, firstBlock + extra, each + 1, b * (each + 1)});
+  sections.push_back({firstBlock + extra, firstBlock + participants, each, b * each + extra});
+  return sections;
+}
+
+int64_t participants(int64_t n, int64_t available) { return std::min(n, available); }
+
+class Planner {
+public:
+  Planner(const ModelConfig &m, const PlanOptions &o, int64_t blocks, int64_t context)
+      : m_(m), o_(o), B_(blocks), C_(context), dt_(dtypeName(m.dtype)) {
+    const int64_t D = m.headDim;
+    rowsQkv_ = divisorAtMost(D, o.rowsPerTile); // q, k and v tiles never straddle a head
+    rowsO_ = divisorAtMost(m.hiddenSize, o.rowsPerTile);
+    rowsMlp_ = divisorAtMost(m.intermediateSize, o.rowsPerTile);
+    rowsDown_ = divisorAtMost(m.hiddenSize, o.rowsPerTile);
+    rowsNorm_ = divisorAtMost(m.hiddenSize, o.rowsPerTile);
+    rowsHead_ = divisorAtMost(m.vocabSize, o.rowsPerTile);
+    G_ = m.groupSize();
+  }
+
+  std::string run(PlanStats &stats) {
+    header();
+    declarations();
+    embedding();
+    w_.open("for l in 0.." + str(m_.numLayers));
+    attentionHalf();
+    mlpHalf();
+    w_.close();
+    head();
+    stats.blocks = B_;
+    stats.context = C_;
+    stats.barrierRounds = barrierRounds_;
+    stats.counters = counterElements_;
+    stats.tileRows = {
+        {"q/k/v", rowsQkv_}, {"o", rowsO_}, {"gate/up", rowsMlp_}, {"down", rowsDown_}, {"lm_head", rowsHead_}};
+    return w_.text();
+  }
+
+private:
+  bool counters() const { return o_.strategy != Strategy::Barrier; }
+  bool fused() const { return o_.strategy == Strategy::Fused || o_.strategy == Strategy::SplitKv; }
+  std::string lmHead() const { return m_.tieWordEmbeddings ? "embed" : "lm_head"; }
+
+  void header() {
+    const ModelConfig &m = m_;
+    w_.line("# One batch-1 decode step of " + m.name + ", strategy " + strategyName(o_.strategy) + ", planned by " +
+            "amk-plan for " + o_.target.gpu + ".");
+    w_.line("amkir 1");
+    w_.line("target " + o_.target.arch + " sms=" + str(o_.target.sms));
+    w_.line("grid blocks=" + str(B_) + " threads=" + str(o_.threads) + " occupancy=1");
+    w_.line("meta model=\"" + m.name + "\" strategy=\"" + strategyName(o_.strategy) + "\" target=\"" + o_.target.name +
+            "\" rows_per_tile=" + str(o_.rowsPerTile) +
+            " splits=" + str(o_.strategy == Strategy::SplitKv ? o_.splits : 1) + " context=" + str(C_));
+    w_.line("meta layers=" + str(m.numLayers) + " hidden=" + str(m.hiddenSize) + " intermediate=" +
+            str(m.intermediateSize) + " heads=" + str(m.numHeads) + " kv_heads=" + str(m.numKvHeads) +
+            " head_dim=" + str(m.headDim) + " vocab=" + str(m.vocabSize) + " tied=" + str(m.tieWordEmbeddings));
+    w_.blank();
+  }
+
+  void declarations() {
+    const ModelConfig &m = m_;
+    const int64_t L = m.numLayers, H = m.hiddenSize, I = m.intermediateSize;
+    w_.line("# Weights, named after their HF tensors; per-layer weights are stacked along the first dimension.");
+    for (const WeightBinding &wb : weightBindings(m)) {
+      std::string shape = wb.perLayer ? str(L) : "";
+      for (int64_t d : wb.tensorShape)
+        shape += (shape.empty() ? "" : ", ") + str(d);
+      w_.line("param " + wb.param + " : " + dt_ + "[" + shape + "]  # " + wb.hfPattern);
+    }
+    w_.line("input tok : i32[1]");
+    w_.line("input pos : i32[1]");
+    w_.line("state k_cache : " + dt_ + "[" + str(L) + ", " + str(m.numKvHeads) + ", " + str(C_) + ", " +
+            str(m.headDim) + "]  # [layer, KV head, position, head_dim]");
+    w_.line("state v_cache : " + dt_ + "[" + str(L) + ", " + str(m.numKvHeads) + ", " + str(C_) + ", " +
+            str(m.headDim) + "]");
+    w_.line("scratch h : " + dt_ + "[" + str(2 * L + 1) + ", " + str(H) +
+            "]  # residual stream: h[2l] enters layer l, h[2l+1] after its attention");
+    if (!fused())
+      w_.line("scratch xn : " + dt_ + "[" + str(2 * L + 1) + ", " + str(H) + "]  # RMS-normalised h[i]");
+    w_.line("scratch q : " + dt_ + "[" + str(L) + ", " + str(m.qSize()) + "]");
+    w_.line("scratch k : " + dt_ + "[" + str(L) + ", " + str(m.kvSize()) + "]");
+    w_.line("scratch v : " + dt_ + "[" + str(L) + ", " + str(m.kvSize()) + "]");
+    w_.line("scratch attn : " + dt_ + "[" + str(L) + ", " + str(m.qSize()) + "]");
+    if (o_.strategy == Strategy::SplitKv) {
+      w_.line("scratch part : f32[" + str(L) + ", " + str(o_.splits) + ", " + str(m.qSize()) +
+              "]  # split-KV partial outputs [layer, split, head * head_dim]");
+      w_.line("scratch lse : f32[" + str(L) + ", " + str(o_.splits) + ", " + str(m.numHeads) + "]");
+    }
+    w_.line("scratch gate : " + dt_ + "[" + str(L) + ", " + str(I) + "]");
+    w_.line("scratch up : " + dt_ + "[" + str(L) + ", " + str(I) + "]");
+    w_.line("scratch act : " + dt_ + "[" + str(L) + ", " + str(I) + "]");
+    if (fused())
+      w_.line("scratch best : f32[" + str(participants(m.vocabSize / rowsHead_, B_)) +
+              ", 2]  # per-block (largest logit, its index)");
+    w_.line("output logits : f32[" + str(m.vocabSize) + "]");
+    w_.line("output next_token : i32[1]");
+    if (counters()) {
+      w_.blank();
+      counter("h_ready", 2 * L + 1, "h_ready[i]: one signal per block that wrote part of h[i]");
+      if (!fused())
+        counter("xn_ready", 2 * L + 1, "xn_ready[i]: one signal per block that wrote part of xn[i]");
+      counter("qkv_ready", L * m.numKvHeads,
+              "qkv_ready[l*kv_heads+g]: one signal per q, k or v row tile of KV group g of layer l");
+      counter("kv_stored", L * m.numKvHeads, "kv_stored[l*kv_heads+g]: KV group g roped and stored");
+      counter("attn_ready", L, "attn_ready[l]: one signal per attention output task of layer l");
+      if (o_.strategy == Strategy::SplitKv)
+        counter("part_ready", L * m.numKvHeads, "part_ready[l*kv_heads+g]: one signal per split of group g");
+      counter("act_ready", L, "act_ready[l]: one signal per block that wrote part of act[l]");
+      counter("logits_ready", 1,
+              fused() ? "one signal per block that wrote its partial argmax"
+                      : "one signal per block that wrote part of the logits");
+    }
+    w_.blank();
+  }
+
+  void counter(const std::string &name, int64_t size, const std::string &comment) {
+    w_.line("counter " + name + "[" + str(size) + "]  # " + comment);
+    counterElements_ += size;
+  }
+
+  // After a stage: the barrier of the barrier strategy.
+  void barrier() {
+    if (counters())
+      return;
+    w_.line("blocks b in 0.." + str(B_) + " { barrier }");
+    ++barrierRounds_;
+  }
+
+  using Emit = std::function<void(const Affine &unit)>;
+  using Frame = std::function<void(const Section &section)>;
+
+  // A distributed stage: per section, `before` (waits), the units, `after` (signals).
+  void stage(int64_t units, int64_t firstBlock, int64_t available, const Frame &before, const Emit &unit,
+             const Frame &after) {
+    for (const Section &s : distribute(units, firstBlock, available)) {
+      w_.open("blocks b in " + str(s.firstBlock) + ".." + str(s.endBlock));
+      if (before)
+        before(s);
+      if (s.count == 1) {
+        unit(s.start);
+      } else {
+        w_.open("for j in 0.." + str(s.count));
+        unit(s.start + Affine::var("j"));
+        w_.close();
+      }
+      if (after)
+        after(s);
+      w_.close();
+    }
+  }
+
+  // A stage of row tiles over all blocks; waits and one signal per participating block.
+  void rowStage(int64_t tiles, const std::string &waitLine, const Emit &unit, const std::string &signalLine) {
+    Frame before, after;
+    if (counters() && !waitLine.empty())
+      before = [&](const Section &) { w_.line(waitLine); };
+    if (counters() && !signalLine.empty())
+      after = [&](const Section &) { w_.line(signalLine); };
+    stage(tiles, 0, B_, before, unit, after);
+  }
+
+  void embedding() {
+    const int64_t H = m_.hiddenSize, rows = rowsNorm_;
+    w_.line("# Embedding: each block copies a column stripe of the token's row into h[0].");
+    rowStage(
+        H / rows, "",
+        [&](const Affine &t) {
+          w_.line("embed h[0, " + tileSlice(t, rows) + "] <- embed[:, " + tileSlice(t, rows) + "], tok");
+        },
+        "signal h_ready[0]");
+    hWriters_ = participants(H / rows, B_);
+    barrier();
+    w_.blank();
+  }
+
+  // RMSNorm of h[index] into xn[index] (unfused strategies), as row tiles over all blocks.
+  void norm(const std::string &index, const std::string &weight) {
+    const int64_t H = m_.hiddenSize, rows = rowsNorm_;
+    rowStage(
+        H / rows, "wait h_ready[" + index + "] >= " + str(hWriters_),
+        [&](const Affine &t) {
+          w_.line("rmsnorm xn[" + index + ", " + tileSlice(t, rows) + "] <- h[" + index + ", :], " + weight +
+                  tileSlice(t, rows) + "] eps=" + number(m_.rmsNormEps));
+        },
+        "signal xn_ready[" + index + "]");
+    normWriters_ = participants(H / rows, B_);
+    barrier();
+  }
+
+  // `OP out <- W rows, x` with the normalised input, fused or not.
+  std::string projection(const std::string &out, const std::string &weightRows, const std::string &index,
+                         const std::string &normWeight) {
+    if (fused())
+      return "rmsnorm_matvec " + out + " <- " + weightRows + ", h[" + index + ", :], " + normWeight +
+             "] eps=" + number(m_.rmsNormEps);
+    return "matvec " + out + " <- " + weightRows + ", xn[" + index + ", :]";
+  }
+
+  std::string inputWait(const std::string &index) const {
+    return fused() ? "wait h_ready[" + index + "] >= " + str(hWriters_)
+                   : "wait xn_ready[" + index + "] >= " + str(normWriters_);
+  }
+
+  std::string ropeAttributes() const {
+    std::string a = "head_dim=" + str(m_.headDim) + " theta=" + number(m_.rope.theta);
+    if (m_.rope.scaling == RopeScaling::Llama3)
+      a += " scaling=\"llama3\" factor=" + number(m_.rope.factor) +
+           " low_freq_factor=" + number(m_.rope.lowFreqFactor) + " high_freq_factor=" + number(m_.rope.highFreqFactor) +
+           " original_max_position=" + str(m_.rope.originalMaxPosition);
+    return a;
+  }
+
+  void attentionHalf() {
+    const ModelConfig &m = m_;
+    const int64_t D = m.headDim, Hkv = m.numKvHeads, rows = rowsQkv_;
+    const Affine l = Affine::var("l");
+    const std::string attnIn = "2*l", attnOut = "2*l+1";
+    w_.line("# Layer l, attention half.");
+    if (!fused())
+      norm(attnIn, "ln_attn[l, ");
+
+    // q, k and v projections: one signal per row tile to the counter of its KV group.
+    const int64_t tilesPerHead = D / rows;
+    // The k and v tiles go to blocks 0..min(k tiles, B), a subset of those of the (at least as many) q
+    // tiles, which already waited for the input: only the q stage waits.
+    auto projectionStage = [&](const std::string &buffer, const std::string &weight, int64_t heads,
+                               int64_t headsPerGroup) {
+      rowStage(
+          heads * tilesPerHead, buffer == "q" ? inputWait(attnIn) : "",
+          [&](const Affine &t) {
+            w_.line(projection(buffer + "[l, " + tileSlice(t, rows) + "]",
+                               weight + "[l, " + tileSlice(t, rows) + ", :]", attnIn, "ln_attn[l, :"));
+            if (counters())
+              w_.line("signal qkv_ready[" + str(Hkv) + "*l+" + t.dividedText(tilesPerHead * headsPerGroup) + "]");
+          },
+          "");
+    };
+    projectionStage("q", "w_q", m.numHeads, G_);
+    projectionStage("k", "w_k", Hkv, 1);
+    projectionStage("v", "w_v", Hkv, 1);
+    barrier();
+
+    // Per KV group: rope its query heads and its key head, store key and value at pos. These tasks
+    // go to the last blocks, which have the fewest projection tiles.
+    const int64_t kvBlocks = participants(Hkv, B_);
+    const int64_t qkvSignals = (G_ + 2) * tilesPerHead;
+    stage(
+        Hkv, B_ - kvBlocks, kvBlocks, nullptr,
+        [&](const Affine &g) {
+          const std::string group = str(Hkv) + "*l+" + g.text();
+          if (counters())
+            w_.line("wait qkv_ready[" + group + "] >= " + str(qkvSignals));
+          Affine qLo = g * (G_ * D);
+          w_.line("rope q[l, " + qLo.text() + " : " + (qLo + G_ * D).text() + "] <- q[l, " + qLo.text() + " : " +
+                  (qLo + G_ * D).text() + "], pos " + ropeAttributes());
+          w_.line("rope k[l, " + tileSlice(g, D) + "] <- k[l, " + tileSlice(g, D) + "], pos " + ropeAttributes());
+          w_.line("kv_store k_cache[l, " + g.text() + ", :, :] <- k[l, " + tileSlice(g, D) + "], pos");
+          w_.line("kv_store v_cache[l, " + g.text() + ", :, :] <- v[l, " + tileSlice(g, D) + "], pos");
+          if (counters())
+            w_.line("signal kv_stored[" + group + "]");
+        },
+        nullptr);
+    barrier();
+
+    int64_t attnSignals = 0;
+    if (o_.strategy == Strategy::SplitKv) {
+      // One task per (KV group, split), on the blocks before the KV tasks; then one merge per group.
+      const int64_t S = o_.splits, chunk = C_ / S;
+      const int64_t partBlocks = std::max<int64_t>(B_ - kvBlocks, 1);
+      stage(
+          Hkv * S, 0, partBlocks, nullptr,
+          [&](const Affine &u) {
+            // u = g*S + s, written with the two loop-free parts recovered by the distribution:
+            // the task's group and split are u/S and u%S.
+            const std::string g = u.dividedText(S), s = "(" + u.text() + ")%" + str(S);
+            const std::string group = str(Hkv) + "*l+" + g;
+            w_.line("wait kv_stored[" + group + "] >= 1");
+            const std::string qs = "(" + g + ")*" + str(G_ * D);
+            const std::string heads = qs + " : " + qs + "+" + str(G_ * D);
+            const std::string lseHeads = "(" + g + ")*" + str(G_) + " : (" + g + ")*" + str(G_) + "+" + str(G_);
+            const std::string positions =
+                "(" + s + ")*" + str(chunk) + " : (" + s + ")*" + str(chunk) + "+" + str(chunk);
+            w_.line("attention_partial part[l, " + s + ", " + heads + "], lse[l, " + s + ", " + lseHeads +
+                    "] <- q[l, " + heads + "], k_cache[l, " + g + ", " + positions + ", :], v_cache[l, " + g + ", " +
+                    positions + ", :], pos");
+            w_.line("signal part_ready[" + group + "]");
+          },
+          nullptr);
+      barrier();
+      stage(
+          Hkv, 0, B_, nullptr,
+          [&](const Affine &g) {
+            const std::string group = str(Hkv) + "*l+" + g.text();
+            if (counters())
+              w_.line("wait part_ready[" + group + "] >= " + str(S));
+            Affine qLo = g * (G_ * D);
+            std::string heads = qLo.text() + " : " + (qLo + G_ * D).text();
+            Affine hLo = g * G_;
+            w_.line("attention_merge attn[l, " + heads + "] <- part[l, :, " + heads + "], lse[l, :, " + hLo.text() +
+                    " : " + (hLo + G_).text() + "]");
+            if (counters())
+              w_.line("signal attn_ready[l]");
+          },
+          nullptr);
+      attnSignals = Hkv;
+    } else {
+      // One task per query head, on the blocks just before the KV tasks when they fit.
+      const int64_t heads = m.numHeads;
+      const int64_t available = std::max<int64_t>(B_ - kvBlocks, 1);
+      const int64_t headBlocks = participants(heads, available);
+      stage(
+          heads, available - headBlocks, headBlocks, nullptr,
+          [&](const Affine &h) {
+            if (counters())
+              w_.line("wait kv_stored[" + str(Hkv) + "*l+" + h.dividedText(G_) + "] >= 1");
+            w_.line("attention attn[l, " + tileSlice(h, D) + "] <- q[l, " + tileSlice(h, D) + "], k_cache[l, " +
+                    h.dividedText(G_) + ", :, :], v_cache[l, " + h.dividedText(G_) + ", :, :], pos");
+            if (counters())
+              w_.line("signal attn_ready[l]");
+          },
+          nullptr);
+      attnSignals = heads;
+    }
+    barrier();
+
+    // Output projection with the residual: h[2l+1] = h[2l] + W_o attn.
+    const int64_t oRows = rowsO_;
+    rowStage(
+        m.hiddenSize / oRows, "wait attn_ready[l] >= " + str(attnSignals),
+        [&](const Affine &t) {
+          w_.line("matvec_add h[" + attnOut + ", " + tileSlice(t, oRows) + "] <- w_o[l, " + tileSlice(t, oRows) +
+                  ", :], attn[l, :], h[" + attnIn + ", " + tileSlice(t, oRows) + "]");
+        },
+        "signal h_ready[" + attnOut + "]");
+    hWriters_ = participants(m.hiddenSize / oRows, B_);
+    barrier();
+    (void)l;
+  }
+
+  void mlpHalf() {
+    const ModelConfig &m = m_;
+    const std::string mlpIn = "2*l+1", mlpOut = "2*l+2";
+    w_.line("# Layer l, MLP half.");
+    if (!fused())
+      norm(mlpIn, "ln_mlp[l, ");
+    const int64_t rows = rowsMlp_;
+    rowStage(
+        m.intermediateSize / rows, inputWait(mlpIn),
+        [&](const Affine &t) {
+          const std::string slice = tileSlice(t, rows);
+          w_.line(projection("gate[l, " + slice + "]", "w_gate[l, " + slice + ", :]", mlpIn, "ln_mlp[l, :"));
+          w_.line(projection("up[l, " + slice + "]", "w_up[l, " + slice + ", :]", mlpIn, "ln_mlp[l, :"));
+          w_.line("silu_mul act[l, " + slice + "] <- gate[l, " + slice + "], up[l, " + slice + "]");
+        },
+        "signal act_ready[l]");
+    const int64_t actWriters = participants(m.intermediateSize / rows, B_);
+    barrier();
+    const int64_t down = rowsDown_;
+    rowStage(
+        m.hiddenSize / down, "wait act_ready[l] >= " + str(actWriters),
+        [&](const Affine &t) {
+          w_.line("matvec_add h[" + mlpOut + ", " + tileSlice(t, down) + "] <- w_down[l, " + tileSlice(t, down) +
+                  ", :], act[l, :], h[" + mlpIn + ", " + tileSlice(t, down) + "]");
+        },
+        "signal h_ready[" + mlpOut + "]");
+    hWriters_ = participants(m.hiddenSize / down, B_);
+    barrier();
+  }
+
+  void head() {
+    const ModelConfig &m = m_;
+    const std::string last = str(2 * m.numLayers);
+    w_.blank();
+    w_.line("# Final norm, LM head and the next token.");
+    if (!fused())
+      norm(last, "ln_final[");
+    const int64_t rows = rowsHead_, tiles = m.vocabSize / rows;
+    Frame before, after;
+    if (counters())
+      before = [&](const Section &) { w_.line(inputWait(last)); };
+    if (fused()) {
+      // Each block's tiles are contiguous, so one partial argmax covers all its logits.
+      after = [&](const Section &s) {
+        Affine lo = s.start * rows;
+        w_.line("argmax_partial best[b, :] <- logits[" + lo.text() + " : " + (lo + s.count * rows).text() + "]");
+        if (counters())
+          w_.line("signal logits_ready[0]");
+      };
+    } else if (counters()) {
+      after = [&](const Section &) { w_.line("signal logits_ready[0]"); };
+    }
+    stage(
+        tiles, 0, B_, before,
+        [&](const Affine &t) {
+          const std::string slice = tileSlice(t, rows);
+          if (fused())
+            w_.line("rmsnorm_matvec logits[" + slice + "] <- " + lmHead() + "[" + slice + ", :], h[" + last +
+                    ", :], ln_final eps=" + number(m.rmsNormEps));
+          else
+            w_.line("matvec logits[" + slice + "] <- " + lmHead() + "[" + slice + ", :], xn[" + last + ", :]");
+        },
+        after);
+    barrier();
+    const int64_t writers = participants(tiles, B_);
+    w_.open("blocks b in 0..1");
+    if (counters())
+      w_.line("wait logits_ready[0] >= " + str(writers));
+    if (fused())
+      w_.line("argmax_merge next_token <- best");
+    else
+      w_.line("argmax next_token <- logits");
+    w_.close();
+  }
+
+  const ModelConfig &m_;
+  const PlanOptions &o_;
+  const int64_t B_, C_;
+  const std::string dt_;
+  int64_t rowsQkv_ = 1, rowsO_ = 1, rowsMlp_ = 1, rowsDown_ = 1, rowsNorm_ = 1, rowsHead_ = 1, G_ = 1;
+  int64_t hWriters_ = 0, normWriters_ = 0;
+  int64_t barrierRounds_ = 0, counterElements_ = 0;
+  Writer w_;
+};
+
+} // namespace
+
+PlanResult planSchedule(const ModelConfig &model, const PlanOptions &options) {
+  PlanResult result;
+  if (options.target.sms <= 0) {
+    result.error = "no target: give --target (one of a100, l4, l40s, h100, rtx5090, or an sm_ architecture)";
+    return result;
+  }
+  int64_t blocks = options.blocks == 0 ? options.target.sms : options.blocks;
+  if (blocks < 1 || blocks > options.target.sms) {
+    result.error = "--blocks " + str(blocks) + " is outside 1.." + str(options.target.sms) +
+                   ": a cooperative grid of " + options.target.name + " holds at most one block per SM at occupancy 1";
+    return result;
+  }
+  if (options.rowsPerTile < 1) {
+    result.error = "--rows " + str(options.rowsPerTile) + " must be at least 1";
+    return result;
+  }
+  int64_t context = options.context == 0 ? std::min<int64_t>(model.maxPositionEmbeddings, 4096) : options.context;
+  if (context < 1 || context > model.maxPositionEmbeddings) {
+    result.error = "--context " + str(context) + " is outside 1.." + str(model.maxPositionEmbeddings) +
+                   " (max_position_embeddings of " + model.name + ")";
+    return result;
+  }
+  if (options.strategy == Strategy::SplitKv && (options.splits < 1 || context % options.splits != 0)) {
+    result.error = "--splits " + str(options.splits) + " must be at least 1 and divide the context of " + str(context) +
+                   " positions";
+    return result;
+  }
+  if (model.numHeads % model.numKvHeads != 0 || model.headDim % 2 != 0) {
+    result.error = "model " + model.name + ": " + str(model.numHeads) + " query heads over " + str(model.numKvHeads) +
+                   " KV heads of head_dim " + str(model.headDim) + " cannot be planned";
+    return result;
+  }
+  Planner planner(model, options, blocks, context);
+  PlanStats stats;
+  std::string text = planner.run(stats);
+  // The canonical form, and a proof that the planner wrote well-formed AMKIR.
+  ir::Schedule schedule = ir::parseSchedule(model.name + ".amkir", text);
+  if (!schedule.wellFormed()) {
+    result.error = "internal error: the planned schedule is malformed:\n" + schedule.renderDiagnostics();
+    return result;
+  }
+  for (const auto &instructions : schedule.program->blockPrograms)
+    for (const ir::Instruction &instruction : instructions)
+      (instruction.kind == ir::InstructionKind::Task ? stats.tasks : stats.syncs) += 1;
+  result.plan = Plan{ir::printSurface(*schedule.ast), std::move(stats)};
+  return result;
+}
+
+} // namespace amk::lowering

@@ -1,0 +1,135 @@
+// amk-plan: lower a HF Llama config to an AMKIR decode-step schedule, or the whole matrix of models,
+// targets and strategies, each lowering verified by the checker.
+#include "checker/verify.h"
+#include "ir/frontend.h"
+#include "lowering/matrix.h"
+#include "lowering/plan.h"
+
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <unistd.h>
+
+namespace {
+
+using namespace amk;
+
+lowering::VerifyOutcome verifySchedule(const std::string &name, const std::string &text) {
+  auto start = std::chrono::steady_clock::now();
+  lowering::VerifyOutcome outcome;
+  ir::Schedule schedule = ir::parseSchedule(name, text);
+  if (!schedule.wellFormed()) {
+    outcome.verdict = "malformed\n" + schedule.renderDiagnostics();
+  } else {
+    checker::Verdict verdict = checker::verify(*schedule.program);
+    outcome.instructions = static_cast<int64_t>(schedule.program->instructionCount());
+    outcome.accepted = verdict.safe();
+    outcome.verdict = "safe";
+    if (!verdict.safe()) {
+      outcome.verdict = "unsafe";
+      for (const checker::Violation &v : verdict.violations)
+        outcome.verdict += std::string("\n  [") + checker::ruleId(v.rule) + "] " + v.message;
+    }
+  }
+  outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return outcome;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  try {
+    CLI::App app{"amk-plan: lower a HuggingFace Llama config.json to an AMKIR decode-step schedule"};
+    std::string config, strategyName = "fused", targetName, outputFile, matrixDirectory;
+    lowering::PlanOptions plan;
+    lowering::MatrixOptions matrix;
+    bool quiet = false, noVerify = false;
+    app.add_option("config", config, "checkpoint directory or config.json");
+    app.add_option("--strategy,-s", strategyName, "barrier, dataflow, fused or splitkv")
+        ->check(CLI::IsMember({"barrier", "dataflow", "fused", "splitkv"}));
+    app.add_option("--target,-t", targetName, "a100, l4, l40s, h100, rtx5090, or sm_80/sm_89/sm_90/sm_120");
+    app.add_option("--blocks,-b", plan.blocks, "blocks in the grid (default: one per SM)");
+    app.add_option("--rows,-r", plan.rowsPerTile, "rows of a weight matrix per task (rounded down to a divisor)");
+    app.add_option("--splits", plan.splits, "KV position splits (splitkv)");
+    app.add_option("--context", plan.context, "KV cache positions (default: max_position_embeddings, at most 4096)");
+    app.add_option("-o,--output", outputFile, "write the schedule here (default: standard output)");
+    app.add_flag("--no-verify", noVerify, "do not run the checker on the schedule");
+    app.add_option("--matrix", matrixDirectory,
+                   "plan and verify the whole matrix, writing schedules and a summary here");
+    app.add_option("--models", matrix.modelsDirectory, "matrix: folder of model folders (default: models)");
+    app.add_option("--model", matrix.models, "matrix: only these model folders");
+    app.add_option("--matrix-target", matrix.targets, "matrix: only these targets");
+    app.add_option("--jobs,-j", matrix.jobs, "matrix: lowerings planned and verified in parallel")
+        ->check(CLI::PositiveNumber);
+    app.add_flag("-q,--quiet", quiet, "matrix: no progress line");
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::ParseError &e) {
+      return app.exit(e) == 0 ? 0 : 2;
+    }
+
+    if (!matrixDirectory.empty()) {
+      matrix.outputDirectory = matrixDirectory;
+      bool showProgress = !quiet && isatty(STDERR_FILENO);
+      lowering::MatrixSummary summary =
+          lowering::runMatrix(matrix, verifySchedule, [&](size_t done, size_t total, const lowering::MatrixRow &row) {
+            if (showProgress)
+              std::cerr << "\r\033[K[" << done << "/" << total << "] " << row.model << " " << row.target << " "
+                        << row.variant << (done == total ? "\n" : "") << std::flush;
+          });
+      std::string table = summary.table();
+      std::cout << table;
+      std::ofstream(std::filesystem::path(matrixDirectory) / "summary.txt") << table;
+      std::ofstream(std::filesystem::path(matrixDirectory) / "summary.json") << summary.json();
+      return summary.accepted() == summary.lowerings() && summary.modelErrors.empty() && summary.lowerings() > 0 ? 0
+                                                                                                                 : 1;
+    }
+
+    if (config.empty() || targetName.empty()) {
+      std::cerr << "amk-plan: give a config (checkpoint directory or config.json) and --target, or --matrix DIR\n";
+      return 2;
+    }
+    std::optional<lowering::Target> target = lowering::findTarget(targetName);
+    if (!target) {
+      std::cerr << "amk-plan: unknown target '" << targetName << "' (known: a100, l4, l40s, h100, rtx5090, sm_80, "
+                << "sm_89, sm_90, sm_120)\n";
+      return 2;
+    }
+    plan.target = *target;
+    plan.strategy = *lowering::parseStrategy(strategyName);
+    lowering::ConfigResult model = lowering::loadModelConfig(config);
+    if (!model.ok()) {
+      std::cerr << model.render();
+      return 2;
+    }
+    lowering::PlanResult result = lowering::planSchedule(*model.config, plan);
+    if (!result.plan) {
+      std::cerr << "amk-plan: " << result.error << "\n";
+      return result.error.starts_with("internal error") ? 101 : 2;
+    }
+    if (!noVerify) {
+      lowering::VerifyOutcome outcome = verifySchedule(model.config->name + ".amkir", result.plan->text);
+      if (!outcome.accepted) {
+        std::cerr << "amk-plan: internal error: the checker rejects the planned schedule: " << outcome.verdict << "\n";
+        return 101;
+      }
+    }
+    if (outputFile.empty()) {
+      std::cout << result.plan->text;
+    } else {
+      std::ofstream out(outputFile, std::ios::binary);
+      out << result.plan->text;
+      if (!out) {
+        std::cerr << "amk-plan: " << outputFile << ": cannot write\n";
+        return 2;
+      }
+    }
+    return 0;
+  } catch (const std::exception &e) {
+    std::cerr << "amk-plan: internal error: " << e.what() << "\n";
+    return 101;
+  }
+}

@@ -1,0 +1,276 @@
+// The planner as a specification: every strategy, for every tiny config and a spread of knobs, is
+// well-formed, certified by the checker, and touches exactly the tensors a decode step needs (each
+// projection weight element read by exactly one task, every activation element produced by exactly
+// one task); the strategies differ in the way they say; knobs that do not fit are refused by name.
+#include "checker/verify.h"
+#include "ir/frontend.h"
+#include "lowering/plan.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace amk::lowering {
+namespace {
+
+ModelConfig model(const std::string &folder) {
+  ConfigResult r = loadModelConfig(std::string(AMK_SOURCE_DIR) + "/models/" + folder);
+  EXPECT_TRUE(r.ok()) << r.render();
+  ModelConfig config = r.config.value_or(ModelConfig{});
+  config.name = folder;
+  return config;
+}
+
+PlanOptions options(Strategy strategy, int64_t blocks, int64_t rows, int64_t splits = 4) {
+  PlanOptions o;
+  o.strategy = strategy;
+  o.target = *findTarget("h100");
+  o.blocks = blocks;
+  o.rowsPerTile = rows;
+  o.splits = splits;
+  return o;
+}
+
+// Calls `visit(flat index)` for every element of a region of a buffer of `shape`.
+template <typename F> void forEachElement(const ir::Region &r, const std::vector<int64_t> &shape, F visit) {
+  std::vector<int64_t> index(r.lo);
+  for (size_t d = 0; d < shape.size(); ++d)
+    if (r.hi[d] <= r.lo[d])
+      return;
+  while (true) {
+    int64_t flat = 0;
+    for (size_t d = 0; d < shape.size(); ++d)
+      flat = flat * shape[d] + index[d];
+    visit(flat);
+    size_t d = shape.size();
+    while (d > 0) {
+      --d;
+      if (++index[d] < r.hi[d])
+        break;
+      index[d] = r.lo[d];
+      if (d == 0)
+        return;
+    }
+    if (shape.empty())
+      return;
+  }
+}
+
+struct Case {
+  std::string model;
+  Strategy strategy;
+  int64_t blocks, rows, splits;
+};
+
+std::string caseName(const testing::TestParamInfo<Case> &info) {
+  std::string name = info.param.model + "_" + strategyName(info.param.strategy) + "_b" +
+                     std::to_string(info.param.blocks) + "_r" + std::to_string(info.param.rows) + "_s" +
+                     std::to_string(info.param.splits);
+  for (char &c : name)
+    if (!isalnum(static_cast<unsigned char>(c)))
+      c = '_';
+  return name;
+}
+
+std::vector<Case> tinyCases() {
+  std::vector<Case> cases;
+  for (const char *m : {"tiny-gqa-tied", "tiny-mha-untied", "tiny-llama3-untied"})
+    for (Strategy s : allStrategies())
+      for (auto [blocks, rows] : {std::pair<int64_t, int64_t>{1, 16}, {3, 4}, {4, 16}, {7, 8}, {16, 64}, {132, 1}})
+        cases.push_back({m, s, blocks, rows, s == Strategy::SplitKv ? (rows == 4 ? 1 : rows == 8 ? 8 : 4) : 4});
+  return cases;
+}
+
+class TinyPlan : public testing::TestWithParam<Case> {};
+
+TEST_P(TinyPlan, IsCertifiedAndTouchesExactlyTheDecodeTensors) {
+  const Case &c = GetParam();
+  ModelConfig m = model(c.model);
+  PlanResult result = planSchedule(m, options(c.strategy, c.blocks, c.rows, c.splits));
+  ASSERT_TRUE(result.plan) << result.error;
+  ir::Schedule schedule = ir::parseSchedule("plan.amkir", result.plan->text);
+  ASSERT_TRUE(schedule.wellFormed()) << schedule.renderDiagnostics();
+  const ir::Program &program = *schedule.program;
+  EXPECT_EQ(program.blocks, c.blocks);
+
+  checker::Verdict verdict = checker::verify(program);
+  if (!verdict.safe()) {
+    std::string why;
+    for (const ir::Diagnostic &d : checker::toDiagnostics(verdict, program))
+      why += d.message + "\n";
+    ADD_FAILURE() << "the checker rejects the plan:\n" << why;
+  }
+
+  // Reads per element of every param, and first writes (by a task that does not also read the
+  // region it writes: in-place updates such as rope come after the first write) of every other buffer.
+  std::vector<std::vector<int>> reads(program.buffers.size()), writes(program.buffers.size());
+  for (size_t b = 0; b < program.buffers.size(); ++b) {
+    int64_t elements = 1;
+    for (int64_t d : program.buffers[b].shape)
+      elements *= d;
+    reads[b].assign(elements, 0);
+    writes[b].assign(elements, 0);
+  }
+  for (const auto &instructions : program.blockPrograms)
+    for (const ir::Instruction &in : instructions) {
+      if (in.kind != ir::InstructionKind::Task)
+        continue;
+      for (const ir::Region &r : in.inputs)
+        forEachElement(r, program.buffers[r.buffer].shape, [&](int64_t i) { ++reads[r.buffer][i]; });
+      for (const ir::Region &r : in.outputs) {
+        bool inPlace = false;
+        for (const ir::Region &i : in.inputs)
+          inPlace = inPlace || i == r;
+        if (!inPlace)
+          forEachElement(r, program.buffers[r.buffer].shape, [&](int64_t i) { ++writes[r.buffer][i]; });
+      }
+    }
+  const std::set<std::string> projections = {"w_q", "w_k", "w_v", "w_o", "w_gate", "w_up", "w_down", "lm_head"};
+  for (size_t b = 0; b < program.buffers.size(); ++b) {
+    const ir::Buffer &buffer = program.buffers[b];
+    SCOPED_TRACE(buffer.name);
+    if (buffer.kind == ir::ast::BufferKind::Input)
+      continue;
+    if (buffer.kind == ir::ast::BufferKind::Param) {
+      int expected = projections.count(buffer.name) ? 1 : buffer.name == "embed" && m.tieWordEmbeddings ? 2 : 0;
+      for (size_t i = 0; i < reads[b].size(); ++i) {
+        if (expected > 0)
+          ASSERT_EQ(reads[b][i], expected) << "element " << i << " of a projection weight";
+        else
+          ASSERT_GE(reads[b][i], 1) << "element " << i << " is never read";
+      }
+      continue;
+    }
+    for (size_t i = 0; i < writes[b].size(); ++i)
+      ASSERT_EQ(writes[b][i], 1) << "element " << i << " must be produced by exactly one task";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Strategies, TinyPlan, testing::ValuesIn(tinyCases()), caseName);
+
+std::map<ir::OpId, int> opCounts(const ir::Program &program, int &barriers, int &waits) {
+  std::map<ir::OpId, int> counts;
+  barriers = waits = 0;
+  for (const auto &instructions : program.blockPrograms)
+    for (const ir::Instruction &in : instructions) {
+      if (in.kind == ir::InstructionKind::Task)
+        ++counts[in.op];
+      barriers += in.kind == ir::InstructionKind::Barrier;
+      waits += in.kind == ir::InstructionKind::Wait;
+    }
+  return counts;
+}
+
+TEST(Plan, StrategiesDifferInSynchronisationAndFusion) {
+  ModelConfig m = model("tiny-gqa-tied");
+  std::map<Strategy, std::map<ir::OpId, int>> ops;
+  std::map<Strategy, int> barriers, waits;
+  for (Strategy s : allStrategies()) {
+    PlanResult r = planSchedule(m, options(s, 8, 16));
+    ASSERT_TRUE(r.plan) << r.error;
+    ir::Schedule schedule = ir::parseSchedule("plan.amkir", r.plan->text);
+    ASSERT_TRUE(schedule.wellFormed());
+    ops[s] = opCounts(*schedule.program, barriers[s], waits[s]);
+  }
+  using ir::OpId;
+  EXPECT_GT(barriers[Strategy::Barrier], 0);
+  EXPECT_EQ(waits[Strategy::Barrier], 0);
+  for (Strategy s : {Strategy::Dataflow, Strategy::Fused, Strategy::SplitKv}) {
+    EXPECT_EQ(barriers[s], 0) << strategyName(s);
+    EXPECT_GT(waits[s], 0) << strategyName(s);
+  }
+  EXPECT_GT(ops[Strategy::Dataflow][OpId::RmsNorm], 0);
+  EXPECT_EQ(ops[Strategy::Dataflow][OpId::RmsNormMatVec], 0);
+  EXPECT_EQ(ops[Strategy::Fused][OpId::RmsNorm], 0);
+  EXPECT_GT(ops[Strategy::Fused][OpId::RmsNormMatVec], 0);
+  EXPECT_GT(ops[Strategy::Fused][OpId::ArgmaxPartial], 0);
+  EXPECT_EQ(ops[Strategy::Fused][OpId::AttentionPartial], 0);
+  EXPECT_EQ(ops[Strategy::SplitKv][OpId::Attention], 0);
+  EXPECT_EQ(ops[Strategy::SplitKv][OpId::AttentionPartial], 2 * 2 * 4) << "layers x KV heads x splits";
+  EXPECT_EQ(ops[Strategy::SplitKv][OpId::AttentionMerge], 2 * 2);
+}
+
+TEST(Plan, ParamsFollowTheWeightBindings) {
+  for (const char *folder : {"tiny-gqa-tied", "tiny-llama3-untied"}) {
+    ModelConfig m = model(folder);
+    PlanResult r = planSchedule(m, options(Strategy::Fused, 4, 16));
+    ASSERT_TRUE(r.plan) << r.error;
+    ir::Schedule schedule = ir::parseSchedule("plan.amkir", r.plan->text);
+    ASSERT_TRUE(schedule.wellFormed());
+    std::map<std::string, std::vector<int64_t>> params;
+    for (const ir::Buffer &b : schedule.program->buffers)
+      if (b.kind == ir::ast::BufferKind::Param)
+        params[b.name] = b.shape;
+    std::vector<WeightBinding> bindings = weightBindings(m);
+    EXPECT_EQ(params.size(), bindings.size());
+    for (const WeightBinding &wb : bindings) {
+      std::vector<int64_t> shape = wb.tensorShape;
+      if (wb.perLayer)
+        shape.insert(shape.begin(), m.numLayers);
+      EXPECT_EQ(params[wb.param], shape) << wb.param;
+    }
+    EXPECT_EQ(params.count("lm_head"), m.tieWordEmbeddings ? 0u : 1u);
+  }
+}
+
+TEST(Plan, LargestModelStaysReadable) {
+  ModelConfig m = model("llama-3.1-8b");
+  for (Strategy s : allStrategies()) {
+    PlanResult r = planSchedule(m, options(s, 132, 16, 8));
+    ASSERT_TRUE(r.plan) << r.error;
+    EXPECT_LT(r.plan->text.size(), 64u * 1024) << strategyName(s) << ": loops over layers and blocks, not lines";
+    EXPECT_GT(r.plan->stats.tasks, 100000) << "the elaborated program is the whole decode step";
+  }
+}
+
+TEST(Plan, TileRowsAreDivisorsSoTilesNeverStraddleAHead) {
+  ModelConfig m = model("open-llama-3b-v2"); // head_dim 100
+  PlanResult r = planSchedule(m, options(Strategy::Dataflow, 132, 16));
+  ASSERT_TRUE(r.plan) << r.error;
+  std::map<std::string, int64_t> rows(r.plan->stats.tileRows.begin(), r.plan->stats.tileRows.end());
+  EXPECT_EQ(rows["q/k/v"], 10) << "the largest divisor of head_dim 100 not above 16";
+  EXPECT_EQ(rows["lm_head"], 16);
+}
+
+struct BadKnob {
+  const char *name;
+  PlanOptions options;
+  const char *message;
+};
+
+TEST(Plan, KnobsThatDoNotFitAreRefusedByName) {
+  ModelConfig m = model("tiny-gqa-tied"); // 128 positions
+  PlanOptions noTarget = options(Strategy::Fused, 4, 16);
+  noTarget.target = Target{};
+  PlanOptions context = options(Strategy::Fused, 4, 16);
+  context.context = 4096;
+  std::vector<BadKnob> table = {
+      {"TooManyBlocks", options(Strategy::Fused, 133, 16), "--blocks 133 is outside 1..132"},
+      {"ZeroRows", options(Strategy::Fused, 4, 0), "--rows 0 must be at least 1"},
+      {"SplitsNotDividing", options(Strategy::SplitKv, 4, 16, 3),
+       "--splits 3 must be at least 1 and divide the context of 128 positions"},
+      {"ContextTooLong", context, "--context 4096 is outside 1..128 (max_position_embeddings of tiny-gqa-tied)"},
+      {"NoTarget", noTarget, "no target"},
+  };
+  for (const BadKnob &k : table) {
+    PlanResult r = planSchedule(m, k.options);
+    EXPECT_FALSE(r.plan) << k.name;
+    EXPECT_NE(r.error.find(k.message), std::string::npos) << k.name << ": " << r.error;
+  }
+}
+
+TEST(Plan, Targets) {
+  EXPECT_EQ(findTarget("h100")->sms, 132);
+  EXPECT_EQ(findTarget("sm_90")->name, "h100");
+  EXPECT_EQ(findTarget("a100")->arch, "sm_80");
+  EXPECT_EQ(findTarget("l4")->sms, 58);
+  EXPECT_EQ(findTarget("l40s")->sms, 142);
+  EXPECT_EQ(findTarget("rtx5090")->arch, "sm_120");
+  EXPECT_FALSE(findTarget("sm_75"));
+}
+
+} // namespace
+} // namespace amk::lowering
