@@ -319,7 +319,8 @@ private:
     if (fused())
       w_.line("scratch best : f32[" + str(participants(m.vocabSize / rowsHead_, B_)) +
               ", 2]  # per-block (largest logit, its index)");
-    w_.line("output logits : f32[" + str(m.vocabSize) + "]");
+    // In the model dtype, as HF computes them: greedy decoding takes the argmax of the rounded logits.
+    w_.line("output logits : " + dt_ + "[" + str(m.vocabSize) + "]");
     w_.line("output next_token : i32[1]");
     if (counters()) {
       w_.blank();

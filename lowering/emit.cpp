@@ -1,0 +1,191 @@
+// Core program → instruction tape and kernel source. Every operand region becomes a matrix view
+// (offset, rows, columns, row stride); a region that is no such view (two strided dimensions) is
+// refused with its source line rather than lowered approximately.
+#include "lowering/emit.h"
+
+#include <cstdio>
+#include <cstring>
+#include <sstream>
+#include <variant>
+
+namespace amk::lowering {
+
+uint64_t contentHash(const std::string &text) {
+  uint64_t hash = 0xcbf29ce484222325ull;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 0x100000001b3ull;
+  }
+  return hash;
+}
+
+namespace {
+
+int dtypeCode(ir::ast::DType dtype) {
+  switch (dtype) {
+  case ir::ast::DType::BF16:
+    return AMK_BF16;
+  case ir::ast::DType::F16:
+    return AMK_F16;
+  case ir::ast::DType::F32:
+    return AMK_F32;
+  case ir::ast::DType::I32:
+    return AMK_I32;
+  case ir::ast::DType::I8:
+    return AMK_I8;
+  }
+  return AMK_F32;
+}
+
+// The region as rows x cols with a uniform row stride, or an error. Columns run along the last
+// dimension; rows along the one leading dimension with extent > 1, or along several when every
+// dimension after the first such one is whole (the box is then contiguous rows).
+std::string toOperand(const ir::Program &program, const ir::Region &region, AmkOperand &operand) {
+  const ir::Buffer &buffer = program.buffers[region.buffer];
+  const std::vector<int64_t> &shape = buffer.shape;
+  const size_t rank = shape.size();
+  std::memset(&operand, 0, sizeof operand);
+  operand.buffer = region.buffer;
+  operand.dtype = dtypeCode(buffer.dtype);
+  std::vector<int64_t> stride(rank, 1);
+  for (size_t d = rank; d-- > 1;)
+    stride[d - 1] = stride[d] * shape[d];
+  int64_t offset = 0;
+  for (size_t d = 0; d < rank; ++d)
+    offset += region.lo[d] * stride[d];
+  operand.offset = offset;
+  if (rank == 0) {
+    operand.rows = operand.cols = 1;
+    return "";
+  }
+  operand.cols = static_cast<int>(region.hi[rank - 1] - region.lo[rank - 1]);
+  operand.colLo = static_cast<int>(region.lo[rank - 1]);
+  operand.rowStride = stride[rank - 1 == 0 ? 0 : rank - 2];
+  operand.rows = 1;
+  std::vector<size_t> wide;
+  for (size_t d = 0; d + 1 < rank; ++d)
+    if (region.hi[d] - region.lo[d] > 1)
+      wide.push_back(d);
+  if (wide.empty())
+    return "";
+  if (wide.size() == 1) {
+    operand.rows = static_cast<int>(region.hi[wide[0]] - region.lo[wide[0]]);
+    operand.rowStride = stride[wide[0]];
+    operand.rowLo = static_cast<int>(region.lo[wide[0]]);
+    return "";
+  }
+  // Several wide dimensions: contiguous when every dimension after the first wide one is whole.
+  for (size_t d = wide[0] + 1; d < rank; ++d)
+    if (region.lo[d] != 0 || region.hi[d] != shape[d])
+      return "region " + program.regionText(region) + " is not a matrix view (several strided dimensions)";
+  int64_t rows = 1;
+  for (size_t d = wide[0]; d + 1 < rank; ++d)
+    rows *= region.hi[d] - region.lo[d];
+  operand.rows = static_cast<int>(rows);
+  operand.rowStride = shape[rank - 1];
+  operand.rowLo = 0;
+  return "";
+}
+
+float attributeNumber(const ir::ast::Value &value) {
+  if (const int64_t *i = std::get_if<int64_t>(&value.value))
+    return static_cast<float>(*i);
+  if (const double *d = std::get_if<double>(&value.value))
+    return static_cast<float>(*d);
+  const std::string &s = std::get<std::string>(value.value);
+  return s == "llama3" ? 1.0f : 0.0f; // rope's scaling word; opaque's name is not needed on the device
+}
+
+} // namespace
+
+TapeResult buildTape(const ir::Program &program, const std::string &canonicalText) {
+  TapeResult result;
+  Tape &tape = result.tape;
+  tape.scheduleHash = contentHash(canonicalText);
+  tape.blocks = program.blocks;
+  tape.threads = program.threads;
+  for (const ir::Buffer &b : program.buffers) {
+    int64_t elements = 1;
+    for (int64_t d : b.shape)
+      elements *= d;
+    tape.buffers.push_back({b.name, dtypeCode(b.dtype), elements, static_cast<int>(b.kind)});
+  }
+  std::vector<uint32_t> counterBase;
+  for (const ir::Counter &c : program.counters) {
+    counterBase.push_back(static_cast<uint32_t>(tape.counterNames.size()));
+    for (int64_t i = 0; i < c.size; ++i)
+      tape.counterNames.push_back(c.isArray ? c.name + "[" + std::to_string(i) + "]" : c.name);
+  }
+  for (size_t k = 0; k < program.blockPrograms.size(); ++k) {
+    tape.blockStart.push_back(static_cast<uint32_t>(tape.instructions.size()));
+    for (const ir::Instruction &in : program.blockPrograms[k]) {
+      AmkInstr out;
+      std::memset(&out, 0, sizeof out);
+      out.site = in.site;
+      auto fail = [&](const std::string &why) {
+        const ir::Site &site = program.sites[in.site];
+        result.error = program.sourceName + ":" + std::to_string(site.range.begin.line) + ":" +
+                       std::to_string(site.range.begin.column) + ": '" + site.text + "' (block " + std::to_string(k) +
+                       "): " + why;
+      };
+      switch (in.kind) {
+      case ir::InstructionKind::Task: {
+        out.kind = AMK_TASK;
+        out.op = static_cast<int>(in.op);
+        out.outputs = static_cast<int>(in.outputs.size());
+        out.inputs = static_cast<int>(in.inputs.size());
+        if (in.outputs.size() + in.inputs.size() > AMK_MAX_OPERANDS) {
+          fail("more than " + std::to_string(AMK_MAX_OPERANDS) + " operands");
+          return result;
+        }
+        size_t slot = 0;
+        for (const auto *regions : {&in.outputs, &in.inputs})
+          for (const ir::Region &r : *regions)
+            if (std::string why = toOperand(program, r, out.operands[slot++]); !why.empty()) {
+              fail(why);
+              return result;
+            }
+        const std::vector<ir::ast::Value> &attributes = program.sites[in.site].attributes;
+        for (size_t a = 0; a < attributes.size() && a < AMK_MAX_ATTRIBUTES; ++a)
+          out.attributes[a] = attributeNumber(attributes[a]);
+        break;
+      }
+      case ir::InstructionKind::Barrier:
+        out.kind = AMK_BARRIER;
+        break;
+      case ir::InstructionKind::Signal:
+      case ir::InstructionKind::Wait:
+        out.kind = in.kind == ir::InstructionKind::Signal ? AMK_SIGNAL : AMK_WAIT;
+        out.order = in.order == ir::SyncOrder::Default   ? AMK_ORDER_GPU
+                    : in.order == ir::SyncOrder::Relaxed ? AMK_ORDER_RELAXED
+                                                         : AMK_ORDER_CTA;
+        out.counter = counterBase[in.counter] + static_cast<uint32_t>(in.counterIndex);
+        out.amount = static_cast<uint32_t>(in.amount);
+        break;
+      }
+      tape.instructions.push_back(out);
+    }
+  }
+  tape.blockStart.push_back(static_cast<uint32_t>(tape.instructions.size()));
+  return result;
+}
+
+std::string emitKernel(const Tape &tape, const EmitOptions &options) {
+  char hash[32];
+  std::snprintf(hash, sizeof hash, "0x%016llxull", static_cast<unsigned long long>(tape.scheduleHash));
+  std::ostringstream out;
+  out << "// AMK megakernel for schedule " << options.scheduleName << "\n"
+      << "// schedule content hash " << hash << " (FNV-1a of its canonical text), certified by "
+      << options.checkerVersion << "\n"
+      << "// " << tape.blocks << " blocks x " << tape.threads << " threads, " << tape.instructions.size()
+      << " tape instructions, " << tape.counterNames.size() << " counter elements.\n"
+      << "// Generated by amk-lower: the persistent cooperative kernel interprets the schedule's instruction\n"
+      << "// tape, which the host runtime uploads; it refuses a tape whose hash differs from this one.\n"
+      << "#define AMK_SCHEDULE_HASH " << hash << "\n"
+      << "#define AMK_BLOCKS " << tape.blocks << "\n"
+      << "#define AMK_THREADS " << tape.threads << "\n"
+      << "#include \"amk_device.cuh\"\n";
+  return out.str();
+}
+
+} // namespace amk::lowering

@@ -1,0 +1,51 @@
+// The code side of the lowering: a certified core program becomes the instruction tape the
+// persistent megakernel interprets (one record per elaborated instruction, per block) and the CUDA
+// source of that kernel, specialised with the schedule's grid and stamped with its content hash.
+#pragma once
+
+#include "ir/program.h"
+#include "lowering/tape_format.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace amk::lowering {
+
+struct TapeBuffer {
+  std::string name;
+  int dtype = AMK_F32;
+  int64_t elements = 0;
+  int kind = 0; // ast::BufferKind as an int
+};
+
+struct Tape {
+  uint64_t scheduleHash = 0;             // FNV-1a of the schedule's canonical text
+  std::vector<AmkInstr> instructions;    // block 0's, then block 1's, ...
+  std::vector<uint32_t> blockStart;      // blocks + 1 offsets into instructions
+  std::vector<TapeBuffer> buffers;       // in declaration order (AmkOperand::buffer indexes this)
+  std::vector<std::string> counterNames; // one per flat counter element ("done[3]")
+  int64_t blocks = 0, threads = 0;
+};
+
+struct TapeResult {
+  Tape tape;
+  std::string error; // an instruction the CUDA lowering cannot express, with its source line
+  bool ok() const { return error.empty(); }
+};
+
+// `canonicalText` is the schedule's canonical form (its hash names the kernel).
+TapeResult buildTape(const ir::Program &program, const std::string &canonicalText);
+
+uint64_t contentHash(const std::string &text);
+
+struct EmitOptions {
+  std::string checkerVersion; // of the checker that certified the schedule
+  std::string scheduleName;
+};
+
+// The kernel source: a header naming the schedule hash and the checker version, the grid constants,
+// and the device interpreter (megakernel/device/amk_device.cuh), included by name.
+std::string emitKernel(const Tape &tape, const EmitOptions &options);
+
+} // namespace amk::lowering

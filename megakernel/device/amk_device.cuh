@@ -1,0 +1,809 @@
+// The AMK megakernel: one persistent cooperative kernel whose every block interprets its own part of
+// a certified schedule's instruction tape (lowering/tape_format.h), in order. Compute tasks run on
+// the whole block; consecutive tasks are separated by a block barrier. Synchronisation follows the
+// publish pattern AMKIR.md §3 asks for: all threads write, block barrier, one thread signals with a
+// GPU-scope release add; one thread spins with GPU-scope acquire loads, block barrier, all threads
+// read. Every spin is bounded by a time-out that records what it waited for and stops the kernel.
+//
+// The emitted kernel source defines AMK_SCHEDULE_HASH, AMK_BLOCKS and AMK_THREADS and includes this
+// file. It needs no CUDA header, so NVRTC compiles it as it is: half and bfloat16 conversions are PTX.
+// Numerics follow docs/numerics.md: fp32 arithmetic, rounding on store and at the listed points.
+#ifndef AMK_DEVICE_CUH
+#define AMK_DEVICE_CUH
+
+#include "tape_format.h"
+
+#ifndef AMK_THREADS
+#error "the emitted kernel defines AMK_THREADS"
+#endif
+
+#define AMK_WARPS (AMK_THREADS / 32)
+
+// ir::OpId values (ir/ops.h); the host checks the registry has not moved them (tests/megakernel).
+enum AmkOp {
+  AMK_OP_COPY = 0,
+  AMK_OP_ADD,
+  AMK_OP_EMBED,
+  AMK_OP_RMSNORM,
+  AMK_OP_MATVEC,
+  AMK_OP_MATVEC_ADD,
+  AMK_OP_ROPE,
+  AMK_OP_KV_STORE,
+  AMK_OP_ATTENTION,
+  AMK_OP_SILU_MUL,
+  AMK_OP_ARGMAX,
+  AMK_OP_RMSNORM_MATVEC,
+  AMK_OP_ATTENTION_PARTIAL,
+  AMK_OP_ATTENTION_MERGE,
+  AMK_OP_ARGMAX_PARTIAL,
+  AMK_OP_ARGMAX_MERGE,
+  AMK_OP_OPAQUE,
+};
+
+struct AmkParams {
+  const AmkInstr *tape;
+  const unsigned int *blockStart; // blocks + 1 offsets into tape
+  void *const *buffers;
+  unsigned int *counters;
+  unsigned int *barrier; // arrivals at grid barriers, cumulative
+  struct AmkDeviceError *error;
+  int *stop;              // set when any block records an error: every spin gives up
+  unsigned int *trace;    // per block traceCapacity instruction indices, or null
+  unsigned int *traceCount;
+  unsigned int traceCapacity;
+  unsigned long long timeoutNs;
+  unsigned long long scheduleHash; // must equal AMK_SCHEDULE_HASH
+  unsigned int *delayNs;           // per tape instruction: nanoseconds to sleep before it, or null
+};
+static_assert(sizeof(AmkParams) == 104, "AmkParams must match LaunchParams in megakernel/gpu_runtime.cpp");
+
+// ---- element access --------------------------------------------------------------------------
+
+__device__ __forceinline__ float amk_bf16_to_f32(unsigned short h) { return __uint_as_float((unsigned int)h << 16); }
+
+__device__ __forceinline__ unsigned short amk_f32_to_bf16(float f) {
+  unsigned short h;
+  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(f));
+  return h;
+}
+
+__device__ __forceinline__ float amk_f16_to_f32(unsigned short h) {
+  float f;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+  return f;
+}
+
+__device__ __forceinline__ unsigned short amk_f32_to_f16(float f) {
+  unsigned short h;
+  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+  return h;
+}
+
+// The value a float has once stored in an element of `dtype`.
+__device__ __forceinline__ float amk_round(float v, int dtype) {
+  if (dtype == AMK_BF16)
+    return amk_bf16_to_f32(amk_f32_to_bf16(v));
+  if (dtype == AMK_F16)
+    return amk_f16_to_f32(amk_f32_to_f16(v));
+  return v;
+}
+
+__device__ __forceinline__ int amk_element_bytes(int dtype) {
+  return dtype == AMK_F32 || dtype == AMK_I32 ? 4 : dtype == AMK_I8 ? 1 : 2;
+}
+
+// Buffer element index of element e (row-major) of an operand's matrix view.
+__device__ __forceinline__ long long amk_index(const AmkOperand &o, long long e) {
+  if (o.rows == 1 || o.rowStride == o.cols)
+    return o.offset + e;
+  long long r = e / o.cols, c = e - r * o.cols;
+  return o.offset + r * o.rowStride + c;
+}
+
+__device__ __forceinline__ float amk_load_at(const AmkParams &p, const AmkOperand &o, long long index) {
+  const void *base = p.buffers[o.buffer];
+  switch (o.dtype) {
+  case AMK_BF16:
+    return amk_bf16_to_f32(((const unsigned short *)base)[index]);
+  case AMK_F16:
+    return amk_f16_to_f32(((const unsigned short *)base)[index]);
+  case AMK_F32:
+    return ((const float *)base)[index];
+  case AMK_I32:
+    return (float)((const int *)base)[index];
+  default:
+    return (float)((const signed char *)base)[index];
+  }
+}
+
+__device__ __forceinline__ float amk_load(const AmkParams &p, const AmkOperand &o, long long e) {
+  return amk_load_at(p, o, amk_index(o, e));
+}
+
+__device__ __forceinline__ int amk_load_int(const AmkParams &p, const AmkOperand &o, long long e) {
+  long long index = amk_index(o, e);
+  const void *base = p.buffers[o.buffer];
+  if (o.dtype == AMK_I32)
+    return ((const int *)base)[index];
+  if (o.dtype == AMK_I8)
+    return ((const signed char *)base)[index];
+  return (int)amk_load_at(p, o, index);
+}
+
+__device__ __forceinline__ void amk_store(const AmkParams &p, const AmkOperand &o, long long e, float v) {
+  long long index = amk_index(o, e);
+  void *base = p.buffers[o.buffer];
+  switch (o.dtype) {
+  case AMK_BF16:
+    ((unsigned short *)base)[index] = amk_f32_to_bf16(v);
+    break;
+  case AMK_F16:
+    ((unsigned short *)base)[index] = amk_f32_to_f16(v);
+    break;
+  case AMK_F32:
+    ((float *)base)[index] = v;
+    break;
+  case AMK_I32:
+    ((int *)base)[index] = (int)v;
+    break;
+  default:
+    ((signed char *)base)[index] = (signed char)v;
+  }
+}
+
+__device__ __forceinline__ void amk_store_int(const AmkParams &p, const AmkOperand &o, long long e, int v) {
+  long long index = amk_index(o, e);
+  void *base = p.buffers[o.buffer];
+  if (o.dtype == AMK_I32)
+    ((int *)base)[index] = v;
+  else if (o.dtype == AMK_I8)
+    ((signed char *)base)[index] = (signed char)v;
+  else
+    amk_store(p, o, e, (float)v);
+}
+
+// ---- block reductions ------------------------------------------------------------------------
+
+__device__ __forceinline__ float amk_warp_sum(float v) {
+  for (int offset = 16; offset > 0; offset >>= 1)
+    v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+__device__ __forceinline__ float amk_warp_max(float v) {
+  for (int offset = 16; offset > 0; offset >>= 1)
+    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  return v;
+}
+
+// Every thread gets the block's sum (or max). `scratch` holds AMK_WARPS + 1 floats.
+__device__ float amk_block_sum(float v, float *scratch) {
+  v = amk_warp_sum(v);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  __syncthreads();
+  if (lane == 0)
+    scratch[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    float w = lane < AMK_WARPS ? scratch[lane] : 0.0f;
+    w = amk_warp_sum(w);
+    if (lane == 0)
+      scratch[AMK_WARPS] = w;
+  }
+  __syncthreads();
+  return scratch[AMK_WARPS];
+}
+
+__device__ float amk_block_max(float v, float *scratch) {
+  v = amk_warp_max(v);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  __syncthreads();
+  if (lane == 0)
+    scratch[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    float w = lane < AMK_WARPS ? scratch[lane] : -__int_as_float(0x7f800000);
+    w = amk_warp_max(w);
+    if (lane == 0)
+      scratch[AMK_WARPS] = w;
+  }
+  __syncthreads();
+  return scratch[AMK_WARPS];
+}
+
+// (value, index) with the argmax order: larger value wins, NaN never wins, ties go to the lower index.
+__device__ __forceinline__ bool amk_better(float v, int i, float bv, int bi) {
+  if (v != v)
+    return false;
+  if (bv != bv)
+    return true;
+  return v > bv || (v == bv && i < bi);
+}
+
+__device__ void amk_block_argmax(float &value, int &index, float *scratch) {
+  for (int offset = 16; offset > 0; offset >>= 1) {
+    float ov = __shfl_xor_sync(0xffffffffu, value, offset);
+    int oi = __shfl_xor_sync(0xffffffffu, index, offset);
+    if (amk_better(ov, oi, value, index)) {
+      value = ov;
+      index = oi;
+    }
+  }
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  int *indices = (int *)(scratch + AMK_WARPS + 1);
+  __syncthreads();
+  if (lane == 0) {
+    scratch[warp] = value;
+    indices[warp] = index;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int w = 1; w < AMK_WARPS; ++w)
+      if (amk_better(scratch[w], indices[w], scratch[0], indices[0])) {
+        scratch[0] = scratch[w];
+        indices[0] = indices[w];
+      }
+  }
+  __syncthreads();
+  value = scratch[0];
+  index = indices[0];
+  __syncthreads();
+}
+
+// ---- errors ----------------------------------------------------------------------------------
+
+__device__ void amk_fail(const AmkParams &p, int code, unsigned int instruction, const AmkInstr *in, unsigned int observed,
+                         int value) {
+  if (atomicCAS(&p.error->code, AMK_OK, code) == AMK_OK) {
+    p.error->block = blockIdx.x;
+    p.error->instruction = instruction;
+    p.error->site = in->site;
+    p.error->counter = in->counter;
+    p.error->observed = observed;
+    p.error->threshold = in->amount;
+    p.error->value = value;
+  }
+  __threadfence();
+  atomicExch(p.stop, 1);
+}
+
+__device__ __forceinline__ unsigned long long amk_now_ns() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
+__device__ __forceinline__ unsigned int amk_load_counter(const unsigned int *c, int order) {
+  unsigned int v;
+  if (order == AMK_ORDER_GPU)
+    asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(c) : "memory");
+  else if (order == AMK_ORDER_CTA)
+    asm volatile("ld.acquire.cta.global.u32 %0, [%1];" : "=r"(v) : "l"(c) : "memory");
+  else
+    asm volatile("ld.relaxed.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(c) : "memory");
+  return v;
+}
+
+__device__ __forceinline__ void amk_add_counter(unsigned int *c, unsigned int amount, int order) {
+  if (order == AMK_ORDER_GPU)
+    asm volatile("red.release.gpu.global.add.u32 [%0], %1;" ::"l"(c), "r"(amount) : "memory");
+  else if (order == AMK_ORDER_CTA)
+    asm volatile("red.release.cta.global.add.u32 [%0], %1;" ::"l"(c), "r"(amount) : "memory");
+  else
+    asm volatile("red.relaxed.gpu.global.add.u32 [%0], %1;" ::"l"(c), "r"(amount) : "memory");
+}
+
+// Thread 0 spins until *c >= target; false when it timed out or another block stopped the kernel.
+__device__ bool amk_spin(const AmkParams &p, const unsigned int *c, unsigned int target, int order, int code,
+                         unsigned int instruction, const AmkInstr *in) {
+  unsigned long long start = 0;
+  unsigned int backoff = 32;
+  for (unsigned int round = 0;; ++round) {
+    unsigned int v = amk_load_counter(c, order);
+    if (v >= target)
+      return true;
+    if ((round & 63) == 0) {
+      if (*(volatile int *)p.stop)
+        return false;
+      unsigned long long now = amk_now_ns();
+      if (start == 0)
+        start = now;
+      else if (now - start > p.timeoutNs) {
+        amk_fail(p, code, instruction, in, v, (int)target);
+        return false;
+      }
+    }
+    __nanosleep(backoff);
+    if (backoff < 256)
+      backoff *= 2;
+  }
+}
+
+// ---- ops -------------------------------------------------------------------------------------
+
+#define AMK_OUT(k) (in->operands[(k)])
+#define AMK_IN(k) (in->operands[in->outputs + (k)])
+
+__device__ __forceinline__ long long amk_elements(const AmkOperand &o) { return (long long)o.rows * o.cols; }
+
+__device__ void amk_copy(const AmkParams &p, const AmkInstr *in) {
+  const AmkOperand &y = AMK_OUT(0), &x = AMK_IN(0);
+  const long long n = amk_elements(y);
+  const bool integer = x.dtype == AMK_I32 || x.dtype == AMK_I8;
+  for (long long e = threadIdx.x; e < n; e += AMK_THREADS) {
+    if (integer)
+      amk_store_int(p, y, e, amk_load_int(p, x, e));
+    else
+      amk_store(p, y, e, amk_load(p, x, e));
+  }
+}
+
+__device__ void amk_add(const AmkParams &p, const AmkInstr *in) {
+  const AmkOperand &y = AMK_OUT(0), &a = AMK_IN(0), &b = AMK_IN(1);
+  const long long n = amk_elements(y);
+  for (long long e = threadIdx.x; e < n; e += AMK_THREADS)
+    amk_store(p, y, e, amk_load(p, a, e) + amk_load(p, b, e));
+}
+
+__device__ void amk_silu_mul(const AmkParams &p, const AmkInstr *in) {
+  const AmkOperand &y = AMK_OUT(0), &g = AMK_IN(0), &u = AMK_IN(1);
+  const long long n = amk_elements(y);
+  for (long long e = threadIdx.x; e < n; e += AMK_THREADS) {
+    float gv = amk_load(p, g, e);
+    float silu = amk_round(gv / (1.0f + expf(-gv)), g.dtype);
+    amk_store(p, y, e, silu * amk_load(p, u, e));
+  }
+}
+
+__device__ bool amk_embed(const AmkParams &p, const AmkInstr *in, unsigned int instruction) {
+  const AmkOperand &x = AMK_OUT(0), &table = AMK_IN(0), &tok = AMK_IN(1);
+  const int token = amk_load_int(p, tok, 0);
+  if (token < 0 || token >= table.rows) {
+    if (threadIdx.x == 0)
+      amk_fail(p, AMK_BAD_INDEX, instruction, in, 0, token);
+    return false;
+  }
+  for (long long c = threadIdx.x; c < table.cols; c += AMK_THREADS)
+    amk_store(p, x, c, amk_load_at(p, table, table.offset + (long long)token * table.rowStride + c));
+  return true;
+}
+
+// 1 / sqrt(mean(x^2) + eps) over the whole operand.
+__device__ float amk_inverse_rms(const AmkParams &p, const AmkOperand &x, float eps, float *scratch) {
+  const long long n = amk_elements(x);
+  float sum = 0.0f;
+  for (long long e = threadIdx.x; e < n; e += AMK_THREADS) {
+    float v = amk_load(p, x, e);
+    sum += v * v;
+  }
+  sum = amk_block_sum(sum, scratch);
+  return 1.0f / sqrtf(sum / (float)n + eps);
+}
+
+__device__ void amk_rmsnorm(const AmkParams &p, const AmkInstr *in, float *scratch) {
+  const AmkOperand &y = AMK_OUT(0), &x = AMK_IN(0), &w = AMK_IN(1);
+  const float inv = amk_inverse_rms(p, x, in->attributes[0], scratch);
+  const long long n = amk_elements(y);
+  for (long long e = threadIdx.x; e < n; e += AMK_THREADS) {
+    float normalised = amk_round(amk_load(p, x, w.colLo + e) * inv, x.dtype);
+    amk_store(p, y, e, amk_load(p, w, e) * normalised);
+  }
+}
+
+// y[r] = sum_k W[r, k] xs[k], each warp a row at a time; bf16 rows read 16 bytes per lane when aligned.
+__device__ __forceinline__ float amk_row_dot(const AmkParams &p, const AmkOperand &W, int r, const float *xs) {
+  const int lane = threadIdx.x % 32, K = W.cols;
+  const long long rowStart = W.offset + (long long)r * W.rowStride;
+  float acc = 0.0f;
+  if (W.dtype == AMK_BF16 && (K % 8) == 0 && (rowStart % 8) == 0) {
+    const uint4 *row = (const uint4 *)((const unsigned short *)p.buffers[W.buffer] + rowStart);
+    for (int chunk = lane; chunk < K / 8; chunk += 32) {
+      uint4 packed = row[chunk];
+      const unsigned int words[4] = {packed.x, packed.y, packed.z, packed.w};
+      const float *xk = xs + chunk * 8;
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        acc += __uint_as_float(words[i] << 16) * xk[2 * i];
+        acc += __uint_as_float(words[i] & 0xffff0000u) * xk[2 * i + 1];
+      }
+    }
+  } else {
+    for (int k = lane; k < K; k += 32)
+      acc += amk_load_at(p, W, rowStart + k) * xs[k];
+  }
+  return amk_warp_sum(acc);
+}
+
+// matvec (y <- W, x), matvec_add (y <- W, x, r), rmsnorm_matvec (y <- W, x, w).
+__device__ void amk_matvec(const AmkParams &p, const AmkInstr *in, float *xs, float *scratch) {
+  const AmkOperand &y = AMK_OUT(0), &W = AMK_IN(0), &x = AMK_IN(1);
+  const int K = W.cols;
+  if (in->op == AMK_OP_RMSNORM_MATVEC) {
+    const AmkOperand &w = AMK_IN(2);
+    const float inv = amk_inverse_rms(p, x, in->attributes[0], scratch);
+    for (int k = threadIdx.x; k < K; k += AMK_THREADS)
+      xs[k] = amk_round(amk_load(p, w, k) * amk_round(amk_load(p, x, k) * inv, x.dtype), x.dtype);
+  } else {
+    for (int k = threadIdx.x; k < K; k += AMK_THREADS)
+      xs[k] = amk_load(p, x, k);
+  }
+  __syncthreads();
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  for (int r = warp; r < W.rows; r += AMK_WARPS) {
+    float v = amk_row_dot(p, W, r, xs);
+    if (lane == 0) {
+      if (in->op == AMK_OP_MATVEC_ADD)
+        v = amk_round(v, y.dtype) + amk_load(p, AMK_IN(2), r);
+      amk_store(p, y, r, v);
+    }
+  }
+}
+
+// Attributes: head_dim, theta, scaling (1: llama3), factor, low_freq_factor, high_freq_factor,
+// original_max_position.
+__device__ float amk_rope_frequency(const AmkInstr *in, int j) {
+  const float headDim = in->attributes[0], theta = in->attributes[1];
+  float f = 1.0f / powf(theta, (float)(2 * j) / headDim);
+  if (in->attributes[2] == 1.0f) {
+    const float factor = in->attributes[3], low = in->attributes[4], high = in->attributes[5];
+    const float original = in->attributes[6];
+    const float wavelength = 2.0f * 3.14159265358979323846f / f;
+    const float lowWavelength = original / low, highWavelength = original / high;
+    if (wavelength > lowWavelength) {
+      f = f / factor;
+    } else if (!(wavelength < highWavelength)) {
+      const float t = (original / wavelength - low) / (high - low);
+      f = (1.0f - t) * f / factor + t * f;
+    }
+  }
+  return f;
+}
+
+__device__ void amk_rope(const AmkParams &p, const AmkInstr *in) {
+  const AmkOperand &out = AMK_OUT(0), &v = AMK_IN(0), &posOperand = AMK_IN(1);
+  const int D = (int)in->attributes[0], half = D / 2;
+  const float pos = (float)amk_load_int(p, posOperand, 0);
+  const long long pairs = amk_elements(v) / 2;
+  for (long long q = threadIdx.x; q < pairs; q += AMK_THREADS) {
+    const long long head = q / half;
+    const int j = (int)(q - head * half);
+    const long long i = head * D + j, i2 = i + half;
+    const float angle = pos * amk_rope_frequency(in, j);
+    const float c = amk_round(cosf(angle), v.dtype), s = amk_round(sinf(angle), v.dtype);
+    const float a = amk_load(p, v, i), b = amk_load(p, v, i2);
+    const float first = amk_round(amk_round(a * c, v.dtype) - amk_round(b * s, v.dtype), v.dtype);
+    const float second = amk_round(amk_round(b * c, v.dtype) + amk_round(a * s, v.dtype), v.dtype);
+    amk_store(p, out, i, first);
+    amk_store(p, out, i2, second);
+  }
+}
+
+__device__ bool amk_kv_store(const AmkParams &p, const AmkInstr *in, unsigned int instruction) {
+  const AmkOperand &cache = AMK_OUT(0), &v = AMK_IN(0);
+  const int pos = amk_load_int(p, AMK_IN(1), 0);
+  if (pos < 0 || pos >= cache.rows) {
+    if (threadIdx.x == 0)
+      amk_fail(p, AMK_BAD_INDEX, instruction, in, 0, pos);
+    return false;
+  }
+  for (int c = threadIdx.x; c < cache.cols; c += AMK_THREADS)
+    amk_store(p, cache, (long long)pos * cache.cols + c, amk_load(p, v, c));
+  return true;
+}
+
+// Softmax-weighted sum of one query head over cache rows [first, last) of the operands; scores go to
+// smem. Writes the normalised output through `emit(d, value)` and returns (max, sum) of the scores.
+struct AmkSoftmax {
+  float max, sum;
+};
+
+template <typename Emit>
+__device__ AmkSoftmax amk_attend(const AmkParams &p, const AmkOperand &q, long long qBase, const AmkOperand &k,
+                                 const AmkOperand &v, int first, int last, float *smem, float *scratch, Emit emit) {
+  const int D = k.cols, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  float *qs = smem, *scores = smem + D;
+  for (int d = threadIdx.x; d < D; d += AMK_THREADS)
+    qs[d] = amk_load(p, q, qBase + d);
+  __syncthreads();
+  const float scale = sqrtf((float)D);
+  for (int r = first + warp; r < last; r += AMK_WARPS) {
+    float acc = 0.0f;
+    for (int d = lane; d < D; d += 32)
+      acc += qs[d] * amk_load_at(p, k, k.offset + (long long)r * k.rowStride + d);
+    acc = amk_warp_sum(acc);
+    if (lane == 0)
+      scores[r - first] = acc / scale;
+  }
+  __syncthreads();
+  float m = -__int_as_float(0x7f800000);
+  for (int r = threadIdx.x; r < last - first; r += AMK_THREADS)
+    m = fmaxf(m, scores[r]);
+  m = amk_block_max(m, scratch);
+  float sum = 0.0f;
+  for (int r = threadIdx.x; r < last - first; r += AMK_THREADS) {
+    float e = expf(scores[r] - m);
+    scores[r] = e;
+    sum += e;
+  }
+  sum = amk_block_sum(sum, scratch);
+  for (int d = threadIdx.x; d < D; d += AMK_THREADS) {
+    float acc = 0.0f;
+    for (int r = first; r < last; ++r)
+      acc += scores[r - first] * amk_load_at(p, v, v.offset + (long long)r * v.rowStride + d);
+    emit(d, acc / sum);
+  }
+  __syncthreads();
+  AmkSoftmax result = {m, sum};
+  return result;
+}
+
+__device__ bool amk_attention(const AmkParams &p, const AmkInstr *in, float *smem, float *scratch,
+                              unsigned int instruction) {
+  const AmkOperand &o = AMK_OUT(0), &q = AMK_IN(0), &k = AMK_IN(1), &v = AMK_IN(2);
+  const int pos = amk_load_int(p, AMK_IN(3), 0);
+  if (pos < 0 || pos >= k.rows) {
+    if (threadIdx.x == 0)
+      amk_fail(p, AMK_BAD_INDEX, instruction, in, 0, pos);
+    return false;
+  }
+  const int D = k.cols;
+  const long long heads = amk_elements(q) / D;
+  for (long long h = 0; h < heads; ++h)
+    amk_attend(p, q, h * D, k, v, 0, pos + 1, smem, scratch,
+               [&](int d, float value) { amk_store(p, o, h * D + d, value); });
+  return true;
+}
+
+// Over the cache rows of the operands (positions rowLo .. rowLo + rows), clipped to 0..pos.
+__device__ void amk_attention_partial(const AmkParams &p, const AmkInstr *in, float *smem, float *scratch) {
+  const AmkOperand &part = AMK_OUT(0), &lse = AMK_OUT(1), &q = AMK_IN(0), &k = AMK_IN(1), &v = AMK_IN(2);
+  const int pos = amk_load_int(p, AMK_IN(3), 0);
+  const int D = k.cols;
+  int last = pos + 1 - k.rowLo;
+  if (last > k.rows)
+    last = k.rows;
+  const long long heads = amk_elements(q) / D;
+  for (long long h = 0; h < heads; ++h) {
+    if (last <= 0) {
+      for (int d = threadIdx.x; d < D; d += AMK_THREADS)
+        amk_store(p, part, h * D + d, 0.0f);
+      if (threadIdx.x == 0)
+        amk_store(p, lse, h, -__int_as_float(0x7f800000));
+      continue;
+    }
+    AmkSoftmax s = amk_attend(p, q, h * D, k, v, 0, last, smem, scratch,
+                              [&](int d, float value) { amk_store(p, part, h * D + d, value); });
+    if (threadIdx.x == 0)
+      amk_store(p, lse, h, s.max + logf(s.sum));
+  }
+}
+
+__device__ void amk_attention_merge(const AmkParams &p, const AmkInstr *in) {
+  const AmkOperand &o = AMK_OUT(0), &part = AMK_IN(0), &lse = AMK_IN(1);
+  const int splits = part.rows, heads = lse.cols, width = part.cols, D = width / heads;
+  for (int e = threadIdx.x; e < width; e += AMK_THREADS) {
+    const int h = e / D;
+    float m = -__int_as_float(0x7f800000);
+    for (int s = 0; s < splits; ++s)
+      m = fmaxf(m, amk_load(p, lse, (long long)s * heads + h));
+    float num = 0.0f, den = 0.0f;
+    if (m != -__int_as_float(0x7f800000)) {
+      for (int s = 0; s < splits; ++s) {
+        float l = amk_load(p, lse, (long long)s * heads + h);
+        float w = l == -__int_as_float(0x7f800000) ? 0.0f : expf(l - m);
+        num += w * amk_load(p, part, (long long)s * width + e);
+        den += w;
+      }
+    }
+    amk_store(p, o, e, den > 0.0f ? num / den : 0.0f);
+  }
+}
+
+__device__ void amk_argmax_scan(const AmkParams &p, const AmkOperand &x, float &value, int &index, float *scratch) {
+  value = __int_as_float(0x7fffffff); // NaN: anything wins over it
+  index = 0x7fffffff;
+  const long long n = amk_elements(x);
+  for (long long e = threadIdx.x; e < n; e += AMK_THREADS) {
+    float v = amk_load(p, x, e);
+    if (amk_better(v, (int)e, value, index)) {
+      value = v;
+      index = (int)e;
+    }
+  }
+  amk_block_argmax(value, index, scratch);
+  if (index == 0x7fffffff)
+    index = -1; // every element NaN, as the CPU reference says
+}
+
+__device__ void amk_argmax(const AmkParams &p, const AmkInstr *in, float *scratch) {
+  float value;
+  int index;
+  amk_argmax_scan(p, AMK_IN(0), value, index, scratch);
+  if (threadIdx.x == 0)
+    amk_store_int(p, AMK_OUT(0), 0, index);
+}
+
+__device__ void amk_argmax_partial(const AmkParams &p, const AmkInstr *in, float *scratch) {
+  const AmkOperand &x = AMK_IN(0);
+  float value;
+  int index;
+  amk_argmax_scan(p, x, value, index, scratch);
+  if (threadIdx.x == 0) {
+    amk_store(p, AMK_OUT(0), 0, value);
+    amk_store(p, AMK_OUT(0), 1, index < 0 ? -1.0f : (float)(x.colLo + index));
+  }
+}
+
+__device__ void amk_argmax_merge(const AmkParams &p, const AmkInstr *in) {
+  const AmkOperand &best = AMK_IN(0);
+  if (threadIdx.x != 0)
+    return;
+  float value = __int_as_float(0x7fffffff);
+  int index = 0x7fffffff;
+  for (int r = 0; r < best.rows; ++r) {
+    float v = amk_load(p, best, 2LL * r);
+    int i = (int)amk_load(p, best, 2LL * r + 1);
+    if (amk_better(v, i, value, index)) {
+      value = v;
+      index = i;
+    }
+  }
+  amk_store_int(p, AMK_OUT(0), 0, index == 0x7fffffff ? -1 : index);
+}
+
+// FNV-1a over every input element's bytes in operand order, then per output element over its index
+// (8 bytes, little-endian); the element takes the low bytes of that hash (docs/numerics.md).
+__device__ void amk_opaque(const AmkParams &p, const AmkInstr *in, float *scratch) {
+  unsigned long long *shared = (unsigned long long *)scratch;
+  if (threadIdx.x == 0) {
+    unsigned long long hash = 0xcbf29ce484222325ull;
+    for (int k = 0; k < in->inputs; ++k) {
+      const AmkOperand &x = AMK_IN(k);
+      const int size = amk_element_bytes(x.dtype);
+      const unsigned char *base = (const unsigned char *)p.buffers[x.buffer];
+      for (long long e = 0; e < amk_elements(x); ++e) {
+        const unsigned char *bytes = base + amk_index(x, e) * size;
+        for (int b = 0; b < size; ++b) {
+          hash ^= bytes[b];
+          hash *= 0x100000001b3ull;
+        }
+      }
+    }
+    shared[0] = hash;
+  }
+  __syncthreads();
+  const unsigned long long hash = shared[0];
+  for (int k = 0; k < in->outputs; ++k) {
+    const AmkOperand &y = AMK_OUT(k);
+    const int size = amk_element_bytes(y.dtype);
+    unsigned char *base = (unsigned char *)p.buffers[y.buffer];
+    for (long long e = threadIdx.x; e < amk_elements(y); e += AMK_THREADS) {
+      unsigned long long h = hash;
+      for (int b = 0; b < 8; ++b) {
+        h ^= (unsigned long long)((e >> (8 * b)) & 0xff);
+        h *= 0x100000001b3ull;
+      }
+      unsigned char *bytes = base + amk_index(y, e) * size;
+      for (int b = 0; b < size; ++b)
+        bytes[b] = (unsigned char)(h >> (8 * b));
+    }
+  }
+  __syncthreads();
+}
+
+// ---- the interpreter ---------------------------------------------------------------------------
+
+__device__ bool amk_task(const AmkParams &p, const AmkInstr *in, unsigned int instruction, float *smem, float *scratch) {
+  switch (in->op) {
+  case AMK_OP_COPY:
+    amk_copy(p, in);
+    return true;
+  case AMK_OP_ADD:
+    amk_add(p, in);
+    return true;
+  case AMK_OP_EMBED:
+    return amk_embed(p, in, instruction);
+  case AMK_OP_RMSNORM:
+    amk_rmsnorm(p, in, scratch);
+    return true;
+  case AMK_OP_MATVEC:
+  case AMK_OP_MATVEC_ADD:
+  case AMK_OP_RMSNORM_MATVEC:
+    amk_matvec(p, in, smem, scratch);
+    return true;
+  case AMK_OP_ROPE:
+    amk_rope(p, in);
+    return true;
+  case AMK_OP_KV_STORE:
+    return amk_kv_store(p, in, instruction);
+  case AMK_OP_ATTENTION:
+    return amk_attention(p, in, smem, scratch, instruction);
+  case AMK_OP_SILU_MUL:
+    amk_silu_mul(p, in);
+    return true;
+  case AMK_OP_ARGMAX:
+    amk_argmax(p, in, scratch);
+    return true;
+  case AMK_OP_ATTENTION_PARTIAL:
+    amk_attention_partial(p, in, smem, scratch);
+    return true;
+  case AMK_OP_ATTENTION_MERGE:
+    amk_attention_merge(p, in);
+    return true;
+  case AMK_OP_ARGMAX_PARTIAL:
+    amk_argmax_partial(p, in, scratch);
+    return true;
+  case AMK_OP_ARGMAX_MERGE:
+    amk_argmax_merge(p, in);
+    return true;
+  case AMK_OP_OPAQUE:
+    amk_opaque(p, in, scratch);
+    return true;
+  }
+  if (threadIdx.x == 0)
+    amk_fail(p, AMK_BAD_OP, instruction, in, 0, in->op);
+  return false;
+}
+
+extern "C" __global__ void __launch_bounds__(AMK_THREADS) amk_megakernel(AmkParams p) {
+  // Dynamic shared memory: [reduction scratch: 2 * AMK_WARPS + 2 words][task staging].
+  extern __shared__ __align__(16) float amk_shared[];
+  float *scratch = amk_shared, *smem = amk_shared + 2 * AMK_WARPS + 4;
+  __shared__ int stopped;
+  if (p.scheduleHash != AMK_SCHEDULE_HASH || gridDim.x != AMK_BLOCKS || blockDim.x != AMK_THREADS)
+    return; // the host checks both before launching; a mismatched tape must never be interpreted
+  const unsigned int begin = p.blockStart[blockIdx.x], end = p.blockStart[blockIdx.x + 1];
+  unsigned int barriers = 0, traced = 0;
+  if (threadIdx.x == 0)
+    stopped = 0;
+  __syncthreads();
+  for (unsigned int i = begin; i < end; ++i) {
+    const AmkInstr *in = p.tape + i;
+    if (threadIdx.x == 0) {
+      if (p.trace && traced < p.traceCapacity)
+        p.trace[(unsigned long long)blockIdx.x * p.traceCapacity + traced] = i - begin;
+      ++traced;
+      if (p.delayNs && p.delayNs[i])
+        __nanosleep(p.delayNs[i]);
+    }
+    switch (in->kind) {
+    case AMK_TASK: {
+      __syncthreads();
+      bool ok = amk_task(p, in, i - begin, smem, scratch);
+      __syncthreads();
+      if (!ok && threadIdx.x == 0)
+        stopped = 1;
+      break;
+    }
+    case AMK_SIGNAL:
+      __syncthreads();
+      if (threadIdx.x == 0) {
+        __threadfence();
+        amk_add_counter(p.counters + in->counter, in->amount, in->order);
+      }
+      break;
+    case AMK_WAIT:
+      if (threadIdx.x == 0 &&
+          !amk_spin(p, p.counters + in->counter, in->amount, in->order, AMK_WAIT_TIMEOUT, i - begin, in))
+        stopped = 1;
+      break;
+    case AMK_BARRIER:
+      __syncthreads();
+      ++barriers;
+      if (threadIdx.x == 0) {
+        __threadfence();
+        amk_add_counter(p.barrier, 1, AMK_ORDER_GPU);
+        if (!amk_spin(p, p.barrier, barriers * gridDim.x, AMK_ORDER_GPU, AMK_BARRIER_TIMEOUT, i - begin, in))
+          stopped = 1;
+      }
+      break;
+    }
+    __syncthreads();
+    if (stopped)
+      break;
+  }
+  if (threadIdx.x == 0 && p.traceCount)
+    p.traceCount[blockIdx.x] = traced < p.traceCapacity ? traced : p.traceCapacity;
+}
+
+#endif

@@ -1,0 +1,497 @@
+// The GPU runtime (CUDA driver API and NVRTC). One context per process (the device's primary
+// context); every call is checked and a failure becomes an Error naming the call and the CUDA error.
+#include "megakernel/gpu_runtime.h"
+
+#include "lowering/emit.h"
+
+#include <cuda.h>
+#include <dlfcn.h>
+#include <nvrtc.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace amk::megakernel {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// The driver is loaded when first needed, so that binaries linking this runtime start (and run
+// their CPU paths) on machines without a GPU or a CUDA driver.
+#define AMK_DRIVER_FUNCTIONS(X)                                                                                        \
+  X(cuCtxSetCurrent)                                                                                                   \
+  X(cuDeviceGet)                                                                                                       \
+  X(cuDeviceGetAttribute)                                                                                              \
+  X(cuDeviceGetName)                                                                                                   \
+  X(cuDevicePrimaryCtxRelease)                                                                                         \
+  X(cuDevicePrimaryCtxRetain)                                                                                          \
+  X(cuEventCreate)                                                                                                     \
+  X(cuEventDestroy)                                                                                                    \
+  X(cuEventElapsedTime)                                                                                                \
+  X(cuEventRecord)                                                                                                     \
+  X(cuFuncSetAttribute)                                                                                                \
+  X(cuGetErrorName)                                                                                                    \
+  X(cuGetErrorString)                                                                                                  \
+  X(cuInit)                                                                                                            \
+  X(cuLaunchCooperativeKernel)                                                                                         \
+  X(cuMemAlloc)                                                                                                        \
+  X(cuMemFree)                                                                                                         \
+  X(cuMemcpyDtoH)                                                                                                      \
+  X(cuMemcpyHtoD)                                                                                                      \
+  X(cuMemsetD32Async)                                                                                                  \
+  X(cuMemsetD8)                                                                                                        \
+  X(cuMemsetD8Async)                                                                                                   \
+  X(cuModuleGetFunction)                                                                                               \
+  X(cuModuleLoadData)                                                                                                  \
+  X(cuModuleUnload)                                                                                                    \
+  X(cuOccupancyMaxActiveBlocksPerMultiprocessor)                                                                       \
+  X(cuStreamCreate)                                                                                                    \
+  X(cuStreamDestroy)                                                                                                   \
+  X(cuStreamSynchronize)
+
+#define AMK_STRINGIFY2(x) #x
+#define AMK_STRINGIFY(x) AMK_STRINGIFY2(x)
+
+struct Driver {
+#define AMK_DRIVER_MEMBER(name) decltype(&::name) name = nullptr;
+  AMK_DRIVER_FUNCTIONS(AMK_DRIVER_MEMBER)
+#undef AMK_DRIVER_MEMBER
+  std::string loadError;
+};
+
+const Driver &driver() {
+  static const Driver loaded = [] {
+    Driver d;
+    void *library = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!library) {
+      d.loadError = std::string("no CUDA driver on this machine (dlopen libcuda.so.1: ") + dlerror() + ")";
+      return d;
+    }
+    // The names as cuda.h maps them to their current versions (cuMemAlloc is cuMemAlloc_v2).
+#define AMK_DRIVER_LOAD(name)                                                                                          \
+  d.name = reinterpret_cast<decltype(d.name)>(dlsym(library, AMK_STRINGIFY(name)));                                    \
+  if (!d.name && d.loadError.empty())                                                                                  \
+    d.loadError = std::string("the CUDA driver lacks ") + AMK_STRINGIFY(name);
+    AMK_DRIVER_FUNCTIONS(AMK_DRIVER_LOAD)
+#undef AMK_DRIVER_LOAD
+    return d;
+  }();
+  return loaded;
+}
+
+// WARNING: must match AmkParams in megakernel/device/amk_device.cuh field for field.
+struct LaunchParams {
+  CUdeviceptr tape, blockStart, buffers, counters, barrier, error, stop, trace, traceCount;
+  unsigned int traceCapacity;
+  unsigned long long timeoutNs;
+  unsigned long long scheduleHash;
+  CUdeviceptr delayNs;
+};
+static_assert(sizeof(LaunchParams) == 104, "LaunchParams must match the device's AmkParams");
+
+std::string cudaError(const char *call, CUresult result) {
+  const char *name = nullptr, *text = nullptr;
+  driver().cuGetErrorName(result, &name);
+  driver().cuGetErrorString(result, &text);
+  return std::string(call) + " failed: " + (name ? name : "?") + " (" + (text ? text : "no description") + ")";
+}
+
+#define AMK_CU(call)                                                                                                   \
+  do {                                                                                                                 \
+    CUresult amkResult = (call);                                                                                       \
+    if (amkResult != CUDA_SUCCESS)                                                                                     \
+      return Error("", cudaError(#call, amkResult));                                                                   \
+  } while (0)
+
+std::string cacheDirectory(const std::string &configured) {
+  if (!configured.empty())
+    return configured;
+  if (const char *xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+    return std::string(xdg) + "/amk";
+  if (const char *home = std::getenv("HOME"); home && *home)
+    return std::string(home) + "/.cache/amk";
+  return "/tmp/amk-cache";
+}
+
+// Dynamic shared memory a task needs: the staged input vector of a projection, or a query head and
+// the scores of the positions an attention reads.
+size_t taskSharedFloats(const AmkInstr &in) {
+  if (in.kind != AMK_TASK)
+    return 0;
+  const AmkOperand *inputs = in.operands + in.outputs;
+  switch (static_cast<ir::OpId>(in.op)) {
+  case ir::OpId::MatVec:
+  case ir::OpId::MatVecAdd:
+  case ir::OpId::RmsNormMatVec:
+    return static_cast<size_t>(inputs[0].cols);
+  case ir::OpId::Attention:
+  case ir::OpId::AttentionPartial:
+    return static_cast<size_t>(inputs[1].cols) + static_cast<size_t>(inputs[1].rows);
+  default:
+    return 0;
+  }
+}
+
+} // namespace
+
+extern const char *const kAmkDeviceHeader; // generated from megakernel/device/amk_device.cuh
+extern const char *const kAmkTapeHeader;   // generated from lowering/tape_format.h
+
+std::vector<std::pair<std::string, std::string>> deviceHeaders() {
+  return {{"amk_device.cuh", kAmkDeviceHeader}, {"tape_format.h", kAmkTapeHeader}};
+}
+
+Result<std::vector<char>> compileMegakernel(const std::string &source, const std::string &arch,
+                                            const std::string &cacheDir) {
+  std::vector<std::pair<std::string, std::string>> headers = deviceHeaders();
+  std::string key = source + arch;
+  for (const auto &[name, text] : headers)
+    key += name + text;
+  char hex[32];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(lowering::contentHash(key)));
+  fs::path cached = fs::path(cacheDirectory(cacheDir)) / (std::string("amk-") + hex + "-" + arch + ".cubin");
+  if (std::ifstream in{cached, std::ios::binary}) {
+    std::vector<char> cubin((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!cubin.empty())
+      return cubin;
+  }
+  std::vector<const char *> names, texts;
+  for (const auto &[name, text] : headers) {
+    names.push_back(name.c_str());
+    texts.push_back(text.c_str());
+  }
+  nvrtcProgram program;
+  nvrtcResult r = nvrtcCreateProgram(&program, source.c_str(), "amk_kernel.cu", static_cast<int>(headers.size()),
+                                     texts.data(), names.data());
+  if (r != NVRTC_SUCCESS)
+    return Error("", std::string("nvrtcCreateProgram failed: ") + nvrtcGetErrorString(r));
+  std::string archOption = "--gpu-architecture=" + arch;
+  const char *compileOptions[] = {archOption.c_str(), "--std=c++17", "-lineinfo"};
+  r = nvrtcCompileProgram(program, 3, compileOptions);
+  size_t logSize = 0;
+  nvrtcGetProgramLogSize(program, &logSize);
+  std::string log(logSize, '\0');
+  if (logSize > 1)
+    nvrtcGetProgramLog(program, log.data());
+  if (r != NVRTC_SUCCESS) {
+    nvrtcDestroyProgram(&program);
+    return Error("amk_kernel.cu",
+                 std::string("NVRTC cannot compile the megakernel for ") + arch + ": " + nvrtcGetErrorString(r), log);
+  }
+  size_t size = 0;
+  nvrtcGetCUBINSize(program, &size);
+  std::vector<char> cubin(size);
+  nvrtcGetCUBIN(program, cubin.data());
+  nvrtcDestroyProgram(&program);
+  std::error_code ec;
+  fs::create_directories(cached.parent_path(), ec);
+  std::ofstream(cached, std::ios::binary).write(cubin.data(), static_cast<std::streamsize>(cubin.size()));
+  return cubin;
+}
+
+struct GpuSchedule::State {
+  const ir::Program *program = nullptr;
+  lowering::Tape tape;
+  std::string source;
+  GpuOptions options;
+  CUdevice device = 0;
+  CUcontext context = nullptr;
+  CUmodule module = nullptr;
+  CUfunction function = nullptr;
+  CUstream stream = nullptr;
+  std::string deviceName;
+  int sms = 0, occupancy = 0;
+  size_t sharedBytes = 0;
+  std::vector<CUdeviceptr> buffers;
+  std::vector<size_t> bufferBytes;
+  CUdeviceptr tapeDevice = 0, blockStart = 0, bufferTable = 0, counters = 0, barrier = 0, error = 0, stop = 0;
+  CUdeviceptr trace = 0, traceCount = 0, delays = 0;
+  size_t counterCount = 0;
+
+  ~State() {
+    if (!context)
+      return;
+    driver().cuCtxSetCurrent(context);
+    for (CUdeviceptr b : buffers)
+      if (b)
+        driver().cuMemFree(b);
+    for (CUdeviceptr p :
+         {tapeDevice, blockStart, bufferTable, counters, barrier, error, stop, trace, traceCount, delays})
+      if (p)
+        driver().cuMemFree(p);
+    if (module)
+      driver().cuModuleUnload(module);
+    if (stream)
+      driver().cuStreamDestroy(stream);
+    driver().cuDevicePrimaryCtxRelease(device);
+  }
+
+  Result<std::vector<char>> compile(const std::string &arch) {
+    return compileMegakernel(source, arch, options.cacheDirectory);
+  }
+
+  std::string describe(uint32_t block, uint32_t instruction) const {
+    if (block >= program->blockPrograms.size() || instruction >= program->blockPrograms[block].size())
+      return "block " + std::to_string(block) + ", instruction " + std::to_string(instruction);
+    const ir::Instruction &in = program->blockPrograms[block][instruction];
+    const ir::Site &site = program->sites[in.site];
+    std::string bindings = program->bindings(in);
+    return "block " + std::to_string(block) + ", '" + site.text + "' at " + program->sourceName + ":" +
+           std::to_string(site.range.begin.line) + ":" + std::to_string(site.range.begin.column) +
+           (bindings.empty() ? "" : " (" + bindings + ")");
+  }
+};
+
+GpuSchedule::GpuSchedule(std::unique_ptr<State> state) : state_(std::move(state)) {}
+GpuSchedule::~GpuSchedule() = default;
+
+Result<std::unique_ptr<GpuSchedule>> GpuSchedule::create(const ir::Program &program, const std::string &canonicalText,
+                                                         const GpuOptions &options) {
+  auto state = std::make_unique<State>();
+  State &s = *state;
+  s.program = &program;
+  s.options = options;
+  lowering::TapeResult tape = lowering::buildTape(program, canonicalText);
+  if (!tape.ok())
+    return Error(program.sourceName, "the schedule cannot be lowered to CUDA: " + tape.error);
+  s.tape = std::move(tape.tape);
+  s.source = lowering::emitKernel(s.tape, {options.checkerVersion, program.sourceName});
+
+  if (!driver().loadError.empty())
+    return Error("", driver().loadError + "; the CPU executor runs schedules without a GPU");
+  AMK_CU(driver().cuInit(0));
+  AMK_CU(driver().cuDeviceGet(&s.device, options.device));
+  AMK_CU(driver().cuDevicePrimaryCtxRetain(&s.context, s.device));
+  AMK_CU(driver().cuCtxSetCurrent(s.context));
+  AMK_CU(driver().cuStreamCreate(&s.stream, CU_STREAM_NON_BLOCKING));
+  char name[256] = {};
+  AMK_CU(driver().cuDeviceGetName(name, sizeof name, s.device));
+  s.deviceName = name;
+  int major = 0, minor = 0, cooperative = 0, optin = 0;
+  AMK_CU(driver().cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, s.device));
+  AMK_CU(driver().cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, s.device));
+  AMK_CU(driver().cuDeviceGetAttribute(&s.sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, s.device));
+  AMK_CU(driver().cuDeviceGetAttribute(&cooperative, CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH, s.device));
+  AMK_CU(driver().cuDeviceGetAttribute(&optin, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, s.device));
+  if (!cooperative)
+    return Error("", s.deviceName + " does not support cooperative launches");
+
+  Result<std::vector<char>> cubin = s.compile("sm_" + std::to_string(major) + std::to_string(minor));
+  if (!cubin)
+    return cubin.error();
+  AMK_CU(driver().cuModuleLoadData(&s.module, cubin->data()));
+  AMK_CU(driver().cuModuleGetFunction(&s.function, s.module, "amk_megakernel"));
+
+  size_t floats = 0;
+  for (const AmkInstr &in : s.tape.instructions)
+    floats = std::max(floats, taskSharedFloats(in));
+  const int warps = static_cast<int>(program.threads / 32);
+  s.sharedBytes = (floats + 2 * static_cast<size_t>(warps) + 4) * sizeof(float);
+  if (s.sharedBytes > static_cast<size_t>(optin))
+    return Error(program.sourceName, "a task needs " + std::to_string(s.sharedBytes) + " bytes of shared memory; " +
+                                         s.deviceName + " gives a block at most " + std::to_string(optin));
+  AMK_CU(driver().cuFuncSetAttribute(s.function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                     static_cast<int>(s.sharedBytes)));
+  AMK_CU(driver().cuOccupancyMaxActiveBlocksPerMultiprocessor(&s.occupancy, s.function,
+                                                              static_cast<int>(program.threads), s.sharedBytes));
+  // The schedule's occupancy claim is what the checker's co-residency verdict rests on.
+  if (s.occupancy < program.occupancy || program.blocks > static_cast<int64_t>(s.sms) * s.occupancy)
+    return Error(program.sourceName,
+                 "the schedule claims " + std::to_string(program.blocks) + " co-resident blocks (occupancy " +
+                     std::to_string(program.occupancy) + " on " + std::to_string(program.sms) + " SMs), but " +
+                     s.deviceName + " keeps at most " + std::to_string(s.occupancy) + " block(s) of " +
+                     std::to_string(program.threads) + " threads and " + std::to_string(s.sharedBytes) +
+                     " bytes of shared memory resident on each of its " + std::to_string(s.sms) + " SMs");
+
+  auto upload = [&](CUdeviceptr &to, const void *data, size_t bytes) -> std::optional<Error> {
+    if (CUresult r = driver().cuMemAlloc(&to, std::max<size_t>(bytes, 16)); r != CUDA_SUCCESS)
+      return Error("", cudaError("cuMemAlloc", r));
+    if (data && bytes)
+      if (CUresult r = driver().cuMemcpyHtoD(to, data, bytes); r != CUDA_SUCCESS)
+        return Error("", cudaError("cuMemcpyHtoD", r));
+    if (!data)
+      if (CUresult r = driver().cuMemsetD8(to, 0, std::max<size_t>(bytes, 16)); r != CUDA_SUCCESS)
+        return Error("", cudaError("cuMemsetD8", r));
+    return std::nullopt;
+  };
+  for (const lowering::TapeBuffer &b : s.tape.buffers) {
+    size_t bytes = static_cast<size_t>(b.elements) * (b.dtype == AMK_F32 || b.dtype == AMK_I32 ? 4
+                                                      : b.dtype == AMK_I8                      ? 1
+                                                                                               : 2);
+    s.buffers.push_back(0);
+    s.bufferBytes.push_back(bytes);
+    if (auto e = upload(s.buffers.back(), nullptr, bytes))
+      return *e;
+  }
+  s.counterCount = std::max<size_t>(s.tape.counterNames.size(), 1);
+  for (auto e : {upload(s.tapeDevice, s.tape.instructions.data(), s.tape.instructions.size() * sizeof(AmkInstr)),
+                 upload(s.blockStart, s.tape.blockStart.data(), s.tape.blockStart.size() * sizeof(uint32_t)),
+                 upload(s.bufferTable, s.buffers.data(), s.buffers.size() * sizeof(CUdeviceptr)),
+                 upload(s.counters, nullptr, s.counterCount * 4), upload(s.barrier, nullptr, 4),
+                 upload(s.error, nullptr, sizeof(AmkDeviceError)), upload(s.stop, nullptr, 4)})
+    if (e)
+      return *e;
+  if (options.traceCapacity > 0) {
+    if (auto e = upload(s.trace, nullptr, static_cast<size_t>(program.blocks) * options.traceCapacity * 4))
+      return *e;
+    if (auto e = upload(s.traceCount, nullptr, static_cast<size_t>(program.blocks) * 4))
+      return *e;
+  }
+  return std::unique_ptr<GpuSchedule>(new GpuSchedule(std::move(state)));
+}
+
+namespace {
+std::optional<size_t> findBuffer(const lowering::Tape &tape, std::string_view name) {
+  for (size_t i = 0; i < tape.buffers.size(); ++i)
+    if (tape.buffers[i].name == name)
+      return i;
+  return std::nullopt;
+}
+} // namespace
+
+std::optional<Error> GpuSchedule::setBytes(std::string_view buffer, std::span<const std::byte> bytes) {
+  State &s = *state_;
+  std::optional<size_t> b = findBuffer(s.tape, buffer);
+  if (!b)
+    return Error(s.program->sourceName, "no buffer '" + std::string(buffer) + "'");
+  if (bytes.size() != s.bufferBytes[*b])
+    return Error(s.program->sourceName, "buffer '" + std::string(buffer) + "' holds " +
+                                            std::to_string(s.bufferBytes[*b]) + " bytes, given " +
+                                            std::to_string(bytes.size()));
+  driver().cuCtxSetCurrent(s.context);
+  if (CUresult r = driver().cuMemcpyHtoD(s.buffers[*b], bytes.data(), bytes.size()); r != CUDA_SUCCESS)
+    return Error("", cudaError("cuMemcpyHtoD", r));
+  return std::nullopt;
+}
+
+std::optional<Error> GpuSchedule::setInts(std::string_view buffer, std::span<const int32_t> values) {
+  return setBytes(buffer, std::as_bytes(values));
+}
+
+std::optional<Error> GpuSchedule::zeroBuffer(std::string_view buffer) {
+  State &s = *state_;
+  std::optional<size_t> b = findBuffer(s.tape, buffer);
+  if (!b)
+    return Error(s.program->sourceName, "no buffer '" + std::string(buffer) + "'");
+  driver().cuCtxSetCurrent(s.context);
+  if (CUresult r = driver().cuMemsetD8(s.buffers[*b], 0, s.bufferBytes[*b]); r != CUDA_SUCCESS)
+    return Error("", cudaError("cuMemsetD8", r));
+  return std::nullopt;
+}
+
+Result<std::vector<std::byte>> GpuSchedule::readBytes(std::string_view buffer) const {
+  const State &s = *state_;
+  std::optional<size_t> b = findBuffer(s.tape, buffer);
+  if (!b)
+    return Error(s.program->sourceName, "no buffer '" + std::string(buffer) + "'");
+  std::vector<std::byte> bytes(s.bufferBytes[*b]);
+  driver().cuCtxSetCurrent(s.context);
+  AMK_CU(driver().cuMemcpyDtoH(bytes.data(), s.buffers[*b], bytes.size()));
+  return bytes;
+}
+
+std::optional<Error> GpuSchedule::setDelays(const std::vector<std::vector<uint32_t>> &delaysNs) {
+  State &s = *state_;
+  driver().cuCtxSetCurrent(s.context);
+  if (delaysNs.empty()) {
+    if (s.delays)
+      driver().cuMemFree(s.delays);
+    s.delays = 0;
+    return std::nullopt;
+  }
+  std::vector<uint32_t> flat(s.tape.instructions.size(), 0);
+  for (size_t k = 0; k < delaysNs.size() && k + 1 < s.tape.blockStart.size(); ++k)
+    for (size_t i = 0; i < delaysNs[k].size() && s.tape.blockStart[k] + i < s.tape.blockStart[k + 1]; ++i)
+      flat[s.tape.blockStart[k] + i] = delaysNs[k][i];
+  if (!s.delays)
+    if (CUresult r = driver().cuMemAlloc(&s.delays, flat.size() * 4 + 16); r != CUDA_SUCCESS)
+      return Error("", cudaError("cuMemAlloc", r));
+  if (CUresult r = driver().cuMemcpyHtoD(s.delays, flat.data(), flat.size() * 4); r != CUDA_SUCCESS)
+    return Error("", cudaError("cuMemcpyHtoD", r));
+  return std::nullopt;
+}
+
+Result<LaunchResult> GpuSchedule::launch() {
+  State &s = *state_;
+  AMK_CU(driver().cuCtxSetCurrent(s.context));
+  AMK_CU(driver().cuMemsetD32Async(s.counters, 0, s.counterCount, s.stream));
+  AMK_CU(driver().cuMemsetD32Async(s.barrier, 0, 1, s.stream));
+  AMK_CU(driver().cuMemsetD8Async(s.error, 0, sizeof(AmkDeviceError), s.stream));
+  AMK_CU(driver().cuMemsetD32Async(s.stop, 0, 1, s.stream));
+  LaunchParams params{};
+  params.tape = s.tapeDevice;
+  params.blockStart = s.blockStart;
+  params.buffers = s.bufferTable;
+  params.counters = s.counters;
+  params.barrier = s.barrier;
+  params.error = s.error;
+  params.stop = s.stop;
+  params.trace = s.trace;
+  params.traceCount = s.traceCount;
+  params.traceCapacity = s.options.traceCapacity;
+  params.timeoutNs = static_cast<unsigned long long>(s.options.timeoutSeconds * 1e9);
+  params.scheduleHash = s.tape.scheduleHash;
+  params.delayNs = s.delays;
+  void *arguments[] = {&params};
+  CUevent start = nullptr, stop = nullptr;
+  AMK_CU(driver().cuEventCreate(&start, CU_EVENT_DEFAULT));
+  AMK_CU(driver().cuEventCreate(&stop, CU_EVENT_DEFAULT));
+  AMK_CU(driver().cuEventRecord(start, s.stream));
+  AMK_CU(driver().cuLaunchCooperativeKernel(s.function, static_cast<unsigned>(s.program->blocks), 1, 1,
+                                            static_cast<unsigned>(s.program->threads), 1, 1,
+                                            static_cast<unsigned>(s.sharedBytes), s.stream, arguments));
+  AMK_CU(driver().cuEventRecord(stop, s.stream));
+  AMK_CU(driver().cuStreamSynchronize(s.stream));
+  LaunchResult result;
+  float ms = 0;
+  AMK_CU(driver().cuEventElapsedTime(&ms, start, stop));
+  driver().cuEventDestroy(start);
+  driver().cuEventDestroy(stop);
+  result.milliseconds = ms;
+  AmkDeviceError error{};
+  AMK_CU(driver().cuMemcpyDtoH(&error, s.error, sizeof error));
+  result.completed = error.code == AMK_OK;
+  if (!result.completed) {
+    std::string where = s.describe(static_cast<uint32_t>(error.block), error.instruction);
+    switch (error.code) {
+    case AMK_WAIT_TIMEOUT:
+      result.report = "wait time-out after " + std::to_string(s.options.timeoutSeconds) + " s: " + where + " saw " +
+                      s.tape.counterNames.at(error.counter) + " = " + std::to_string(error.observed) + ", threshold " +
+                      std::to_string(error.threshold);
+      break;
+    case AMK_BARRIER_TIMEOUT:
+      result.report = "barrier time-out after " + std::to_string(s.options.timeoutSeconds) + " s: " + where + " saw " +
+                      std::to_string(error.observed) + " of " + std::to_string(error.value) + " arrivals";
+      break;
+    case AMK_BAD_INDEX:
+      result.report = "index out of range: " + where + " read " + std::to_string(error.value);
+      break;
+    default:
+      result.report = "unknown op " + std::to_string(error.value) + ": " + where;
+    }
+  }
+  if (s.options.traceCapacity > 0) {
+    std::vector<uint32_t> counts(static_cast<size_t>(s.program->blocks));
+    std::vector<uint32_t> flat(static_cast<size_t>(s.program->blocks) * s.options.traceCapacity);
+    AMK_CU(driver().cuMemcpyDtoH(counts.data(), s.traceCount, counts.size() * 4));
+    AMK_CU(driver().cuMemcpyDtoH(flat.data(), s.trace, flat.size() * 4));
+    for (size_t k = 0; k < counts.size(); ++k)
+      result.trace.emplace_back(flat.begin() + static_cast<long>(k * s.options.traceCapacity),
+                                flat.begin() + static_cast<long>(k * s.options.traceCapacity + counts[k]));
+  }
+  return result;
+}
+
+std::string GpuSchedule::deviceName() const { return state_->deviceName; }
+int GpuSchedule::multiprocessors() const { return state_->sms; }
+int GpuSchedule::occupancy() const { return state_->occupancy; }
+size_t GpuSchedule::sharedMemoryBytes() const { return state_->sharedBytes; }
+const std::string &GpuSchedule::kernelSource() const { return state_->source; }
+
+} // namespace amk::megakernel

@@ -1,0 +1,74 @@
+// The GPU runtime of one certified schedule: compiles the emitted megakernel with NVRTC for the
+// device at hand (cached by source and architecture), uploads its instruction tape and buffers,
+// confirms the schedule's occupancy claim with the CUDA occupancy API, and launches it cooperatively,
+// turning a time-out recorded by the kernel into a report. CUDA types stay inside gpu_runtime.cpp.
+#pragma once
+
+#include "ir/program.h"
+#include "megakernel/result.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace amk::megakernel {
+
+struct GpuOptions {
+  int device = 0;
+  double timeoutSeconds = 5.0; // a wait or barrier spinning longer stops the kernel with a report
+  uint32_t traceCapacity = 0;  // > 0: record each block's first traceCapacity instruction indices
+  std::string cacheDirectory;  // compiled kernels; empty: $XDG_CACHE_HOME/amk or ~/.cache/amk
+  std::string checkerVersion;  // stamped into the kernel source
+};
+
+struct LaunchResult {
+  bool completed = false;
+  std::string report;                       // why not: the block, instruction, counter, value and threshold
+  double milliseconds = 0;                  // kernel time, CUDA events
+  std::vector<std::vector<uint32_t>> trace; // per block, when tracing
+};
+
+class GpuSchedule {
+public:
+  // `program` must be certified by the caller; it must outlive the schedule.
+  static Result<std::unique_ptr<GpuSchedule>> create(const ir::Program &program, const std::string &canonicalText,
+                                                     const GpuOptions &options);
+  ~GpuSchedule();
+
+  std::optional<Error> setBytes(std::string_view buffer, std::span<const std::byte> bytes);
+  std::optional<Error> setInts(std::string_view buffer, std::span<const int32_t> values);
+  Result<std::vector<std::byte>> readBytes(std::string_view buffer) const;
+  std::optional<Error> zeroBuffer(std::string_view buffer);
+
+  // Zeroes counters, the barrier and the error record, then one cooperative launch.
+  Result<LaunchResult> launch();
+  // Nanoseconds to sleep before each tape instruction (per block, per instruction); empty: none.
+  std::optional<Error> setDelays(const std::vector<std::vector<uint32_t>> &delaysNs);
+
+  std::string deviceName() const;
+  int multiprocessors() const;
+  int occupancy() const; // blocks per SM the kernel can keep resident
+  size_t sharedMemoryBytes() const;
+  const std::string &kernelSource() const;
+
+  struct State;
+
+private:
+  explicit GpuSchedule(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+// NVRTC compilation of an emitted kernel source for `arch` ("sm_90") to a cubin, cached under
+// `cacheDirectory` (empty: the default) by source, headers and architecture. Needs no GPU.
+Result<std::vector<char>> compileMegakernel(const std::string &source, const std::string &arch,
+                                            const std::string &cacheDirectory = "");
+
+// The NVRTC headers of the device interpreter (megakernel/device/amk_device.cuh, lowering/tape_format.h).
+std::vector<std::pair<std::string, std::string>> deviceHeaders();
+
+} // namespace amk::megakernel

@@ -1,0 +1,89 @@
+// amk-run: greedy decoding of a HF Llama checkpoint: on the GPU with a certified megakernel schedule,
+// or with --cpu on the CPU with the reference forward pass.
+#include "checker/verify.h"
+#include "megakernel/gpu_run_tool.h"
+#include "megakernel/run_tool.h"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <sstream>
+
+int main(int argc, char **argv) {
+  try {
+    amk::megakernel::RunOptions options;
+    amk::megakernel::GpuRunOptions gpu;
+    CLI::App app{"amk-run: greedy decoding of a HF Llama checkpoint (config.json + safetensors)"};
+    app.add_option("model", gpu.modelDirectory, "checkpoint directory, run on the GPU with the megakernel");
+    app.add_option("--cpu", options.cpuModelDirectory,
+                   "run on the CPU with the checkpoint in this directory (the reference forward pass)");
+    app.add_option("--tokens,--prompt-tokens", options.tokens, "prompt token ids, comma-separated: 1,2,3")
+        ->delimiter(',');
+    app.add_option("--new", options.newTokens, "tokens to generate (default 16)")->check(CLI::NonNegativeNumber);
+    app.add_flag("--bf16-rounding", options.roundToBf16,
+                 "--cpu: round activations to bf16 where docs/numerics.md says (arithmetic stays fp32)");
+    app.add_option("--schedule", gpu.schedulePath, "GPU: run this schedule (verified first)");
+    app.add_option("--strategy", gpu.strategy, "GPU: plan with this strategy (barrier, dataflow, fused, splitkv)");
+    app.add_option("--target", gpu.target, "GPU: plan for this target (default h100)");
+    app.add_option("--blocks", gpu.blocks, "GPU: blocks of the planned grid (default: one per SM of the target)");
+    app.add_option("--rows", gpu.rows, "GPU: rows per projection task");
+    app.add_option("--splits", gpu.splits, "GPU: KV splits (splitkv)");
+    app.add_option("--context", gpu.context, "GPU: KV cache positions");
+    app.add_option("--expect", gpu.expect, "GPU: tokens the continuation must equal; exit 1 otherwise")->delimiter(',');
+    app.add_option("--expect-file", gpu.expectFile, "GPU: read the expected tokens (and prompt) from hf_greedy.json");
+    app.add_option("--timeout", gpu.timeoutSeconds, "GPU: seconds a wait may spin before the kernel stops");
+    app.add_flag("-q,--quiet", options.quiet, "print only the generated token ids");
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::ParseError &e) {
+      return app.exit(e) == 0 ? 0 : 2;
+    }
+    if (!options.cpuModelDirectory.empty() == !gpu.modelDirectory.empty()) {
+      std::cerr << "amk-run: give a checkpoint directory (GPU) or --cpu DIR\n";
+      return 2;
+    }
+    if (!options.cpuModelDirectory.empty()) {
+      if (options.tokens.empty()) {
+        std::cerr << "amk-run: --tokens is required\n";
+        return 2;
+      }
+      switch (amk::megakernel::runRunTool(options, std::cout, std::cerr)) {
+      case amk::megakernel::RunOutcome::Ok:
+        return 0;
+      case amk::megakernel::RunOutcome::InputError:
+        return 2;
+      case amk::megakernel::RunOutcome::InternalError:
+        return 101;
+      }
+      return 101;
+    }
+    gpu.prompt = options.tokens;
+    gpu.newTokens = options.newTokens;
+    gpu.quiet = options.quiet;
+    gpu.checkerVersion = amk::checker::kCheckerVersion;
+    auto certify = [](const amk::ir::Program &program) -> std::optional<std::string> {
+      amk::checker::Verdict verdict = amk::checker::verify(program);
+      if (verdict.safe())
+        return std::nullopt;
+      std::ostringstream text;
+      for (const amk::ir::Diagnostic &d : amk::checker::toDiagnostics(verdict, program))
+        text << d.ruleId << ": " << d.message << "\n";
+      return text.str();
+    };
+    switch (amk::megakernel::runGpuRunTool(gpu, certify, std::cout, std::cerr)) {
+    case amk::megakernel::GpuRunOutcome::Ok:
+      return 0;
+    case amk::megakernel::GpuRunOutcome::Mismatch:
+    case amk::megakernel::GpuRunOutcome::Refused:
+      return 1;
+    case amk::megakernel::GpuRunOutcome::InputError:
+      return 2;
+    case amk::megakernel::GpuRunOutcome::InternalError:
+      return 101;
+    }
+    return 101;
+  } catch (const std::exception &e) {
+    std::cerr << "amk-run: internal error: " << e.what() << "\n";
+    return 101;
+  }
+}

@@ -1,0 +1,123 @@
+// Checkpoint tensors → schedule param bytes, by the planner's weight bindings.
+#include "megakernel/weights.h"
+
+#include "lowering/plan.h"
+
+#include <cstring>
+#include <map>
+
+namespace amk::megakernel {
+
+namespace {
+
+uint16_t toBf16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) // NaN: keep it quiet
+    return static_cast<uint16_t>((bits >> 16) | 0x40);
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+uint16_t toF16(float f) {
+  // Round to nearest even through the exact binary16 grid: normal, subnormal, overflow to infinity.
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  const uint32_t sign = (bits >> 16) & 0x8000u;
+  const uint32_t magnitude = bits & 0x7fffffffu;
+  if (magnitude > 0x7f800000u)
+    return static_cast<uint16_t>(sign | 0x7e00u);
+  if (magnitude >= 0x477ff000u) // rounds to at least 65520: infinity
+    return static_cast<uint16_t>(sign | 0x7c00u);
+  if (magnitude < 0x38800000u) { // below the smallest normal half: subnormal or zero
+    if (magnitude < 0x33000000u)
+      return static_cast<uint16_t>(sign);
+    const uint32_t exponent = magnitude >> 23;
+    const uint32_t mantissa = (magnitude & 0x7fffffu) | 0x800000u;
+    const uint32_t shift = 126 - exponent; // 14 .. 24
+    uint32_t half = mantissa >> shift;
+    const uint32_t rest = mantissa & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+    if (rest > halfway || (rest == halfway && (half & 1u)))
+      ++half;
+    return static_cast<uint16_t>(sign | half);
+  }
+  uint32_t rounded = magnitude + 0xfffu + ((magnitude >> 13) & 1u);
+  return static_cast<uint16_t>(sign | ((rounded - 0x38000000u) >> 13));
+}
+
+} // namespace
+
+std::vector<std::byte> encodeFloats(const std::vector<float> &values, ir::ast::DType dtype) {
+  std::vector<std::byte> bytes;
+  switch (dtype) {
+  case ir::ast::DType::BF16:
+  case ir::ast::DType::F16:
+    bytes.resize(values.size() * 2);
+    for (size_t i = 0; i < values.size(); ++i) {
+      uint16_t h = dtype == ir::ast::DType::BF16 ? toBf16(values[i]) : toF16(values[i]);
+      std::memcpy(bytes.data() + 2 * i, &h, 2);
+    }
+    break;
+  case ir::ast::DType::F32:
+    bytes.resize(values.size() * 4);
+    std::memcpy(bytes.data(), values.data(), bytes.size());
+    break;
+  case ir::ast::DType::I32:
+    bytes.resize(values.size() * 4);
+    for (size_t i = 0; i < values.size(); ++i) {
+      int32_t v = static_cast<int32_t>(values[i]);
+      std::memcpy(bytes.data() + 4 * i, &v, 4);
+    }
+    break;
+  case ir::ast::DType::I8:
+    bytes.resize(values.size());
+    for (size_t i = 0; i < values.size(); ++i)
+      bytes[i] = static_cast<std::byte>(static_cast<int8_t>(values[i]));
+    break;
+  }
+  return bytes;
+}
+
+Result<std::vector<ParamBytes>> bindParams(const ir::Program &program, const Checkpoint &checkpoint) {
+  const lowering::ModelConfig &config = checkpoint.config();
+  std::map<std::string, lowering::WeightBinding> bindings;
+  for (lowering::WeightBinding &b : lowering::weightBindings(config))
+    bindings.emplace(b.param, std::move(b));
+  std::vector<ParamBytes> params;
+  for (const ir::Buffer &buffer : program.buffers) {
+    if (buffer.kind != ir::ast::BufferKind::Param)
+      continue;
+    auto it = bindings.find(buffer.name);
+    if (it == bindings.end())
+      return Error(program.sourceName, "param '" + buffer.name + "' is not a weight of a Llama checkpoint");
+    const lowering::WeightBinding &binding = it->second;
+    std::vector<int64_t> expected = binding.tensorShape;
+    if (binding.perLayer)
+      expected.insert(expected.begin(), config.numLayers);
+    if (expected != buffer.shape)
+      return Error(program.sourceName, "param '" + buffer.name + "' has shape " + ir::shapeString(buffer.shape) +
+                                           " but the checkpoint's config implies " + ir::shapeString(expected));
+    const int64_t copies = binding.perLayer ? config.numLayers : 1;
+    std::vector<float> values;
+    for (int64_t l = 0; l < copies; ++l) {
+      std::string name = binding.hfPattern;
+      if (size_t at = name.find("{l}"); at != std::string::npos)
+        name.replace(at, 3, std::to_string(l));
+      std::optional<TensorView> tensor = checkpoint.find(name);
+      if (!tensor)
+        return Error(checkpoint.weightsFile(), "tensor '" + name + "' for param '" + buffer.name + "' is missing");
+      std::vector<int64_t> shape(tensor->info->shape.begin(), tensor->info->shape.end());
+      if (shape != binding.tensorShape)
+        return Error(*tensor->file, "tensor '" + name + "' has shape " + ir::shapeString(shape) + ", expected " +
+                                        ir::shapeString(binding.tensorShape));
+      Result<std::vector<float>> widened = toFloat32(*tensor);
+      if (!widened)
+        return widened.error();
+      values.insert(values.end(), widened->begin(), widened->end());
+    }
+    params.push_back({buffer.name, encodeFloats(values, buffer.dtype)});
+  }
+  return params;
+}
+
+} // namespace amk::megakernel

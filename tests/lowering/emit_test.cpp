@@ -1,0 +1,170 @@
+// The code side of the lowering as a specification: every operand region becomes the matrix view the
+// device interpreter reads (offset, rows, columns, row stride, and where slices start), sync
+// instructions find their flat counter elements, the tape keeps each block's program in order, the
+// kernel source names the schedule's hash, and the device's op numbering is the registry's.
+#include "ir/frontend.h"
+#include "ir/ops.h"
+#include "ir/printer.h"
+#include "lowering/emit.h"
+#include "lowering/plan.h"
+
+#include <gtest/gtest.h>
+
+#include <cctype>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace amk::lowering {
+namespace {
+
+struct Lowered {
+  ir::Schedule schedule;
+  TapeResult tape;
+};
+
+Lowered lower(const std::string &body, const std::string &declarations, int blocks = 2) {
+  std::string text = "amkir 1\ntarget sm_90 sms=132\ngrid blocks=" + std::to_string(blocks) +
+                     " threads=128 occupancy=1\n" + declarations + "\n" + body;
+  Lowered l{ir::parseSchedule("t.amkir", text), {}};
+  EXPECT_TRUE(l.schedule.wellFormed()) << l.schedule.renderDiagnostics();
+  if (l.schedule.wellFormed())
+    l.tape = buildTape(*l.schedule.program, ir::printSurface(*l.schedule.ast));
+  return l;
+}
+
+TEST(Tape, OperandsAreMatrixViews) {
+  Lowered l = lower("blocks b in 0..1 {\n"
+                    "  matvec y[4:8] <- W[1, 4:8, :], x\n"
+                    "  embed y <- E[:, 8:24], tok\n"
+                    "  attention_partial part[1, 0:8], lse[1, 0:2] <- q, kc[1, 0, 8:12, :], vc[1, 0, 8:12, :], pos\n"
+                    "  argmax_partial best[0, :] <- logits[32:48]\n"
+                    "}\n",
+                    "param W : bf16[2, 16, 32]\nparam E : bf16[100, 32]\nscratch x : f32[32]\nscratch y : f32[16]\n"
+                    "input tok : i32[1]\ninput pos : i32[1]\nscratch q : f32[8]\nstate kc : bf16[2, 2, 16, 4]\n"
+                    "state vc : bf16[2, 2, 16, 4]\nscratch part : f32[2, 8]\nscratch lse : f32[2, 2]\n"
+                    "scratch best : f32[2, 2]\nscratch logits : f32[64]");
+  ASSERT_TRUE(l.tape.ok()) << l.tape.error;
+  const std::vector<AmkInstr> &tape = l.tape.tape.instructions;
+  ASSERT_EQ(tape.size(), 4u);
+  const AmkOperand &W = tape[0].operands[1];
+  EXPECT_EQ(W.offset, 1 * 16 * 32 + 4 * 32) << "W[1, 4:8, :] starts at layer 1, row 4";
+  EXPECT_EQ(W.rows, 4);
+  EXPECT_EQ(W.cols, 32);
+  EXPECT_EQ(W.rowStride, 32);
+  EXPECT_EQ(W.dtype, AMK_BF16);
+  const AmkOperand &y = tape[0].operands[0];
+  EXPECT_EQ(y.offset, 4);
+  EXPECT_EQ(y.rows * y.cols, 4);
+  const AmkOperand &E = tape[1].operands[1];
+  EXPECT_EQ(E.offset, 8) << "a column stripe starts at its first column";
+  EXPECT_EQ(E.rows, 100);
+  EXPECT_EQ(E.cols, 16);
+  EXPECT_EQ(E.rowStride, 32) << "rows of a stripe are a whole embedding row apart";
+  const AmkOperand &k = tape[2].operands[2 + 1];
+  EXPECT_EQ(k.rowLo, 8) << "a KV slice says which position it starts at";
+  EXPECT_EQ(k.rows, 4);
+  EXPECT_EQ(k.offset, ((1 * 2 + 0) * 16 + 8) * 4);
+  EXPECT_EQ(tape[2].outputs, 2);
+  EXPECT_EQ(tape[2].inputs, 4);
+  const AmkOperand &logits = tape[3].operands[1];
+  EXPECT_EQ(logits.colLo, 32) << "an argmax slice says which index it starts at";
+}
+
+TEST(Tape, ContiguousBoxesOfSeveralDimensionsAreRows) {
+  Lowered l = lower("blocks b in 0..1 { opaque kc[0:2, 0:2, :, :] <- }\n", "state kc : f32[2, 2, 8, 4]");
+  ASSERT_TRUE(l.tape.ok()) << l.tape.error;
+  const AmkOperand &o = l.tape.tape.instructions[0].operands[0];
+  EXPECT_EQ(o.rows, 32);
+  EXPECT_EQ(o.cols, 4);
+  EXPECT_EQ(o.rowStride, 4);
+}
+
+TEST(Tape, TwoStridedDimensionsAreRefusedWithTheirLine) {
+  Lowered l = lower("blocks b in 0..1 {\n  opaque kc[0:2, 0:2, 0:3, :] <-\n}\n", "state kc : f32[2, 2, 8, 4]");
+  ASSERT_FALSE(l.tape.ok());
+  EXPECT_NE(l.tape.error.find("t.amkir:6:3"), std::string::npos) << l.tape.error;
+  EXPECT_NE(l.tape.error.find("is not a matrix view"), std::string::npos) << l.tape.error;
+}
+
+TEST(Tape, SyncInstructionsUseFlatCounterElementsInBlockOrder) {
+  Lowered l = lower("blocks b in 0..2 {\n  signal done[b] + 3\n  wait.relaxed flag >= 2\n  barrier\n}\n",
+                    "counter flag\ncounter done[2]\n");
+  ASSERT_TRUE(l.tape.ok()) << l.tape.error;
+  const Tape &t = l.tape.tape;
+  ASSERT_EQ(t.blockStart, (std::vector<uint32_t>{0, 3, 6}));
+  EXPECT_EQ(t.counterNames, (std::vector<std::string>{"flag", "done[0]", "done[1]"}));
+  EXPECT_EQ(t.instructions[3].kind, AMK_SIGNAL);
+  EXPECT_EQ(t.instructions[3].counter, 2u) << "done[1] of block 1";
+  EXPECT_EQ(t.instructions[3].amount, 3u);
+  EXPECT_EQ(t.instructions[3].order, AMK_ORDER_GPU);
+  EXPECT_EQ(t.instructions[4].kind, AMK_WAIT);
+  EXPECT_EQ(t.instructions[4].order, AMK_ORDER_RELAXED);
+  EXPECT_EQ(t.instructions[4].counter, 0u);
+  EXPECT_EQ(t.instructions[5].kind, AMK_BARRIER);
+}
+
+TEST(Tape, EveryPlannedStrategyLowers) {
+  ConfigResult config = loadModelConfig(std::string(AMK_SOURCE_DIR) + "/models/tiny-llama3-untied");
+  ASSERT_TRUE(config.ok()) << config.render();
+  for (Strategy s : allStrategies()) {
+    PlanOptions o;
+    o.strategy = s;
+    o.target = *findTarget("h100");
+    o.blocks = 8;
+    PlanResult plan = planSchedule(*config.config, o);
+    ASSERT_TRUE(plan.plan) << plan.error;
+    ir::Schedule schedule = ir::parseSchedule("p.amkir", plan.plan->text);
+    ASSERT_TRUE(schedule.wellFormed());
+    TapeResult tape = buildTape(*schedule.program, plan.plan->text);
+    ASSERT_TRUE(tape.ok()) << strategyName(s) << ": " << tape.error;
+    EXPECT_EQ(tape.tape.instructions.size(), schedule.program->instructionCount());
+    // RoPE carries its llama3 attributes as numbers: head_dim, theta, scaling, factor, ...
+    for (const AmkInstr &in : tape.tape.instructions)
+      if (in.kind == AMK_TASK && in.op == static_cast<int>(ir::OpId::Rope)) {
+        EXPECT_EQ(in.attributes[0], 16.0f);
+        EXPECT_EQ(in.attributes[2], 1.0f) << "llama3";
+        EXPECT_EQ(in.attributes[3], 8.0f);
+      }
+  }
+}
+
+TEST(Kernel, SourceNamesTheScheduleHashAndChecker) {
+  Lowered a = lower("blocks b in 0..2 { barrier }\n", "");
+  Lowered b = lower("blocks b in 0..2 { barrier }\nblocks b in 0..2 { barrier }\n", "");
+  ASSERT_TRUE(a.tape.ok() && b.tape.ok());
+  EXPECT_NE(a.tape.tape.scheduleHash, b.tape.tape.scheduleHash);
+  std::string source = emitKernel(a.tape.tape, {"amk-verify 0.1.0", "t.amkir"});
+  char hash[32];
+  std::snprintf(hash, sizeof hash, "0x%016llx", static_cast<unsigned long long>(a.tape.tape.scheduleHash));
+  EXPECT_EQ(source.rfind("// AMK megakernel for schedule t.amkir\n// schedule content hash " + std::string(hash), 0),
+            0u)
+      << source;
+  EXPECT_NE(source.find("certified by amk-verify 0.1.0"), std::string::npos);
+  EXPECT_NE(source.find("#define AMK_BLOCKS 2\n"), std::string::npos);
+  EXPECT_NE(source.find("#define AMK_THREADS 128\n"), std::string::npos);
+  EXPECT_NE(source.find("#include \"amk_device.cuh\""), std::string::npos);
+}
+
+// The device interpreter switches on ir::OpId values: its enum must list the registry in order.
+TEST(Kernel, DeviceOpNumberingIsTheRegistrys) {
+  std::ifstream in(std::string(AMK_SOURCE_DIR) + "/megakernel/device/amk_device.cuh");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string device = text.str();
+  size_t at = device.find("enum AmkOp {");
+  ASSERT_NE(at, std::string::npos);
+  std::string body = device.substr(at, device.find("};", at) - at);
+  size_t from = 0;
+  for (const ir::OpInfo &op : ir::allOps()) {
+    std::string name = "AMK_OP_";
+    for (char c : op.name)
+      name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    size_t found = body.find(name, from);
+    ASSERT_NE(found, std::string::npos) << name << " missing or out of order in amk_device.cuh";
+    from = found + name.size();
+  }
+}
+
+} // namespace
+} // namespace amk::lowering
