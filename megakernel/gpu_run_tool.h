@@ -1,6 +1,6 @@
-// What `amk-run` does on a GPU, as a library call: plan (or load) a schedule for a checkpoint, have
-// it certified by the caller's checker, run greedy decoding with the megakernel, print the tokens and
-// the per-step latency, and optionally compare them with expected tokens (HF's).
+// What `amk-run` does with a schedule, as a library call (on the GPU, or on the CPU executor): plan (or load) a
+// schedule for a checkpoint, have it certified by the caller's checker, run greedy decoding with the megakernel, print
+// the tokens and the per-step latency, and optionally compare them with expected tokens (HF's).
 #pragma once
 
 #include "ir/program.h"
@@ -27,6 +27,7 @@ struct GpuRunOptions {
   double timeoutSeconds = 5.0;
   bool quiet = false;
   std::string checkerVersion;
+  bool cpu = false; // run the schedule with the CPU executor (threads mode) instead of the megakernel
 };
 
 // The checker's verdict on a schedule: nullopt when certified, else the rejection to print.

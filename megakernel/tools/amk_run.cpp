@@ -1,5 +1,5 @@
 // amk-run: greedy decoding of a HF Llama checkpoint: on the GPU with a certified megakernel schedule,
-// or with --cpu on the CPU with the reference forward pass.
+// or with --cpu on the CPU, by the reference forward pass or by the executor on a certified schedule.
 #include "checker/verify.h"
 #include "megakernel/gpu_run_tool.h"
 #include "megakernel/run_tool.h"
@@ -16,7 +16,8 @@ int main(int argc, char **argv) {
     CLI::App app{"amk-run: greedy decoding of a HF Llama checkpoint (config.json + safetensors)"};
     app.add_option("model", gpu.modelDirectory, "checkpoint directory, run on the GPU with the megakernel");
     app.add_option("--cpu", options.cpuModelDirectory,
-                   "run on the CPU with the checkpoint in this directory (the reference forward pass)");
+                   "run on the CPU with the checkpoint in this directory: the reference forward pass, or with "
+                   "--schedule/--strategy the CPU executor on that schedule");
     app.add_option("--tokens,--prompt-tokens", options.tokens, "prompt token ids, comma-separated: 1,2,3")
         ->delimiter(',');
     app.add_option("--new", options.newTokens, "tokens to generate (default 16)")->check(CLI::NonNegativeNumber);
@@ -42,7 +43,14 @@ int main(int argc, char **argv) {
       std::cerr << "amk-run: give a checkpoint directory (GPU) or --cpu DIR\n";
       return 2;
     }
-    if (!options.cpuModelDirectory.empty()) {
+    // --cpu with a schedule (--schedule or --strategy): the CPU executor runs the certified schedule.
+    const bool cpuSchedule =
+        !options.cpuModelDirectory.empty() && (app.count("--schedule") > 0 || app.count("--strategy") > 0);
+    if (cpuSchedule) {
+      gpu.modelDirectory = options.cpuModelDirectory;
+      gpu.cpu = true;
+    }
+    if (!options.cpuModelDirectory.empty() && !cpuSchedule) {
       if (options.tokens.empty()) {
         std::cerr << "amk-run: --tokens is required\n";
         return 2;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <fstream>
 #include <sstream>
 
 namespace amk::test {
@@ -99,6 +100,41 @@ TEST(AmkRun, BadInputsExitWithTwoAndSayWhy) {
   EXPECT_EQ(runCommand(tool() + " --cpu " + (dir / "tiny") + " --tokens x").exitCode, 2); // not a number
   EXPECT_EQ(runCommand(tool() + " --cpu " + (dir / "tiny") + " --tokens 1 --new -1").exitCode, 2);
   EXPECT_EQ(runCommand(tool() + " --help").exitCode, 0);
+}
+
+// --cpu with a strategy: the CPU executor runs the certified schedule; its greedy tokens are HF's.
+TEST(AmkRun, ExecutorRunsEveryStrategyToHfsContinuation) {
+  const std::filesystem::path fixture = sourceDir() / "tests" / "fixtures" / "tiny-llama3-untied";
+  if (!std::filesystem::exists(fixture / "expected.json"))
+    GTEST_SKIP() << "fixture not generated";
+  std::ifstream in(fixture / "expected.json");
+  nlohmann::json expected = nlohmann::json::parse(in);
+  std::string prompt;
+  for (int64_t t : expected["prompt"].get<std::vector<int64_t>>())
+    prompt += (prompt.empty() ? "" : ",") + std::to_string(t);
+  const std::string greedy = join(expected["greedy_tokens"].get<std::vector<int64_t>>());
+  for (const char *strategy : {"barrier", "dataflow", "fused", "splitkv"}) {
+    CommandResult run = runCommand(tool() + " --cpu " + fixture.string() + " --strategy " + strategy +
+                                   " --blocks 5 --context 32 --prompt-tokens " + prompt + " --new 16 -q");
+    ASSERT_EQ(run.exitCode, 0) << strategy << ": " << run.err;
+    std::string tokens = run.out;
+    for (char &c : tokens)
+      if (c == ',')
+        c = ' ';
+    EXPECT_EQ(tokens, greedy + "\n") << strategy;
+  }
+}
+
+TEST(AmkRun, RefusesAScheduleTheCheckerRejects) {
+  const std::filesystem::path fixture = sourceDir() / "tests" / "fixtures" / "tiny-gqa-tied";
+  if (!std::filesystem::exists(fixture / "config.json"))
+    GTEST_SKIP() << "fixture not generated";
+  CommandResult run = runCommand(tool() + " --cpu " + fixture.string() + " --schedule " +
+                                 (sourceDir() / "corpus" / "examples" / "race_relaxed_publish.amkir").string() +
+                                 " --prompt-tokens 1");
+  EXPECT_EQ(run.exitCode, 1) << run.err;
+  EXPECT_NE(run.err.find("AMK-V004"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("refusing to launch"), std::string::npos) << run.err;
 }
 
 } // namespace
