@@ -286,6 +286,13 @@ ConfigResult parseModelConfig(std::string fileName, std::string text, std::strin
       what = what.substr(colon + 3);
     result.diagnostics.error("AMK-M001", {file.locationAt(at), file.locationAt(at)}, "invalid JSON: " + what);
     return result;
+  } catch (const json::exception &e) {
+    // Not a syntax error: a number beyond a double (1e400) and the like.
+    std::string what = e.what();
+    if (size_t colon = what.find("] "); colon != std::string::npos)
+      what = what.substr(colon + 2);
+    result.diagnostics.error("AMK-M001", {file.locationAt(0), file.locationAt(0)}, "invalid JSON: " + what);
+    return result;
   }
   ConfigReader reader(file, root, result.diagnostics);
   ModelConfig config = reader.read(std::move(modelName));

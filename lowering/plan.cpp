@@ -119,12 +119,12 @@ public:
   Affine operator+(const Affine &o) const {
     Affine r = *this;
     r.constant_ += o.constant_;
-    for (const auto &[name, coefficient] : o.terms_) {
-      auto it = std::find_if(r.terms_.begin(), r.terms_.end(), [&](const auto &t) { return t.first == name; });
+    for (const auto &term : o.terms_) {
+      auto it = std::find_if(r.terms_.begin(), r.terms_.end(), [&](const auto &t) { return t.first == term.first; });
       if (it == r.terms_.end())
-        r.terms_.push_back({name, coefficient});
+        r.terms_.push_back(term);
       else
-        it->second += coefficient;
+        it->second += term.second;
     }
     std::erase_if(r.terms_, [](const auto &t) { return t.second == 0; });
     return r;

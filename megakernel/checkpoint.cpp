@@ -44,7 +44,14 @@ Result<Checkpoint> Checkpoint::open(const std::string &directory) {
   const std::string configPath = (dir / "config.json").string();
   if (!fs::exists(configPath, ec))
     return Error{configPath, "no such file; a checkpoint directory holds the model's config.json"};
-  lowering::ConfigResult config = lowering::loadModelConfig(directory);
+  // The config reader reports every JSON error as a diagnostic; should any nlohmann exception still
+  // escape it, a library must not throw it at amk-run's user.
+  lowering::ConfigResult config;
+  try {
+    config = lowering::loadModelConfig(directory);
+  } catch (const nlohmann::json::exception &) {
+    return Error{configPath, "not valid JSON: a number is out of range"};
+  }
   if (!config.ok()) {
     std::string detail = config.render();
     while (!detail.empty() && detail.back() == '\n')
@@ -88,6 +95,8 @@ Result<Checkpoint> Checkpoint::open(const std::string &directory) {
     root = json::parse(text.str());
   } catch (const json::parse_error &e) {
     return Error{index, "not valid JSON at byte " + std::to_string(e.byte ? e.byte - 1 : 0)};
+  } catch (const nlohmann::json::exception &) { // a number beyond a double (1e400) throws out_of_range
+    return Error{index, "not valid JSON: a number is out of range"};
   }
   if (!root.is_object() || !root.contains("weight_map") || !root["weight_map"].is_object())
     return Error{index, "'weight_map' must be an object mapping tensor names to shard files"};

@@ -120,6 +120,9 @@ public:
     } catch (const json::parse_error &e) {
       // e.byte counts the bytes read, the failing one included: its offset is one less.
       return fail("header is not valid JSON at byte " + std::to_string(e.byte ? e.byte - 1 : 0));
+    } catch (const json::exception &) {
+      // Thrown for a number too large even for a double (1e400): out_of_range, not parse_error.
+      return fail("header is not valid JSON: a number is out of range");
     }
     if (!root.is_object())
       return fail(std::string("header must be a JSON object, found ") + root.type_name());

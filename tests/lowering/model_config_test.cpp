@@ -121,6 +121,12 @@ TEST(ModelConfig, MalformedJsonIsAnErrorNotACrash) {
   EXPECT_NE(r.render().find("config.json"), std::string::npos) << r.render();
 }
 
+TEST(ModelConfig, NumberBeyondADoubleIsAnErrorNotACrash) {
+  ConfigResult r = parse(with(R"("rms_norm_eps": 1e400)"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.render().find("invalid JSON"), std::string::npos) << r.render();
+}
+
 TEST(ModelConfig, MissingDirectoryIsAReadError) {
   ConfigResult r = loadModelConfig("/nonexistent/model");
   ASSERT_FALSE(r.ok());

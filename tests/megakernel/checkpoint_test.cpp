@@ -189,6 +189,21 @@ TEST(Checkpoint, BadConfigShowsItsDiagnostics) {
       << checkpoint.error().detail;
 }
 
+// A number beyond a double makes nlohmann throw out_of_range rather than report a parse error; the
+// config reader and the index reader turn it into an error value (found by fuzz-safetensors-header).
+TEST(Checkpoint, ConfigNumberOutOfRangeIsAnError) {
+  TempDir dir;
+  writeBytes(dir.path() / "config.json", R"({"model_type": "llama", "hidden_size": 1e400})");
+  const std::string config = errorOf(dir.path().string());
+  EXPECT_EQ(config.rfind(dir / "config.json" + ": error: not a usable LlamaForCausalLM config\n", 0), 0u) << config;
+  EXPECT_NE(config.find("invalid JSON: number overflow parsing '1e400' [AMK-M001]"), std::string::npos) << config;
+  TinyLlama model;
+  writeCheckpoint(dir.path() / "indexed", model, randomWeights(model, 8), 2);
+  writeBytes(dir.path() / "indexed" / "model.safetensors.index.json", R"({"weight_map": {}, "total": 1e400})");
+  EXPECT_EQ(errorOf(dir / "indexed"),
+            dir / "indexed/model.safetensors.index.json" + ": error: not valid JSON: a number is out of range");
+}
+
 TEST(Checkpoint, MissingWrongShapeAndWrongDtypeTensors) {
   TinyLlama model;
   Weights weights = randomWeights(model, 6);
