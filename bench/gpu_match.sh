@@ -7,7 +7,8 @@
 #    (scripts/hf_greedy.py): the megakernel runs the same checkpoint in bf16 and is compared token for
 #    token; HF's per-step top-2 margins are recorded next to the tokens.
 # Writes RESULTS_DIR/match.log and RESULTS_DIR/match.tsv (model, strategy, agreeing tokens, total,
-# median step us). AMK_RUN points at the amk-run binary (default build/bin/amk-run).
+# median step us). AMK_RUN points at the amk-run binary (default build/bin/amk-run); SKIP_FIXTURES=1
+# skips part 1; CKPT_DIR keeps the checkpoints (and HF's records) outside the results.
 set -uo pipefail
 results=${1:?results directory}
 shift
@@ -35,7 +36,9 @@ run() { # model-dir label strategy expect-args...
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$strategy" "${agree:--}" "${total:--}" "${median:--}" "$status" >>"$tsv"
 }
 
-for fixture in tiny-gqa-tied tiny-llama3-untied tiny-mha-untied; do
+fixtures=(tiny-gqa-tied tiny-llama3-untied tiny-mha-untied)
+[ "${SKIP_FIXTURES:-0}" = 1 ] && fixtures=()
+for fixture in "${fixtures[@]}"; do
   dir=tests/fixtures/$fixture
   prompt=$(python3 -c "import json;d=json.load(open('$dir/expected.json'));print(','.join(map(str,d['prompt'])))")
   expect=$(python3 -c "import json;d=json.load(open('$dir/expected.json'));print(','.join(map(str,d['greedy_tokens'])))")
@@ -46,9 +49,9 @@ done
 
 for model in "${models[@]}"; do
   dir=$checkpoints/$model
-  python3 scripts/hf_greedy.py "models/$model" "$dir" --new 32 2>&1 | tail -1 | tee -a "$log"
+  [ -f "$dir/hf_greedy.json" ] || python3 scripts/hf_greedy.py "models/$model" "$dir" --new 32 2>&1 | tail -1 | tee -a "$log"
   for strategy in barrier dataflow fused splitkv; do
-    run "$dir" "$model" "$strategy" --context 1024 --expect-file "$dir/hf_greedy.json"
+    run "$dir" "$model" "$strategy" --context 1024 --new 32 --expect-file "$dir/hf_greedy.json"
   done
 done
 column -t "$tsv"
