@@ -1,0 +1,182 @@
+// amk-replay: make a rejected schedule's violations happen. Takes the witness amk-verify wrote
+// (--witness-out) or a schedule, which it verifies first to get the witness.
+// Exit codes: 0 every violation exhibited, 1 some violation not exhibited (or nothing to replay: the
+// schedule is safe), 2 usage, input or GPU set-up error, 101 internal error.
+#include "checker/report.h"
+#include "checker/verify.h"
+#include "ir/frontend.h"
+#include "replay/gpu_replay.h"
+#include "replay/timeline.h"
+#include "replay/witness.h"
+#include "replay/witness_replay.h"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace {
+
+enum ExitCode { kExhibited = 0, kNotExhibited = 1, kBadInput = 2, kInternal = 101 };
+
+namespace fs = std::filesystem;
+using namespace amk;
+
+bool readText(const std::string &path, std::string &text) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return false;
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  text = buffer.str();
+  return true;
+}
+
+bool looksLikeJson(const std::string &text) {
+  size_t first = text.find_first_not_of(" \t\r\n");
+  return first != std::string::npos && text[first] == '{';
+}
+
+// The schedule a witness names: as written (relative to the working directory, as amk-verify was
+// given it), else next to the witness file.
+std::string locateSchedule(const std::string &named, const std::string &witnessPath) {
+  if (fs::exists(named))
+    return named;
+  fs::path beside = fs::path(witnessPath).parent_path() / fs::path(named).filename();
+  return fs::exists(beside) ? beside.string() : named;
+}
+
+int run(int argc, char **argv) {
+  CLI::App app{"amk-replay: exhibit the violations of a schedule amk-verify rejects"};
+  std::string input, schedulePath, timelinePath;
+  replay::ReplayOptions options;
+  replay::GpuReplayOptions gpuOptions;
+  bool gpu = false;
+  app.add_option("input", input, "a witness file (amk-verify --witness-out) or a schedule (.amkir)")->required();
+  app.add_option("--schedule", schedulePath, "the schedule a witness is for (default: the file it names)");
+  app.add_option("--seed", options.seed, "seed of the data params, inputs and state are filled with")
+      ->default_val(options.seed);
+  app.add_option("--elements", options.listedElements, "differing elements listed per region")
+      ->default_val(options.listedElements);
+  app.add_option("--budget", options.searchBudget, "states for the dispatch-order and race searches")
+      ->check(CLI::PositiveNumber)
+      ->default_val(options.searchBudget);
+  app.add_option("--timeline", timelinePath, "write a self-contained HTML timeline of the replay");
+  app.add_flag("--gpu", gpu, "also replay on the GPU (watchdog and delay injection)");
+  app.add_option("--gpu-timeout", gpuOptions.timeoutSeconds, "seconds a GPU wait or barrier may spin")
+      ->check(CLI::PositiveNumber)
+      ->default_val(gpuOptions.timeoutSeconds);
+  app.add_option("--gpu-delay-ns", gpuOptions.delayNs, "sleep before the access that must come late")
+      ->default_val(gpuOptions.delayNs);
+  app.add_option("--device", gpuOptions.device, "CUDA device")->default_val(gpuOptions.device);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError &e) {
+    int code = app.exit(e);
+    return code == 0 ? kExhibited : kBadInput;
+  }
+
+  std::string text;
+  if (!readText(input, text)) {
+    std::cerr << input << ": error: cannot read the file\n";
+    return kBadInput;
+  }
+
+  // Either way we end with the schedule and the witness for it.
+  ir::Schedule schedule;
+  std::optional<replay::Witness> witness;
+  if (looksLikeJson(text)) {
+    nlohmann::json json = nlohmann::json::parse(text, nullptr, false);
+    if (json.is_discarded()) {
+      std::cerr << input << ": error: not valid JSON\n";
+      return kBadInput;
+    }
+    std::string error;
+    witness = replay::witnessFromJson(json, error);
+    if (!witness) {
+      std::cerr << input << ": error: " << error << "\n";
+      return kBadInput;
+    }
+    std::string path = schedulePath.empty() ? locateSchedule(witness->file, input) : schedulePath;
+    schedule = ir::loadSchedule(path);
+    if (!schedule.source) {
+      std::cerr << path << ": error: " << schedule.readError
+                << " (the schedule the witness is for; --schedule names it)\n";
+      return kBadInput;
+    }
+    if (replay::scheduleHash(schedule.source->text()) != witness->contentHash) {
+      std::cerr << path << ": error: the witness was written for another version of this file (content hash "
+                << witness->contentHash << ", the file's is " << replay::scheduleHash(schedule.source->text())
+                << "); run amk-verify --witness-out again\n";
+      return kBadInput;
+    }
+    if (!schedule.program) {
+      std::cerr << schedule.renderDiagnostics();
+      return kBadInput;
+    }
+    if (std::string mismatch = replay::checkAgainst(*witness, *schedule.program); !mismatch.empty()) {
+      std::cerr << input << ": error: " << mismatch << "\n";
+      return kBadInput;
+    }
+  } else {
+    checker::FileResult checked;
+    checked.schedule = ir::loadSchedule(input);
+    if (!checked.schedule.program) {
+      if (checked.schedule.source)
+        std::cerr << checked.schedule.renderDiagnostics();
+      else
+        std::cerr << input << ": error: " << checked.schedule.readError << "\n";
+      return kBadInput;
+    }
+    checked.verdict = checker::verify(*checked.schedule.program);
+    if (checked.verdict->safe()) {
+      std::cout << input << ": safe: nothing to replay (amk-verify certifies it)\n";
+      return kNotExhibited;
+    }
+    std::string error;
+    witness = replay::witnessFromJson(checker::witnessJson(checked), error);
+    if (!witness) {
+      std::cerr << "amk-replay: internal error: the checker's witness does not read back: " << error << "\n";
+      return kInternal;
+    }
+    schedule = std::move(checked.schedule);
+  }
+
+  const ir::Program &program = *schedule.program;
+  replay::ReplayResult result = replay::replayWitness(program, *witness, options);
+  std::cout << replay::renderReplayText(result, program);
+  if (!timelinePath.empty()) {
+    std::ofstream out(timelinePath, std::ios::binary);
+    out << replay::renderTimelineHtml(result, program);
+    if (!out) {
+      std::cerr << timelinePath << ": error: cannot write the timeline\n";
+      return kBadInput;
+    }
+  }
+  bool exhibited = result.allExhibited();
+  if (gpu) {
+    replay::GpuReplayResult onGpu =
+        replay::replayOnGpu(program, schedule.source->text(), *witness, result, options, gpuOptions);
+    if (!onGpu.error.empty()) {
+      std::cerr << "amk-replay: error: --gpu: " << onGpu.error << "\n";
+      return kBadInput;
+    }
+    std::cout << replay::renderGpuText(onGpu, program);
+    exhibited = exhibited && onGpu.allExhibited();
+  }
+  return exhibited ? kExhibited : kNotExhibited;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception &e) {
+    std::cerr << "amk-replay: internal error: " << e.what() << "\n";
+    return kInternal;
+  }
+}
