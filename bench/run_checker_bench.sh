@@ -55,7 +55,9 @@ if [ -n "$(git -C "$root" status --porcelain 2>/dev/null | head -1)" ]; then com
   echo "# binary:   $bin"
   echo "# commit:   $commit"
   echo "# times are medians over the repetitions (column reps), wall clock, seconds; peak MiB is VmHWM of"
-  echo "# the process measuring that size; pairs = unordered access pairs (one writing) whose boxes were compared"
+  echo "# the process measuring that size; pairs = unordered access pairs (different blocks, one writing) whose"
+  echo "# whole boxes were compared: those the conflict search's interval index put side by side (projections"
+  echo "# that meet on the buffer's key dimension, inside the happens-before window of the later access)"
   echo "#"
 } >"$tmp/header"
 

@@ -21,12 +21,22 @@ public:
   bool ordered(InstructionRef a, InstructionRef b) const {
     if (a.block == b.block)
       return a.index < b.index;
-    return clock(segmentOf_[b.block][b.index])[a.block] > a.index;
+    return clock(segmentOf_[blockOffset_[b.block] + b.index])[a.block] > a.index;
   }
 
   // How many instructions of `block` (another block than b's) happen before b: they are exactly that
   // prefix of `block`'s program.
-  uint32_t prefixBefore(InstructionRef b, uint32_t block) const { return clock(segmentOf_[b.block][b.index])[block]; }
+  uint32_t prefixBefore(InstructionRef b, uint32_t block) const {
+    return clock(segmentOf_[blockOffset_[b.block] + b.index])[block];
+  }
+
+  // The segment of an executed instruction (segments only grow along a block's program) and a
+  // segment's vector clock: `blocks` entries, entry k = how many instructions of block k happen
+  // before every instruction of the segment (for the segment's own block: the index of its first
+  // instruction). prefixBefore(b, k) == segmentClock(segment(b))[k].
+  uint32_t segment(InstructionRef r) const { return segmentOf_[blockOffset_[r.block] + r.index]; }
+  const uint32_t *segmentClock(uint32_t segment) const { return clock(segment); }
+  size_t segments() const { return blocks_ ? clocks_.size() / blocks_ : 0; }
 
   // Whether the release signal `signal` is guaranteed to synchronize with the acquire wait `wait`.
   bool guaranteed(InstructionRef signal, InstructionRef wait) const;
@@ -38,39 +48,57 @@ public:
   size_t vertices() const { return vertices_; }
   size_t programOrderEdges() const { return programOrderEdges_; }
   size_t barrierEdges() const { return barrierEdges_; }
-  size_t synchronizesWithEdges() const { return syncEdges_.size(); }
+  size_t synchronizesWithEdges() const { return synchronizesWithEdges_; }
   size_t rounds() const { return rounds_; }
 
 private:
-  struct SyncEdge {
-    InstructionRef signal;
-    InstructionRef wait;
-  };
-
   void computeClocks();
   void buildGraph(); // the Boost.Graph graph of the final relation; checks that it is acyclic
   const uint32_t *clock(uint32_t segment) const { return clocks_.data() + size_t(segment) * blocks_; }
-  bool addGuaranteedEdges();
+  // One round of the fixpoint under the relation `ordered` (a happens before b): adds every edge
+  // it guarantees; whether it added any.
+  template <class Order> bool addGuaranteedEdges(const Order &ordered);
   const ir::Instruction &at(InstructionRef r) const { return program_.blockPrograms[r.block][r.index]; }
 
   const ir::Program &program_;
   const ProgressResult &progress_;
   uint32_t blocks_;
   std::vector<uint32_t> blockOffset_; // global vertex id of each block's first instruction
-  std::vector<std::vector<uint32_t>> segmentOf_;
+  std::vector<uint32_t> segmentOf_;   // per global vertex
+  // Per global vertex: what computeClocks needs to know of the instruction, and for an acquire
+  // wait, its counter element (index into perCounter_) and its place among the element's waits.
+  enum : uint8_t { kStartsSegment = 1, kAfterBarrier = 2, kBarrier = 4, kAcquire = 8 };
+  std::vector<uint8_t> flags_;
+  std::vector<uint32_t> waitCounter_;
+  std::vector<uint32_t> waitIndex_;
   // Per segment, `blocks_` entries: how many instructions of each block happen before it.
   std::vector<uint32_t> clocks_;
-  std::vector<SyncEdge> syncEdges_;
-  std::vector<uint32_t> position_;                  // per global vertex: its place in the maximal execution
-  std::vector<std::vector<uint32_t>> incomingSync_; // per global wait vertex: indices into syncEdges_
-  // Executed signals and acquire waits per counter element.
+  std::vector<uint32_t> position_;               // per global vertex: its place in the maximal execution
+  std::vector<std::vector<uint32_t>> barrierAt_; // per block: its executed barriers (first round only)
+  // Executed signals and acquire waits per counter element, with the synchronizes-with edges.
   struct CounterAccesses {
     std::vector<InstructionRef> signals;
+    // Per signal: its place in the maximal execution, its increment, whether it is a release.
+    std::vector<uint32_t> signalPosition;
+    std::vector<uint64_t> signalAmount;
+    std::vector<bool> signalReleases;
     std::vector<InstructionRef> waits;
+    std::vector<uint64_t> waitThreshold;
+    std::vector<bool> settled; // per wait: no candidate signal left
+    // Per wait: the signals (places in `signals`) guaranteed to synchronize with it, in the order
+    // the fixpoint found them.
+    std::vector<std::vector<uint32_t>> incoming;
   };
   std::vector<CounterAccesses> perCounter_;
-  std::unordered_map<uint64_t, size_t> counterSlot_; // counter element key -> index into perCounter_
-  std::vector<std::vector<bool>> settledWaits_;      // per counter element, per wait: no candidate left
+  // Counter element -> index into perCounter_: elementSlot_[elementBase_[counter] + index], or by
+  // key in counterSlot_ when the counters have too many elements for a table.
+  static constexpr uint32_t kNoSlot = UINT32_MAX;
+  std::vector<uint64_t> elementBase_;
+  std::vector<uint32_t> elementSlot_;
+  std::unordered_map<uint64_t, size_t> counterSlot_;
+  size_t addSlot(uint32_t counter, int64_t index);
+  size_t findSlot(uint32_t counter, int64_t index) const; // kNoSlot if the element has no access
+  size_t synchronizesWithEdges_ = 0;
   size_t vertices_ = 0;
   size_t programOrderEdges_ = 0;
   size_t barrierEdges_ = 0;
