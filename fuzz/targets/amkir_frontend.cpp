@@ -1,6 +1,7 @@
 // libFuzzer target: any byte string through lexer, parser and elaboration must end in a program or
 // diagnostics, never a crash, a hang or unbounded memory; and whatever parses must print to text that
-// parses back to the same AST.
+// parses back to the same AST, and printing that again must give the same text (the canonical form
+// is a fixed point, which amk-fmt --check and the campaign's deduplication rely on).
 #include "ir/frontend.h"
 #include "ir/parser.h"
 #include "ir/printer.h"
@@ -18,5 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   amk::ir::Schedule again = amk::ir::parseSchedule("printed.amkir", printed, amk::ir::Stage::Parse);
   if (!again.ast || !amk::ir::ast::sameStructure(*schedule.ast, *again.ast))
     std::abort(); // the printer and the parser disagree
+  if (amk::ir::printSurface(*again.ast) != printed)
+    std::abort(); // the canonical form is not canonical
   return 0;
 }
