@@ -206,6 +206,13 @@ std::optional<std::string> Executor::executeTask(const Instruction &instruction)
 }
 
 ExecutionResult Executor::run(const ExecutorOptions &options) {
+  if (options.mode == ExecutionMode::Deterministic && !options.delaysNs.empty()) {
+    ExecutionResult refused;
+    refused.status = ExecutionStatus::Error;
+    refused.report = program_.sourceName + ": error: delays need the threads mode (the deterministic scheduler "
+                                           "has no time)\n";
+    return refused;
+  }
   // Scratch and outputs start from zero so that a run's results never depend on the previous run.
   for (size_t i = 0; i < buffers_.size(); ++i) {
     ir::ast::BufferKind kind = program_.buffers[i].kind;
@@ -384,6 +391,8 @@ ExecutionResult Executor::runThreads(const ExecutorOptions &options) {
         outcome.state = BlockState::Stopped;
         return;
       }
+      if (b < options.delaysNs.size() && index < options.delaysNs[b].size() && options.delaysNs[b][index] > 0)
+        std::this_thread::sleep_for(std::chrono::nanoseconds(options.delaysNs[b][index]));
       const Instruction &instruction = instructions[index];
       // Plain forms are GPU-scope release/acquire; .relaxed orders nothing, and .cta orders only
       // within its own block, which program order already does here: both lower to relaxed.

@@ -30,6 +30,10 @@ struct ExecutorOptions {
   // reported as a deadlock (a slow task does not trip it: progress is the whole grid's).
   std::chrono::milliseconds timeout{10'000};
   bool recordTrace = true;
+  // Threads: nanoseconds block k sleeps before its instruction i (delaysNs[k][i]; missing entries: none),
+  // the CPU counterpart of the megakernel's delay injection. Deterministic mode has no time: a run with
+  // delays there is an error.
+  std::vector<std::vector<uint32_t>> delaysNs{};
 };
 
 enum class ExecutionStatus { Completed, Deadlocked, Error };

@@ -1,12 +1,13 @@
-// amk-run on the GPU: plan or load, certify, decode, report.
+// amk-run with a schedule: plan or load, certify, decode on the GPU or the CPU executor, report.
 #include "megakernel/gpu_run_tool.h"
 
 #include "ir/frontend.h"
 #include "ir/printer.h"
 #include "lowering/plan.h"
 #include "megakernel/checkpoint.h"
-#include "megakernel/executor.h"
-#include "megakernel/weights.h"
+#include "megakernel/decode.h"
+#include "megakernel/npy.h"
+#include "megakernel/op_check.h"
 
 #ifdef AMK_HAVE_GPU_RUNTIME
 #include "megakernel/gpu_decode.h"
@@ -30,59 +31,238 @@ double percentile(std::vector<double> v, double q) {
   return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5)];
 }
 
-struct Decoded {
-  std::vector<int32_t> continuation;
-  std::vector<double> milliseconds;
-  std::string device;
-};
-
-// Greedy decoding with the CPU executor, one run per position (the reference's semantics for a
-// schedule, without a GPU).
-Result<Decoded> executorDecode(const ir::Program &program, const Checkpoint &checkpoint,
-                               const std::vector<int32_t> &prompt, int64_t newTokens, double timeoutSeconds) {
-  Executor executor(program);
-  Result<std::vector<ParamBytes>> params = bindParams(program, checkpoint);
-  if (!params)
-    return params.error();
-  for (const ParamBytes &p : *params)
-    if (std::optional<Error> e = executor.setBytes(p.param, p.bytes))
-      return *e;
-  Decoded decoded;
-  decoded.device = "CPU executor, one thread per block";
-  const int64_t steps = static_cast<int64_t>(prompt.size()) + std::max<int64_t>(newTokens - 1, 0);
-  int32_t token = prompt[0];
-  ExecutorOptions options;
-  options.timeout = std::chrono::milliseconds(static_cast<int64_t>(timeoutSeconds * 1000));
-  options.recordTrace = false;
-  for (int64_t pos = 0; pos < steps; ++pos) {
-    if (pos < static_cast<int64_t>(prompt.size()))
-      token = prompt[static_cast<size_t>(pos)];
-    const int32_t position = static_cast<int32_t>(pos);
-    for (auto e : {executor.setInts("tok", std::span<const int32_t>(&token, 1)),
-                   executor.setInts("pos", std::span<const int32_t>(&position, 1))})
-      if (e)
-        return *e;
-    auto start = std::chrono::steady_clock::now();
-    ExecutionResult run = executor.run(options);
-    decoded.milliseconds.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-    if (run.status != ExecutionStatus::Completed)
-      return Error(program.sourceName, "the executor stopped at position " + std::to_string(pos) + ": " + run.report);
-    const int32_t output = static_cast<int32_t>(executor.buffer("next_token")->loadInt(0));
-    if (pos + 1 >= static_cast<int64_t>(prompt.size())) {
-      if (static_cast<int64_t>(decoded.continuation.size()) < newTokens)
-        decoded.continuation.push_back(output);
-      token = output;
-    }
-  }
-  return decoded;
-}
-
 std::string join(const std::vector<int32_t> &tokens) {
   std::string s;
   for (int32_t t : tokens)
     s += (s.empty() ? "" : ",") + std::to_string(t);
   return s;
+}
+
+// Reads "tokens" (and "prompt", when none was given) from an hf_greedy.json or hf_zoo.json record.
+std::optional<Error> readExpectFile(const std::string &path, std::vector<int32_t> &expect,
+                                    std::vector<int32_t> &prompt) {
+  std::ifstream in(path);
+  if (!in)
+    return Error(path, "cannot open the expected tokens");
+  nlohmann::json record = nlohmann::json::parse(in, nullptr, false);
+  const auto isTokenList = [&](const char *key) {
+    if (!record.contains(key) || !record[key].is_array())
+      return false;
+    return std::all_of(record[key].begin(), record[key].end(),
+                       [](const nlohmann::json &t) { return t.is_number_integer(); });
+  };
+  if (record.is_discarded() || !record.is_object() || !isTokenList("tokens"))
+    return Error(path, "not an hf_greedy.json or hf_zoo.json record: it needs \"tokens\", a list of token ids");
+  expect = record["tokens"].get<std::vector<int32_t>>();
+  if (prompt.empty() && isTokenList("prompt"))
+    prompt = record["prompt"].get<std::vector<int32_t>>();
+  return std::nullopt;
+}
+
+// "--force-tokens: token 40 (position 1) is out of range; ..." for the first token outside the vocabulary.
+std::optional<std::string> checkVocabulary(const char *option, const std::vector<int32_t> &tokens, int64_t vocab) {
+  for (size_t i = 0; i < tokens.size(); ++i)
+    if (tokens[i] < 0 || tokens[i] >= vocab)
+      return std::string(option) + ": token " + std::to_string(tokens[i]) + " (position " + std::to_string(i) +
+             ") is out of range; the model's vocab_size is " + std::to_string(vocab);
+  return std::nullopt;
+}
+
+struct ScheduleSource {
+  std::string text; // canonical
+  std::string name;
+};
+
+// The schedule's canonical text, loaded from --schedule or planned for the checkpoint; nullopt after
+// printing why not.
+std::optional<ScheduleSource> loadOrPlan(const GpuRunOptions &options, const Checkpoint &checkpoint,
+                                         std::ostream &err) {
+  if (!options.schedulePath.empty()) {
+    ir::Schedule loaded = ir::loadSchedule(options.schedulePath, ir::Stage::Parse);
+    if (!loaded.ast) {
+      err << (loaded.source ? loaded.renderDiagnostics() : loaded.readError + "\n");
+      return std::nullopt;
+    }
+    return ScheduleSource{ir::printSurface(*loaded.ast), options.schedulePath};
+  }
+  std::optional<lowering::Strategy> strategy = lowering::parseStrategy(options.strategy);
+  std::optional<lowering::Target> target = lowering::findTarget(options.target);
+  if (!strategy || !target) {
+    err << "amk-run: error: unknown " << (!strategy ? "strategy '" + options.strategy : "target '" + options.target)
+        << "'\n";
+    return std::nullopt;
+  }
+  lowering::PlanOptions plan;
+  plan.strategy = *strategy;
+  plan.target = *target;
+  plan.blocks = options.blocks;
+  plan.rowsPerTile = options.rows;
+  plan.splits = options.splits;
+  plan.context = options.context;
+  lowering::PlanResult planned = lowering::planSchedule(checkpoint.config(), plan);
+  if (!planned.plan) {
+    err << "amk-run: error: " << planned.error << "\n";
+    return std::nullopt;
+  }
+  return ScheduleSource{planned.plan->text, checkpoint.config().name + "-" + options.strategy + ".amkir"};
+}
+
+// Positions 0..steps-1 must fit the KV cache, which the planner declares as k_cache[layers, kv_heads,
+// positions, head_dim]; a schedule without one is not checked here.
+std::optional<std::string> checkContext(const ir::Program &program, int64_t steps) {
+  for (const ir::Buffer &b : program.buffers)
+    if (b.name == "k_cache" && b.shape.size() == 4 && steps > b.shape[2])
+      return std::to_string(steps) + " steps need KV positions 0.." + std::to_string(steps - 1) +
+             " but the schedule's k_cache holds " + std::to_string(b.shape[2]) + " (plan with a larger --context)";
+  return std::nullopt;
+}
+
+// The megakernel, or with --cpu the CPU executor (the only choice in a build without the GPU runtime,
+// which runGpuRunTool checks first).
+Result<std::unique_ptr<StepRunner>> makeRunner(const GpuRunOptions &options, const ir::Program &program,
+                                               [[maybe_unused]] const std::string &text, const Checkpoint &checkpoint) {
+#ifdef AMK_HAVE_GPU_RUNTIME
+  if (!options.cpu) {
+    GpuOptions gpu;
+    gpu.timeoutSeconds = options.timeoutSeconds;
+    gpu.checkerVersion = options.checkerVersion;
+    return makeGpuStepRunner(program, text, checkpoint, gpu);
+  }
+#endif
+  return makeExecutorStepRunner(program, checkpoint,
+                                std::chrono::milliseconds(static_cast<int64_t>(options.timeoutSeconds * 1000)));
+}
+
+// What to feed and what to expect, from the options (and --expect-file), checked against the vocabulary.
+struct RunInputs {
+  DecodeFeed feed;
+  std::vector<int32_t> expect; // greedy only; empty: no check
+};
+
+Result<RunInputs> resolveInputs(const GpuRunOptions &options, int64_t vocab) {
+  const std::vector<int32_t> sequence(options.forceTokens.begin(), options.forceTokens.end());
+  std::vector<int32_t> prompt(options.prompt.begin(), options.prompt.end());
+  std::vector<int32_t> expect(options.expect.begin(), options.expect.end());
+  if (!sequence.empty()) {
+    if (!prompt.empty() || !expect.empty() || !options.expectFile.empty())
+      return Error("amk-run", "--force-tokens feeds the whole sequence: it takes no --prompt-tokens, --expect or "
+                              "--expect-file");
+    if (std::optional<std::string> e = checkVocabulary("--force-tokens", sequence, vocab))
+      return Error("amk-run", *e);
+    return RunInputs{DecodeFeed::teacherForced(sequence), {}};
+  }
+  if (!options.expectFile.empty())
+    if (std::optional<Error> e = readExpectFile(options.expectFile, expect, prompt))
+      return *e;
+  if (prompt.empty())
+    return Error("amk-run", "give --prompt-tokens (or --expect-file with a prompt), or --force-tokens");
+  if (std::optional<std::string> e = checkVocabulary("--prompt-tokens", prompt, vocab))
+    return Error("amk-run", *e);
+  return RunInputs{DecodeFeed::greedy(prompt, options.newTokens), expect};
+}
+
+// Everything but the verdicts: where it ran, the tokens, the step latencies, the logits file.
+void printRun(std::ostream &out, const GpuRunOptions &options, const StepRunner &runner, const std::string &name,
+              const DecodeFeed &feed, const DecodeRun &run) {
+  std::vector<int32_t> predictions;
+  std::vector<double> ms;
+  for (const DecodeStep &s : run.steps) {
+    predictions.push_back(s.output);
+    ms.push_back(s.milliseconds);
+  }
+  const bool forced = feed.mode == DecodeFeed::Mode::TeacherForced;
+  if (options.quiet) {
+    out << join(forced ? predictions : run.continuation) << "\n";
+    return;
+  }
+  const ir::Program &program = runner.program();
+  out << "device: " << runner.description() << "; " << program.blocks << " blocks x " << program.threads
+      << " threads\n";
+  out << "schedule: " << name << " (" << program.instructionCount() << " instructions)\n";
+  if (forced) {
+    const std::vector<int32_t> &sequence = feed.tokens;
+    int64_t agree = 0;
+    for (size_t i = 0; i + 1 < sequence.size(); ++i)
+      agree += predictions[i] == sequence[i + 1];
+    out << "forced: " << join(sequence) << "\n";
+    out << "predictions: " << join(predictions) << "\n";
+    out << "teacher-forced: " << agree << " of " << sequence.size() - 1 << " predictions equal the next forced token\n";
+  } else {
+    out << "prompt: " << join(feed.tokens) << "\n";
+    out << "tokens: " << join(run.continuation) << "\n";
+  }
+  out << std::fixed << std::setprecision(1) << "step latency us: median " << percentile(ms, 0.5) * 1000 << ", p10 "
+      << percentile(ms, 0.1) * 1000 << ", p90 " << percentile(ms, 0.9) * 1000 << " over " << ms.size() << " steps\n";
+  if (!options.logitsOut.empty())
+    out << "logits: " << run.steps.size() << " x " << run.vocab << " float32 written to " << options.logitsOut << "\n";
+}
+
+// The DELAYED line and a line per failure; true when every relaunch was bit-identical.
+bool reportDelays(std::ostream &out, const DelayReport &report, const DelayTrialOptions &options) {
+  out << summaryLine(report, options) << "\n";
+  if (report.notIdempotent)
+    out << "  " << *report.notIdempotent << "\n";
+  for (const std::string &failure : report.failures)
+    out << "  " << failure << "\n";
+  return report.ok();
+}
+
+// The MATCH or MISMATCH line; true on a match.
+bool reportExpected(std::ostream &out, const std::vector<int32_t> &expect, const std::vector<int32_t> &tokens) {
+  const size_t n = std::min(expect.size(), tokens.size());
+  size_t agree = 0;
+  while (agree < n && expect[agree] == tokens[agree])
+    ++agree;
+  const bool same = agree == n && expect.size() == tokens.size();
+  out << (same ? "MATCH" : "MISMATCH") << ": " << agree << " of " << expect.size()
+      << " tokens agree with the expected continuation" << (same ? "" : " (expected " + join(expect) + ")") << "\n";
+  return same;
+}
+
+// Every buffer of the runner's program as the last launch left it.
+Result<std::vector<HostBuffer>> readAllBuffers(const StepRunner &runner) {
+  std::vector<HostBuffer> buffers;
+  for (const ir::Buffer &b : runner.program().buffers) {
+    Result<std::vector<std::byte>> bytes = runner.readBytes(b.name);
+    if (!bytes)
+      return bytes.error();
+    HostBuffer buffer(b.dtype, b.shape);
+    if (bytes->size() != buffer.bytes().size())
+      return Error("amk-run", "buffer " + b.name + " read back with " + std::to_string(bytes->size()) +
+                                  " bytes, expected " + std::to_string(buffer.bytes().size()));
+    std::copy(bytes->begin(), bytes->end(), buffer.bytes().begin());
+    buffers.push_back(std::move(buffer));
+  }
+  return buffers;
+}
+
+struct BenchRow {
+  int64_t kv = 0;
+  std::vector<double> microseconds;
+};
+
+// One step at each KV length: position kv - 1, a fixed token, warm-up launches first.
+Result<std::vector<BenchRow>> benchSteps(StepRunner &runner, const std::vector<int64_t> &kvLengths, int64_t steps) {
+  std::vector<BenchRow> rows;
+  for (int64_t kv : kvLengths) {
+    const int32_t position = static_cast<int32_t>(kv - 1), token = 1;
+    if (std::optional<Error> e = runner.setInts("pos", std::span<const int32_t>(&position, 1)))
+      return *e;
+    if (std::optional<Error> e = runner.setInts("tok", std::span<const int32_t>(&token, 1)))
+      return *e;
+    BenchRow row{kv, {}};
+    for (int64_t i = 0; i < 20 + steps; ++i) {
+      Result<StepLaunch> launched = runner.launch();
+      if (!launched)
+        return launched.error();
+      if (launched->status != LaunchStatus::Completed)
+        return Error("amk-run", "--bench-kv " + std::to_string(kv) + ": a launch did not complete: " + launched->report);
+      if (i >= 20)
+        row.microseconds.push_back(launched->milliseconds * 1000);
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
 }
 
 } // namespace
@@ -94,119 +274,99 @@ GpuRunOutcome runGpuRunTool(const GpuRunOptions &options, const Certifier &certi
     err << checkpoint.error().render() << "\n";
     return GpuRunOutcome::InputError;
   }
-  std::vector<int32_t> prompt(options.prompt.begin(), options.prompt.end());
-  std::vector<int32_t> expect(options.expect.begin(), options.expect.end());
-  if (!options.expectFile.empty()) {
-    std::ifstream in(options.expectFile);
-    nlohmann::json record = nlohmann::json::parse(in, nullptr, false);
-    if (!in || record.is_discarded() || !record.contains("tokens")) {
-      err << options.expectFile << ": error: not an hf_greedy.json record with \"tokens\"\n";
-      return GpuRunOutcome::InputError;
-    }
-    expect = record["tokens"].get<std::vector<int32_t>>();
-    if (prompt.empty() && record.contains("prompt"))
-      prompt = record["prompt"].get<std::vector<int32_t>>();
-  }
-  if (prompt.empty()) {
-    err << "amk-run: error: give --prompt-tokens (or --expect-file with a prompt)\n";
+  Result<RunInputs> inputs = resolveInputs(options, checkpoint->config().vocabSize);
+  if (!inputs) {
+    err << inputs.error().render() << "\n";
     return GpuRunOutcome::InputError;
   }
-
-  std::string text, name;
-  if (!options.schedulePath.empty()) {
-    ir::Schedule loaded = ir::loadSchedule(options.schedulePath, ir::Stage::Parse);
-    if (!loaded.ast) {
-      err << (loaded.source ? loaded.renderDiagnostics() : loaded.readError + "\n");
-      return GpuRunOutcome::InputError;
-    }
-    text = ir::printSurface(*loaded.ast);
-    name = options.schedulePath;
-  } else {
-    std::optional<lowering::Strategy> strategy = lowering::parseStrategy(options.strategy);
-    std::optional<lowering::Target> target = lowering::findTarget(options.target);
-    if (!strategy || !target) {
-      err << "amk-run: error: unknown " << (!strategy ? "strategy '" + options.strategy : "target '" + options.target)
-          << "'\n";
-      return GpuRunOutcome::InputError;
-    }
-    lowering::PlanOptions plan;
-    plan.strategy = *strategy;
-    plan.target = *target;
-    plan.blocks = options.blocks;
-    plan.rowsPerTile = options.rows;
-    plan.splits = options.splits;
-    plan.context = options.context;
-    lowering::PlanResult planned = lowering::planSchedule(checkpoint->config(), plan);
-    if (!planned.plan) {
-      err << "amk-run: error: " << planned.error << "\n";
-      return GpuRunOutcome::InputError;
-    }
-    text = planned.plan->text;
-    name = checkpoint->config().name + "-" + options.strategy + ".amkir";
-  }
-  ir::Schedule schedule = ir::parseSchedule(name, text);
+  std::optional<ScheduleSource> source = loadOrPlan(options, *checkpoint, err);
+  if (!source)
+    return GpuRunOutcome::InputError;
+  ir::Schedule schedule = ir::parseSchedule(source->name, source->text);
   if (!schedule.wellFormed()) {
     err << schedule.renderDiagnostics();
     return GpuRunOutcome::InputError;
   }
   if (std::optional<std::string> rejection = certify(*schedule.program)) {
-    err << *rejection << "amk-run: refusing to launch " << name << ": the checker rejects it\n";
+    err << *rejection << "amk-run: refusing to launch " << source->name << ": the checker rejects it\n";
     return GpuRunOutcome::Refused;
   }
-  Decoded decoded;
-  std::string details;
-  if (options.cpu) {
-    Result<Decoded> result =
-        executorDecode(*schedule.program, *checkpoint, prompt, options.newTokens, options.timeoutSeconds);
-    if (!result) {
-      err << result.error().render() << "\n";
-      return GpuRunOutcome::InternalError;
+  if (std::optional<std::string> e = checkContext(*schedule.program, inputs->feed.steps())) {
+    err << "amk-run: error: " << *e << "\n";
+    return GpuRunOutcome::InputError;
+  }
+  for (int64_t kv : options.benchKv)
+    if (std::optional<std::string> e = checkContext(*schedule.program, kv); e || kv < 1) {
+      err << "amk-run: error: --bench-kv " << kv << ": " << (e ? *e : "a KV length is at least 1") << "\n";
+      return GpuRunOutcome::InputError;
     }
-    decoded = std::move(*result);
-    details = decoded.device;
-  } else {
 #ifndef AMK_HAVE_GPU_RUNTIME
+  if (!options.cpu) {
     err << "amk-run: error: this build has no GPU runtime (configure with the CUDA toolkit); --cpu runs on the CPU\n";
     return GpuRunOutcome::InputError;
-#else
-    GpuDecodeOptions decode;
-    decode.gpu.timeoutSeconds = options.timeoutSeconds;
-    decode.gpu.checkerVersion = options.checkerVersion;
-    Result<GpuDecodeResult> result = gpuDecode(*schedule.program, text, *checkpoint, prompt, options.newTokens, decode);
-    if (!result) {
-      err << result.error().render() << "\n";
+  }
+#endif
+  Result<std::unique_ptr<StepRunner>> runner = makeRunner(options, *schedule.program, source->text, *checkpoint);
+  if (!runner) {
+    err << runner.error().render() << "\n";
+    return GpuRunOutcome::InternalError;
+  }
+
+  Result<DecodeRun> run = decode(**runner, inputs->feed, !options.logitsOut.empty());
+  if (!run) {
+    err << run.error().render() << "\n";
+    return GpuRunOutcome::InternalError;
+  }
+  if (!options.logitsOut.empty())
+    if (std::optional<Error> e =
+            writeNpyFloat32(options.logitsOut, run->logits, {static_cast<int64_t>(run->steps.size()), run->vocab})) {
+      err << e->render() << "\n";
+      return GpuRunOutcome::InputError;
+    }
+  // The op check reads what the last step left, so it comes before any relaunch.
+  std::optional<OpCheckResult> opCheck;
+  if (options.opCheck) {
+    Result<std::vector<HostBuffer>> buffers = readAllBuffers(**runner);
+    if (!buffers) {
+      err << buffers.error().render() << "\n";
       return GpuRunOutcome::InternalError;
     }
-    decoded.continuation = result->continuation;
-    for (const DecodeStep &s : result->steps)
-      decoded.milliseconds.push_back(s.milliseconds);
-    details = result->device + ", occupancy " + std::to_string(result->occupancy) + ", " +
-              std::to_string(result->sharedBytes) + " bytes of shared memory per block";
-#endif
+    opCheck = checkOps(*schedule.program, *buffers);
   }
-  const std::vector<double> &ms = decoded.milliseconds;
-  if (options.quiet) {
-    out << join(decoded.continuation) << "\n";
-  } else {
-    out << "device: " << details << "; " << schedule.program->blocks << " blocks x " << schedule.program->threads
-        << " threads\n";
-    out << "schedule: " << name << " (" << schedule.program->instructionCount() << " instructions)\n";
-    out << "prompt: " << join(prompt) << "\n";
-    out << "tokens: " << join(decoded.continuation) << "\n";
-    out << std::fixed << std::setprecision(1) << "step latency us: median " << percentile(ms, 0.5) * 1000 << ", p10 "
-        << percentile(ms, 0.1) * 1000 << ", p90 " << percentile(ms, 0.9) * 1000 << " over " << ms.size() << " steps\n";
+  std::optional<DelayReport> delayed;
+  if (options.delays.trials > 0) {
+    Result<DelayReport> report = runDelayTrials(**runner, options.delays);
+    if (!report) {
+      err << report.error().render() << "\n";
+      return GpuRunOutcome::InternalError;
+    }
+    delayed = std::move(*report);
   }
-  if (!expect.empty()) {
-    size_t n = std::min(expect.size(), decoded.continuation.size());
-    size_t agree = 0;
-    while (agree < n && expect[agree] == decoded.continuation[agree])
-      ++agree;
-    bool same = agree == n && expect.size() == decoded.continuation.size();
-    out << (same ? "MATCH" : "MISMATCH") << ": " << agree << " of " << expect.size()
-        << " tokens agree with the expected continuation" << (same ? "" : " (expected " + join(expect) + ")") << "\n";
-    return same ? GpuRunOutcome::Ok : GpuRunOutcome::Mismatch;
+  Result<std::vector<BenchRow>> bench = benchSteps(**runner, options.benchKv, options.benchSteps);
+  if (!bench) {
+    err << bench.error().render() << "\n";
+    return GpuRunOutcome::InternalError;
   }
-  return GpuRunOutcome::Ok;
+
+  printRun(out, options, **runner, source->name, inputs->feed, *run);
+  for (const BenchRow &row : *bench)
+    out << std::fixed << std::setprecision(1) << "bench: kv " << row.kv << ": step us median "
+        << percentile(row.microseconds, 0.5) << ", p10 " << percentile(row.microseconds, 0.1) << ", p90 "
+        << percentile(row.microseconds, 0.9) << " over " << row.microseconds.size()
+        << " launches (kernel time, CUDA events; 20 warm-up launches before)\n";
+  bool opsHeld = true;
+  if (opCheck) {
+    out << "op check: the last step's tasks run again with their CPU references on the device's inputs\n";
+    printOpCheck(*opCheck, out);
+    opsHeld = opCheck->ok();
+    out << (opsHeld ? "OPS MATCH" : "OPS MISMATCH") << "\n";
+  }
+  const bool delaysHeld = !delayed || reportDelays(out, *delayed, options.delays);
+  const bool matched = inputs->expect.empty() || reportExpected(out, inputs->expect, run->continuation);
+  return !delaysHeld ? GpuRunOutcome::DelayFailure
+         : !opsHeld  ? GpuRunOutcome::OpMismatch
+         : !matched  ? GpuRunOutcome::Mismatch
+                     : GpuRunOutcome::Ok;
 }
 
 } // namespace amk::megakernel

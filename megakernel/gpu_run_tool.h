@@ -1,9 +1,11 @@
 // What `amk-run` does with a schedule, as a library call (on the GPU, or on the CPU executor): plan (or load) a
-// schedule for a checkpoint, have it certified by the caller's checker, run greedy decoding with the megakernel, print
-// the tokens and the per-step latency, and optionally compare them with expected tokens (HF's).
+// schedule for a checkpoint, have it certified by the caller's checker, decode with it (greedily, or teacher-forced
+// on a given sequence), print the tokens and the per-step latency, and optionally compare them with expected tokens
+// (HF's), write every step's logits to a .npy file, and relaunch the last step with random delays.
 #pragma once
 
 #include "ir/program.h"
+#include "megakernel/delay_trials.h"
 
 #include <cstdint>
 #include <functional>
@@ -23,7 +25,19 @@ struct GpuRunOptions {
   std::vector<int64_t> prompt;
   int64_t newTokens = 16;
   std::vector<int64_t> expect; // tokens the continuation must equal (e.g. HF's); empty: no check
-  std::string expectFile;      // or read them from an hf_greedy.json ("tokens", "prompt")
+  std::string expectFile;      // or read them from an hf_greedy.json / hf_zoo.json ("tokens", "prompt")
+  // Teacher forcing: feed exactly these tokens, position i getting token i, instead of greedy feedback
+  // (then prompt, newTokens and the expected tokens are not used and must be empty).
+  std::vector<int64_t> forceTokens;
+  std::string logitsOut; // write every step's logits here: .npy, float32 [steps, vocab]
+  DelayTrialOptions delays;
+  // After decoding: read every buffer back and run each task of the last step again with its CPU
+  // reference on the device's inputs (megakernel/op_check.h); any element off its tolerance fails.
+  bool opCheck = false;
+  // After decoding: time one step at each of these KV lengths (position L - 1), benchSteps launches
+  // each after 20 warm-up launches, kernel time by CUDA events; reports median, p10 and p90.
+  std::vector<int64_t> benchKv;
+  int64_t benchSteps = 200;
   double timeoutSeconds = 5.0;
   bool quiet = false;
   std::string checkerVersion;
@@ -33,7 +47,15 @@ struct GpuRunOptions {
 // The checker's verdict on a schedule: nullopt when certified, else the rejection to print.
 using Certifier = std::function<std::optional<std::string>(const ir::Program &)>;
 
-enum class GpuRunOutcome { Ok, Mismatch, Refused, InputError, InternalError };
+enum class GpuRunOutcome {
+  Ok,
+  Mismatch,     // the continuation differs from the expected tokens
+  DelayFailure, // a delayed relaunch timed out, stopped or wrote different bytes
+  OpMismatch,   // --op-check: a device op's output differs from its CPU reference beyond tolerance
+  Refused,      // the checker rejects the schedule
+  InputError,
+  InternalError,
+};
 
 GpuRunOutcome runGpuRunTool(const GpuRunOptions &options, const Certifier &certify, std::ostream &out,
                             std::ostream &err);

@@ -43,9 +43,8 @@ namespace fs = std::filesystem;
   X(cuMemAlloc)                                                                                                        \
   X(cuMemFree)                                                                                                         \
   X(cuMemcpyDtoH)                                                                                                      \
-  X(cuMemcpyHtoD)                                                                                                      \
+  X(cuMemcpyHtoDAsync)                                                                                                 \
   X(cuMemsetD32Async)                                                                                                  \
-  X(cuMemsetD8)                                                                                                        \
   X(cuMemsetD8Async)                                                                                                   \
   X(cuModuleGetFunction)                                                                                               \
   X(cuModuleLoadData)                                                                                                  \
@@ -232,6 +231,20 @@ struct GpuSchedule::State {
     driver().cuDevicePrimaryCtxRelease(device);
   }
 
+  // Host-to-device transfers go through the launch stream and are waited for: a plain cuMemcpyHtoD
+  // from pageable memory may return before its DMA has landed, and the non-blocking launch stream
+  // does not wait for the legacy stream, so a kernel launched next could read the old bytes.
+  CUresult copyToDevice(CUdeviceptr to, const void *from, size_t bytes) {
+    if (CUresult r = driver().cuMemcpyHtoDAsync(to, from, bytes, stream); r != CUDA_SUCCESS)
+      return r;
+    return driver().cuStreamSynchronize(stream);
+  }
+  CUresult zeroDevice(CUdeviceptr to, size_t bytes) {
+    if (CUresult r = driver().cuMemsetD8Async(to, 0, bytes, stream); r != CUDA_SUCCESS)
+      return r;
+    return driver().cuStreamSynchronize(stream);
+  }
+
   Result<std::vector<char>> compile(const std::string &arch) {
     return compileMegakernel(source, arch, options.cacheDirectory);
   }
@@ -313,11 +326,11 @@ Result<std::unique_ptr<GpuSchedule>> GpuSchedule::create(const ir::Program &prog
     if (CUresult r = driver().cuMemAlloc(&to, std::max<size_t>(bytes, 16)); r != CUDA_SUCCESS)
       return Error("", cudaError("cuMemAlloc", r));
     if (data && bytes)
-      if (CUresult r = driver().cuMemcpyHtoD(to, data, bytes); r != CUDA_SUCCESS)
-        return Error("", cudaError("cuMemcpyHtoD", r));
+      if (CUresult r = s.copyToDevice(to, data, bytes); r != CUDA_SUCCESS)
+        return Error("", cudaError("cuMemcpyHtoDAsync", r));
     if (!data)
-      if (CUresult r = driver().cuMemsetD8(to, 0, std::max<size_t>(bytes, 16)); r != CUDA_SUCCESS)
-        return Error("", cudaError("cuMemsetD8", r));
+      if (CUresult r = s.zeroDevice(to, std::max<size_t>(bytes, 16)); r != CUDA_SUCCESS)
+        return Error("", cudaError("cuMemsetD8Async", r));
     return std::nullopt;
   };
   for (const lowering::TapeBuffer &b : s.tape.buffers) {
@@ -365,8 +378,8 @@ std::optional<Error> GpuSchedule::setBytes(std::string_view buffer, std::span<co
                                             std::to_string(s.bufferBytes[*b]) + " bytes, given " +
                                             std::to_string(bytes.size()));
   driver().cuCtxSetCurrent(s.context);
-  if (CUresult r = driver().cuMemcpyHtoD(s.buffers[*b], bytes.data(), bytes.size()); r != CUDA_SUCCESS)
-    return Error("", cudaError("cuMemcpyHtoD", r));
+  if (CUresult r = s.copyToDevice(s.buffers[*b], bytes.data(), bytes.size()); r != CUDA_SUCCESS)
+    return Error("", cudaError("cuMemcpyHtoDAsync", r));
   return std::nullopt;
 }
 
@@ -380,8 +393,22 @@ std::optional<Error> GpuSchedule::zeroBuffer(std::string_view buffer) {
   if (!b)
     return Error(s.program->sourceName, "no buffer '" + std::string(buffer) + "'");
   driver().cuCtxSetCurrent(s.context);
-  if (CUresult r = driver().cuMemsetD8(s.buffers[*b], 0, s.bufferBytes[*b]); r != CUDA_SUCCESS)
-    return Error("", cudaError("cuMemsetD8", r));
+  if (CUresult r = s.zeroDevice(s.buffers[*b], s.bufferBytes[*b]); r != CUDA_SUCCESS)
+    return Error("", cudaError("cuMemsetD8Async", r));
+  return std::nullopt;
+}
+
+std::optional<Error> GpuSchedule::zeroScratchAndOutputs() {
+  State &s = *state_;
+  driver().cuCtxSetCurrent(s.context);
+  for (size_t b = 0; b < s.tape.buffers.size(); ++b) {
+    const auto kind = static_cast<ir::ast::BufferKind>(s.tape.buffers[b].kind);
+    if (kind != ir::ast::BufferKind::Scratch && kind != ir::ast::BufferKind::Output)
+      continue;
+    // Enqueued on the launch stream: ordered before the next launch, nothing to wait for here.
+    if (CUresult r = driver().cuMemsetD8Async(s.buffers[b], 0, s.bufferBytes[b], s.stream); r != CUDA_SUCCESS)
+      return Error("", cudaError("cuMemsetD8Async", r));
+  }
   return std::nullopt;
 }
 
@@ -412,8 +439,8 @@ std::optional<Error> GpuSchedule::setDelays(const std::vector<std::vector<uint32
   if (!s.delays)
     if (CUresult r = driver().cuMemAlloc(&s.delays, flat.size() * 4 + 16); r != CUDA_SUCCESS)
       return Error("", cudaError("cuMemAlloc", r));
-  if (CUresult r = driver().cuMemcpyHtoD(s.delays, flat.data(), flat.size() * 4); r != CUDA_SUCCESS)
-    return Error("", cudaError("cuMemcpyHtoD", r));
+  if (CUresult r = s.copyToDevice(s.delays, flat.data(), flat.size() * 4); r != CUDA_SUCCESS)
+    return Error("", cudaError("cuMemcpyHtoDAsync", r));
   return std::nullopt;
 }
 
@@ -457,6 +484,7 @@ Result<LaunchResult> GpuSchedule::launch() {
   AmkDeviceError error{};
   AMK_CU(driver().cuMemcpyDtoH(&error, s.error, sizeof error));
   result.completed = error.code == AMK_OK;
+  result.timedOut = error.code == AMK_WAIT_TIMEOUT || error.code == AMK_BARRIER_TIMEOUT;
   if (!result.completed) {
     std::string where = s.describe(static_cast<uint32_t>(error.block), error.instruction);
     switch (error.code) {

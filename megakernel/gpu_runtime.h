@@ -28,6 +28,7 @@ struct GpuOptions {
 
 struct LaunchResult {
   bool completed = false;
+  bool timedOut = false;                    // a wait or barrier passed the watchdog's time-out
   std::string report;                       // why not: the block, instruction, counter, value and threshold
   double milliseconds = 0;                  // kernel time, CUDA events
   std::vector<std::vector<uint32_t>> trace; // per block, when tracing
@@ -44,6 +45,9 @@ public:
   std::optional<Error> setInts(std::string_view buffer, std::span<const int32_t> values);
   Result<std::vector<std::byte>> readBytes(std::string_view buffer) const;
   std::optional<Error> zeroBuffer(std::string_view buffer);
+  // Zeroes every scratch and output buffer before the next launch, as the CPU executor does before
+  // each run (the decode loop's launches; a replay uploads every buffer itself).
+  std::optional<Error> zeroScratchAndOutputs();
 
   // Zeroes counters, the barrier and the error record, then one cooperative launch.
   Result<LaunchResult> launch();

@@ -45,6 +45,12 @@ uint16_t toF16(float f) {
   return static_cast<uint16_t>(sign | ((rounded - 0x38000000u) >> 13));
 }
 
+bool sameType(DType stored, ir::ast::DType param) {
+  return (stored == DType::BF16 && param == ir::ast::DType::BF16) ||
+         (stored == DType::F16 && param == ir::ast::DType::F16) ||
+         (stored == DType::F32 && param == ir::ast::DType::F32);
+}
+
 } // namespace
 
 std::vector<std::byte> encodeFloats(const std::vector<float> &values, ir::ast::DType dtype) {
@@ -98,7 +104,11 @@ Result<std::vector<ParamBytes>> bindParams(const ir::Program &program, const Che
       return Error(program.sourceName, "param '" + buffer.name + "' has shape " + ir::shapeString(buffer.shape) +
                                            " but the checkpoint's config implies " + ir::shapeString(expected));
     const int64_t copies = binding.perLayer ? config.numLayers : 1;
-    std::vector<float> values;
+    std::vector<std::byte> bytes;
+    int64_t elements = 1;
+    for (int64_t d : buffer.shape)
+      elements *= d;
+    bytes.reserve(static_cast<size_t>(elements) * ir::ast::dtypeBytes(buffer.dtype));
     for (int64_t l = 0; l < copies; ++l) {
       std::string name = binding.hfPattern;
       if (size_t at = name.find("{l}"); at != std::string::npos)
@@ -110,12 +120,19 @@ Result<std::vector<ParamBytes>> bindParams(const ir::Program &program, const Che
       if (shape != binding.tensorShape)
         return Error(*tensor->file, "tensor '" + name + "' has shape " + ir::shapeString(shape) + ", expected " +
                                         ir::shapeString(binding.tensorShape));
+      // A tensor already in the param's type is copied as it is: widening to fp32 and rounding back
+      // gives the same bits (a signalling NaN's payload aside) at the cost of passes over gigabytes.
+      if (sameType(tensor->info->dtype, buffer.dtype)) {
+        bytes.insert(bytes.end(), tensor->bytes.begin(), tensor->bytes.end());
+        continue;
+      }
       Result<std::vector<float>> widened = toFloat32(*tensor);
       if (!widened)
         return widened.error();
-      values.insert(values.end(), widened->begin(), widened->end());
+      std::vector<std::byte> encoded = encodeFloats(*widened, buffer.dtype);
+      bytes.insert(bytes.end(), encoded.begin(), encoded.end());
     }
-    params.push_back({buffer.name, encodeFloats(values, buffer.dtype)});
+    params.push_back({buffer.name, std::move(bytes)});
   }
   return params;
 }

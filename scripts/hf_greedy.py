@@ -9,7 +9,8 @@
 # prompt, HF's greedy tokens and, per step, the margin between the two largest logits. Decoding feeds
 # one token per forward pass with HF's KV cache, in the model's dtype, with transformers' default
 # attention (sdpa): batch-1 decode as a user would run it. Weights are drawn as scripts/make_fixtures.py
-# draws them (embeddings N(0, 0.25^2), projections N(0, 1/fan_in), norms 1 + N(0, 0.1^2)), on the GPU.
+# draws them (embeddings N(0, 0.25^2), projections N(0, 1/fan_in), norms 1 + N(0, 0.1^2)), on the GPU;
+# `build` takes the knobs scripts/hf_zoo.py varies (projection gain, stds, a heavy tail of the logits).
 import argparse
 import json
 import math
@@ -21,21 +22,33 @@ import transformers
 from transformers import LlamaConfig, LlamaForCausalLM
 
 
-def build(config_dir, seed, dtype):
+def build(config_dir, seed, dtype, gain=1.0, embed_std=0.25, norm_std=0.1, logit_tail=0.0, device="cuda"):
+    """LlamaForCausalLM at the config's shape with random weights drawn in fp32 on `device`, then cast to
+    `dtype`: norms 1 + N(0, norm_std^2), embeddings N(0, embed_std^2), the layers' projections
+    N(0, gain^2 / fan_in), an untied lm_head N(0, 1 / fan_in). With logit_tail > 0 each row of the output projection (the embedding when tied) is then
+    scaled by exp(logit_tail * N(0, 1)), from a second generator so that the other draws stay the same:
+    log-normal row norms give the logits a heavy upper tail, so the top logit stands further apart."""
     config = LlamaConfig.from_json_file(str(pathlib.Path(config_dir) / "config.json"))
     torch.manual_seed(seed)
-    with torch.device("cuda"):
+    with torch.device(device):
         model = LlamaForCausalLM(config)
-    generator = torch.Generator(device="cuda").manual_seed(seed)
+    generator = torch.Generator(device=device).manual_seed(seed)
     with torch.no_grad():
         for name, parameter in sorted(model.named_parameters()):
-            noise = torch.randn(parameter.shape, generator=generator, device="cuda", dtype=torch.float32)
+            noise = torch.randn(parameter.shape, generator=generator, device=device, dtype=torch.float32)
             if name.endswith("norm.weight"):
-                parameter.copy_(1.0 + 0.1 * noise)
+                parameter.copy_(1.0 + norm_std * noise)
             elif "embed_tokens" in name:
-                parameter.copy_(0.25 * noise)
-            else:
+                parameter.copy_(embed_std * noise)
+            elif name == "lm_head.weight":
                 parameter.copy_(noise / math.sqrt(parameter.shape[1]))
+            else:
+                parameter.copy_(gain * noise / math.sqrt(parameter.shape[1]))
+            del noise
+        if logit_tail > 0:
+            output = model.get_output_embeddings().weight
+            rows = torch.Generator(device=device).manual_seed(seed + 1)
+            output.mul_(torch.exp(logit_tail * torch.randn(output.shape[0], 1, generator=rows, device=device)))
     return model.to(dtype).eval()
 
 

@@ -1,5 +1,6 @@
-// amk-run: greedy decoding of a HF Llama checkpoint: on the GPU with a certified megakernel schedule,
-// or with --cpu on the CPU, by the reference forward pass or by the executor on a certified schedule.
+// amk-run: greedy (or teacher-forced) decoding of a HF Llama checkpoint: on the GPU with a certified
+// megakernel schedule, or with --cpu on the CPU, by the reference forward pass or by the executor on a
+// certified schedule.
 #include "checker/verify.h"
 #include "megakernel/gpu_run_tool.h"
 #include "megakernel/run_tool.h"
@@ -13,7 +14,7 @@ int main(int argc, char **argv) {
   try {
     amk::megakernel::RunOptions options;
     amk::megakernel::GpuRunOptions gpu;
-    CLI::App app{"amk-run: greedy decoding of a HF Llama checkpoint (config.json + safetensors)"};
+    CLI::App app{"amk-run: greedy or teacher-forced decoding of a HF Llama checkpoint (config.json + safetensors)"};
     app.add_option("model", gpu.modelDirectory, "checkpoint directory, run on the GPU with the megakernel");
     app.add_option("--cpu", options.cpuModelDirectory,
                    "run on the CPU with the checkpoint in this directory: the reference forward pass, or with "
@@ -31,8 +32,30 @@ int main(int argc, char **argv) {
     app.add_option("--splits", gpu.splits, "GPU: KV splits (splitkv)");
     app.add_option("--context", gpu.context, "GPU: KV cache positions");
     app.add_option("--expect", gpu.expect, "GPU: tokens the continuation must equal; exit 1 otherwise")->delimiter(',');
-    app.add_option("--expect-file", gpu.expectFile, "GPU: read the expected tokens (and prompt) from hf_greedy.json");
+    app.add_option("--expect-file", gpu.expectFile,
+                   "GPU: read the expected tokens (and prompt) from hf_greedy.json or hf_zoo.json");
     app.add_option("--timeout", gpu.timeoutSeconds, "GPU: seconds a wait may spin before the kernel stops");
+    app.add_option("--force-tokens", gpu.forceTokens,
+                   "schedule: teacher forcing, feed exactly these tokens (position i gets token i) instead of the "
+                   "greedy continuation; replaces --prompt-tokens and --new")
+        ->delimiter(',');
+    app.add_option("--logits-out", gpu.logitsOut,
+                   "schedule: write the logits of every step to this .npy file (float32, [steps, vocab])");
+    app.add_option("--delay-trials", gpu.delays.trials,
+                   "schedule: relaunch the last step this many times with random per-instruction delays; every "
+                   "output and state buffer must stay bit-identical (exit 1 otherwise)")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--delay-max-ns", gpu.delays.maxDelayNs, "--delay-trials: longest delay in ns (default 10000)")
+        ->check(CLI::Range(1u, 1'000'000u));
+    app.add_option("--delay-seed", gpu.delays.seed, "--delay-trials: seed of the drawn delays (default 1)");
+    app.add_flag("--op-check", gpu.opCheck,
+                 "schedule: after decoding, run every task of the last step again with its CPU reference on the "
+                 "inputs the device left and compare the outputs (exit 1 on any element off its tolerance)");
+    app.add_option("--bench-kv", gpu.benchKv,
+                   "schedule: after decoding, time one step at each of these KV lengths (e.g. 1,1024)")
+        ->delimiter(',');
+    app.add_option("--bench-steps", gpu.benchSteps, "--bench-kv: timed launches per KV length (default 200)")
+        ->check(CLI::PositiveNumber);
     app.add_flag("-q,--quiet", options.quiet, "print only the generated token ids");
     try {
       app.parse(argc, argv);
@@ -51,6 +74,13 @@ int main(int argc, char **argv) {
       gpu.cpu = true;
     }
     if (!options.cpuModelDirectory.empty() && !cpuSchedule) {
+      for (const char *scheduleOnly : {"--force-tokens", "--logits-out", "--delay-trials", "--op-check", "--bench-kv", "--expect",
+                                      "--expect-file"})
+        if (app.count(scheduleOnly) > 0) {
+          std::cerr << "amk-run: " << scheduleOnly
+                    << " needs a schedule: with --cpu, give --strategy or --schedule (the CPU executor)\n";
+          return 2;
+        }
       if (options.tokens.empty()) {
         std::cerr << "amk-run: --tokens is required\n";
         return 2;
@@ -65,6 +95,12 @@ int main(int argc, char **argv) {
       }
       return 101;
     }
+    if (!gpu.forceTokens.empty())
+      for (const char *greedyOnly : {"--prompt-tokens", "--new", "--expect", "--expect-file"})
+        if (app.count(greedyOnly) > 0) {
+          std::cerr << "amk-run: --force-tokens feeds the whole sequence: it takes no " << greedyOnly << "\n";
+          return 2;
+        }
     gpu.prompt = options.tokens;
     gpu.newTokens = options.newTokens;
     gpu.quiet = options.quiet;
@@ -82,6 +118,8 @@ int main(int argc, char **argv) {
     case amk::megakernel::GpuRunOutcome::Ok:
       return 0;
     case amk::megakernel::GpuRunOutcome::Mismatch:
+    case amk::megakernel::GpuRunOutcome::DelayFailure:
+    case amk::megakernel::GpuRunOutcome::OpMismatch:
     case amk::megakernel::GpuRunOutcome::Refused:
       return 1;
     case amk::megakernel::GpuRunOutcome::InputError:

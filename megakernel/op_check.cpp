@@ -1,0 +1,235 @@
+#include "megakernel/op_check.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <iomanip>
+#include <optional>
+#include <sstream>
+
+namespace amk::megakernel {
+namespace {
+
+using ir::InstructionKind;
+
+struct TaskRef {
+  uint32_t block = 0;
+  uint32_t index = 0;
+};
+
+// One order in which the step may have run its tasks: blocks run in turn as far as their waits
+// and barriers let them. A certified schedule has no race, so conflicting accesses are ordered the
+// same way in every execution, and this order tells, for each task, which writes come after it.
+std::optional<std::vector<TaskRef>> linearise(const ir::Program &program) {
+  const size_t blocks = program.blockPrograms.size();
+  std::vector<size_t> base(program.counters.size() + 1, 0);
+  for (size_t c = 0; c < program.counters.size(); ++c)
+    base[c + 1] = base[c] + static_cast<size_t>(std::max<int64_t>(program.counters[c].size, 1));
+  std::vector<uint64_t> counters(base.back(), 0);
+  std::vector<size_t> pc(blocks, 0);
+  std::vector<TaskRef> order;
+  for (;;) {
+    bool progressed = false;
+    for (size_t k = 0; k < blocks; ++k) {
+      const std::vector<ir::Instruction> &instructions = program.blockPrograms[k];
+      while (pc[k] < instructions.size()) {
+        const ir::Instruction &in = instructions[pc[k]];
+        if (in.kind == InstructionKind::Barrier)
+          break;
+        if (in.kind == InstructionKind::Wait &&
+            counters[base[in.counter] + static_cast<size_t>(in.counterIndex)] < in.amount)
+          break;
+        if (in.kind == InstructionKind::Signal)
+          counters[base[in.counter] + static_cast<size_t>(in.counterIndex)] += in.amount;
+        if (in.kind == InstructionKind::Task)
+          order.push_back({static_cast<uint32_t>(k), static_cast<uint32_t>(pc[k])});
+        ++pc[k];
+        progressed = true;
+      }
+    }
+    bool finished = true, allAtBarrier = true;
+    for (size_t k = 0; k < blocks; ++k) {
+      const bool done = pc[k] == program.blockPrograms[k].size();
+      finished = finished && done;
+      allAtBarrier = allAtBarrier && !done && program.blockPrograms[k][pc[k]].kind == InstructionKind::Barrier;
+    }
+    if (finished)
+      return order;
+    if (allAtBarrier) {
+      for (size_t &p : pc)
+        ++p;
+      continue;
+    }
+    if (!progressed)
+      return std::nullopt;
+  }
+}
+
+bool isInteger(ir::ast::DType dtype) { return dtype == ir::ast::DType::I32 || dtype == ir::ast::DType::I8; }
+
+// |d| allowed for reference value x in a region whose largest reference magnitude is m.
+double tolerance(ir::ast::DType dtype, double x, double m) {
+  switch (dtype) {
+  case ir::ast::DType::BF16:
+  case ir::ast::DType::F16:
+    return std::ldexp(std::fabs(x), -7) + std::ldexp(m, -12);
+  case ir::ast::DType::F32:
+    return std::ldexp(std::fabs(x), -16) + std::ldexp(m, -20);
+  default:
+    return 0;
+  }
+}
+
+// Element indices (row-major over the buffer) of a region, in row-major order of the box.
+template <class Visit> void forEachElement(const ir::Region &region, const std::vector<int64_t> &shape, Visit &&visit) {
+  forEachRun(region, shape, [&](int64_t first, int64_t count) {
+    for (int64_t e = first; e < first + count; ++e)
+      visit(e);
+  });
+}
+
+} // namespace
+
+bool OpCheckResult::ok() const {
+  if (!error.empty())
+    return false;
+  return std::all_of(rows.begin(), rows.end(), [](const OpCheckRow &r) { return r.failures == 0; });
+}
+
+OpCheckResult checkOps(const ir::Program &program, const std::vector<HostBuffer> &buffers) {
+  OpCheckResult result;
+  if (buffers.size() != program.buffers.size()) {
+    result.error = "op check: " + std::to_string(buffers.size()) + " buffers read back for a program of " +
+                   std::to_string(program.buffers.size());
+    return result;
+  }
+  std::optional<std::vector<TaskRef>> order = linearise(program);
+  if (!order) {
+    result.error = "op check: the schedule does not run to completion, so no step can be checked";
+    return result;
+  }
+  auto at = [&](TaskRef t) -> const ir::Instruction & { return program.blockPrograms[t.block][t.index]; };
+
+  // Per buffer, the writes in that order: (place in the order, region).
+  struct Write {
+    size_t place;
+    const ir::Region *region;
+  };
+  std::vector<std::vector<Write>> writes(program.buffers.size());
+  for (size_t p = 0; p < order->size(); ++p)
+    for (const ir::Region &r : at((*order)[p]).outputs)
+      writes[r.buffer].push_back({p, &r});
+  // Whether a task at or after `place` (at: the task itself included) writes into `r`.
+  auto writtenFrom = [&](size_t place, bool inclusive, const ir::Region &r) {
+    const std::vector<Write> &w = writes[r.buffer];
+    auto it = inclusive ? std::lower_bound(w.begin(), w.end(), place,
+                                           [](const Write &x, size_t p) { return x.place < p; })
+                        : std::upper_bound(w.begin(), w.end(), place,
+                                           [](size_t p, const Write &x) { return p < x.place; });
+    return std::any_of(it, w.end(), [&](const Write &x) { return x.region->overlaps(r); });
+  };
+
+  // The tasks run again in that order on a shadow of the memory: each input is read from the
+  // device's memory where the step left it as the task read it (nothing writes it from the task on),
+  // else from the shadow, which holds what the references computed for it (an in-place op's
+  // input, e.g. rope's q). Outputs go to the shadow and are compared with the device's where they
+  // are final (nothing writes them later); an output that a later in-place op rewrites is checked
+  // through that op's output.
+  std::vector<std::optional<OpCheckRow>> rows(kOpCount);
+  std::vector<std::optional<HostBuffer>> shadow(program.buffers.size());
+  auto shadowOf = [&](uint32_t buffer) -> HostBuffer & {
+    if (!shadow[buffer])
+      shadow[buffer] = buffers[buffer];
+    return *shadow[buffer];
+  };
+  std::vector<Operand> outputs, inputs;
+  for (size_t p = 0; p < order->size(); ++p) {
+    const ir::Instruction &task = at((*order)[p]);
+    std::optional<OpCheckRow> &row = rows[static_cast<size_t>(task.op)];
+    if (!row) {
+      row.emplace();
+      row->op = std::string(ir::opInfo(task.op).name);
+    }
+    outputs.clear();
+    inputs.clear();
+    for (const ir::Region &in : task.inputs) {
+      HostBuffer *source = writtenFrom(p, true, in) ? &shadowOf(in.buffer)
+                                                    : const_cast<HostBuffer *>(&buffers[in.buffer]); // only read
+      inputs.push_back(Operand{source, &in});
+    }
+    for (const ir::Region &out : task.outputs)
+      outputs.push_back(Operand{&shadowOf(out.buffer), &out});
+    if (std::optional<std::string> failed =
+            runTask(task.op, TaskOperands{outputs, inputs, program.sites[task.site].attributes})) {
+      result.error = "op check: block " + std::to_string((*order)[p].block) + " instruction " +
+                     std::to_string((*order)[p].index) + " (" + program.sites[task.site].text + "): " + *failed;
+      return result;
+    }
+    bool compared = false;
+    for (const ir::Region &out : task.outputs)
+      compared = compared || !writtenFrom(p, false, out);
+    if (!compared) {
+      ++row->chained;
+      continue;
+    }
+    ++row->tasks;
+    for (const ir::Region &out : task.outputs) {
+      if (writtenFrom(p, false, out))
+        continue; // rewritten later: checked through the later op
+      const HostBuffer &device = buffers[out.buffer];
+      HostBuffer &reference = *shadow[out.buffer];
+      const std::vector<int64_t> &shape = program.buffers[out.buffer].shape;
+      const ir::ast::DType dtype = program.buffers[out.buffer].dtype;
+      double largest = 0;
+      if (!isInteger(dtype))
+        forEachElement(out, shape, [&](int64_t e) { largest = std::max(largest, double(std::fabs(reference.load(e)))); });
+      forEachElement(out, shape, [&](int64_t e) {
+        ++row->elements;
+        double d, tol;
+        std::string shown;
+        if (isInteger(dtype)) {
+          d = std::fabs(double(device.loadInt(e) - reference.loadInt(e)));
+          tol = 0;
+        } else {
+          const double x = reference.load(e), y = device.load(e);
+          d = (std::isnan(x) != std::isnan(y)) ? INFINITY : (std::isnan(x) ? 0 : std::fabs(x - y));
+          tol = tolerance(dtype, x, largest);
+        }
+        row->maxAbsError = std::max(row->maxAbsError, d);
+        const double ofTol = d == 0 ? 0 : (tol > 0 ? d / tol : INFINITY);
+        if (d > tol)
+          ++row->failures;
+        if (ofTol > row->maxErrorOfTol || (row->worst.empty() && d > tol)) {
+          row->maxErrorOfTol = ofTol;
+          std::ostringstream where;
+          where << program.buffers[out.buffer].name << " element " << e << ": device "
+                << (isInteger(dtype) ? double(device.loadInt(e)) : double(device.load(e))) << ", reference "
+                << (isInteger(dtype) ? double(reference.loadInt(e)) : double(reference.load(e))) << " (block "
+                << (*order)[p].block << ", " << program.sites[task.site].text << ")";
+          row->worst = where.str();
+        }
+      });
+    }
+  }
+  for (std::optional<OpCheckRow> &row : rows)
+    if (row)
+      result.rows.push_back(std::move(*row));
+  return result;
+}
+
+void printOpCheck(const OpCheckResult &result, std::ostream &out) {
+  out << std::left << std::setw(20) << "op" << std::right << std::setw(8) << "tasks" << std::setw(9) << "chained"
+      << std::setw(11) << "elements" << std::setw(10) << "failures" << std::setw(13) << "max |d|" << std::setw(13)
+      << "max |d|/tol" << "\n";
+  for (const OpCheckRow &r : result.rows) {
+    out << std::left << std::setw(20) << r.op << std::right << std::setw(8) << r.tasks << std::setw(9) << r.chained
+        << std::setw(11) << r.elements << std::setw(10) << r.failures << std::setw(13) << std::setprecision(4)
+        << r.maxAbsError << std::setw(13) << std::setprecision(4) << r.maxErrorOfTol << "\n";
+    if (r.failures)
+      out << "  worst: " << r.worst << "\n";
+  }
+  if (!result.error.empty())
+    out << result.error << "\n";
+}
+
+} // namespace amk::megakernel

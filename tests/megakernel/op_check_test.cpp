@@ -1,0 +1,174 @@
+// The op-by-op check (megakernel/op_check.h) on the CPU: a step of every strategy run by the CPU
+// executor must pass it with every op compared and no element off (the executor runs the very
+// references the check uses, so any difference would be a bug of the check), and a single element
+// changed in a task's output by more than its tolerance must be found, named and counted.
+#include "ir/frontend.h"
+#include "lowering/plan.h"
+#include "megakernel/checkpoint.h"
+#include "megakernel/executor.h"
+#include "megakernel/gpu_run_tool.h"
+#include "megakernel/op_check.h"
+#include "megakernel/weights.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+namespace amk::megakernel {
+namespace {
+
+const std::string kFixtures = std::string(AMK_SOURCE_DIR) + "/tests/fixtures/";
+
+struct Step {
+  ir::Schedule schedule;
+  std::vector<HostBuffer> buffers;
+};
+
+// Plans `strategy` for the bf16 fixture, runs positions 0..2 on the CPU executor and keeps the
+// buffers the last step left.
+std::optional<Step> runStep(lowering::Strategy strategy) {
+  const std::string directory = kFixtures + "tiny-gqa-tied-bf16";
+  Result<Checkpoint> checkpoint = Checkpoint::open(directory);
+  EXPECT_TRUE(checkpoint) << checkpoint.error().render();
+  if (!checkpoint)
+    return std::nullopt;
+  lowering::PlanOptions options;
+  options.strategy = strategy;
+  options.target = *lowering::findTarget("h100");
+  options.blocks = 5;
+  options.rowsPerTile = 16;
+  options.splits = 2;
+  options.context = 16;
+  lowering::PlanResult plan = lowering::planSchedule(checkpoint->config(), options);
+  EXPECT_TRUE(plan.plan) << plan.error;
+  if (!plan.plan)
+    return std::nullopt;
+  Step step{ir::parseSchedule("step.amkir", plan.plan->text), {}};
+  EXPECT_TRUE(step.schedule.wellFormed()) << step.schedule.renderDiagnostics();
+  const ir::Program &program = *step.schedule.program;
+  Executor executor(program);
+  Result<std::vector<ParamBytes>> params = bindParams(program, *checkpoint);
+  EXPECT_TRUE(params);
+  if (!params)
+    return std::nullopt;
+  for (const ParamBytes &p : *params)
+    EXPECT_FALSE(executor.setBytes(p.param, p.bytes));
+  ExecutorOptions threads;
+  threads.mode = ExecutionMode::Threads;
+  for (int32_t pos : {0, 1, 2}) {
+    const int32_t tok = 3 + 5 * pos;
+    EXPECT_FALSE(executor.setInts("tok", std::span<const int32_t>(&tok, 1)));
+    EXPECT_FALSE(executor.setInts("pos", std::span<const int32_t>(&pos, 1)));
+    ExecutionResult result = executor.run(threads);
+    EXPECT_EQ(result.status, ExecutionStatus::Completed) << result.report;
+  }
+  for (const ir::Buffer &b : program.buffers)
+    step.buffers.push_back(*executor.buffer(b.name));
+  return step;
+}
+
+class OpCheck : public testing::TestWithParam<lowering::Strategy> {};
+
+TEST_P(OpCheck, TheExecutorsStepPassesWithEveryOpCompared) {
+  if (!std::filesystem::exists(kFixtures + "tiny-gqa-tied-bf16/config.json"))
+    GTEST_SKIP() << "fixture tiny-gqa-tied-bf16 not generated (scripts/make_fixtures.py)";
+  std::optional<Step> step = runStep(GetParam());
+  ASSERT_TRUE(step);
+  OpCheckResult result = checkOps(*step->schedule.program, step->buffers);
+  printOpCheck(result, std::cout);
+  EXPECT_TRUE(result.ok()) << result.error;
+  ASSERT_FALSE(result.rows.empty());
+  for (const OpCheckRow &row : result.rows) {
+    EXPECT_GT(row.tasks, 0u) << row.op;
+    // Only the q and k projections are rewritten later (by rope, in place).
+    if (row.op != "rmsnorm_matvec" && row.op != "matvec") {
+      EXPECT_EQ(row.chained, 0u) << row.op;
+    }
+    EXPECT_EQ(row.maxAbsError, 0.0) << row.op << ": same references, same inputs";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Strategies, OpCheck,
+                         testing::Values(lowering::Strategy::Barrier, lowering::Strategy::Dataflow,
+                                         lowering::Strategy::Fused, lowering::Strategy::SplitKv),
+                         [](const testing::TestParamInfo<lowering::Strategy> &info) {
+                           return std::string(lowering::strategyName(info.param));
+                         });
+
+TEST(OpCheckFailure, AnOutputElementOffByMoreThanItsToleranceIsFound) {
+  if (!std::filesystem::exists(kFixtures + "tiny-gqa-tied-bf16/config.json"))
+    GTEST_SKIP() << "fixture tiny-gqa-tied-bf16 not generated (scripts/make_fixtures.py)";
+  std::optional<Step> step = runStep(lowering::Strategy::Fused);
+  ASSERT_TRUE(step);
+  const ir::Program &program = *step->schedule.program;
+  // Change element 5 of the logits (written by one rmsnorm_matvec task) by 3% of its value: bf16
+  // allows 2^-7 (0.8%) plus a small share of the region's largest magnitude.
+  size_t logits = 0;
+  while (program.buffers[logits].name != "logits")
+    ++logits;
+  HostBuffer &buffer = step->buffers[logits];
+  const float before = buffer.load(5);
+  buffer.store(5, before * 1.03f + (before == 0 ? 1.0f : 0.0f));
+  OpCheckResult result = checkOps(program, step->buffers);
+  printOpCheck(result, std::cout);
+  EXPECT_FALSE(result.ok());
+  // The task that wrote it fails on exactly that element. (The argmax over the changed logits may
+  // fail too, if the change made element 5 the largest: then its device output is stale.)
+  bool found = false;
+  for (const OpCheckRow &row : result.rows) {
+    if (row.op == "rmsnorm_matvec") {
+      found = true;
+      EXPECT_EQ(row.failures, 1u);
+      EXPECT_NE(row.worst.find("logits element 5"), std::string::npos) << row.worst;
+    } else if (row.op.rfind("argmax", 0) != 0) {
+      EXPECT_EQ(row.failures, 0u) << row.op;
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(OpCheckFailure, ABufferCountMismatchIsAnError) {
+  ir::Schedule schedule = ir::parseSchedule("one.amkir", "amkir 1\ntarget sm_90 sms=1\ngrid blocks=1 threads=32 occupancy=1\n"
+                                                         "scratch x : f32[4]\nblocks b in 0..1 {\n}\n");
+  ASSERT_TRUE(schedule.wellFormed()) << schedule.renderDiagnostics();
+  OpCheckResult result = checkOps(*schedule.program, {});
+  EXPECT_FALSE(result.ok());
+  EXPECT_NE(result.error.find("1"), std::string::npos) << result.error;
+}
+
+// amk-run --op-check --bench-kv through the CPU executor: the table, the verdict and one bench line
+// per KV length.
+TEST(OpCheckRunTool, AmkRunChecksTheLastStepAndTimesEachKvLength) {
+  if (!std::filesystem::exists(kFixtures + "tiny-gqa-tied-bf16/config.json"))
+    GTEST_SKIP() << "fixture tiny-gqa-tied-bf16 not generated (scripts/make_fixtures.py)";
+  GpuRunOptions options;
+  options.modelDirectory = kFixtures + "tiny-gqa-tied-bf16";
+  options.cpu = true;
+  options.strategy = "splitkv";
+  options.blocks = 4;
+  options.context = 16;
+  options.prompt = {1, 2, 3};
+  options.newTokens = 2;
+  options.opCheck = true;
+  options.benchKv = {1, 16};
+  options.benchSteps = 3;
+  std::ostringstream out, err;
+  GpuRunOutcome outcome = runGpuRunTool(
+      options, [](const ir::Program &) { return std::optional<std::string>(); }, out, err);
+  std::cout << out.str() << err.str();
+  EXPECT_EQ(outcome, GpuRunOutcome::Ok) << err.str();
+  EXPECT_NE(out.str().find("OPS MATCH"), std::string::npos);
+  EXPECT_NE(out.str().find("bench: kv 1: step us median"), std::string::npos);
+  EXPECT_NE(out.str().find("bench: kv 16: step us median"), std::string::npos);
+
+  options.benchKv = {17};
+  std::ostringstream out2, err2;
+  EXPECT_EQ(runGpuRunTool(options, [](const ir::Program &) { return std::optional<std::string>(); }, out2, err2),
+            GpuRunOutcome::InputError);
+  EXPECT_NE(err2.str().find("--bench-kv 17"), std::string::npos) << err2.str();
+}
+
+} // namespace
+} // namespace amk::megakernel
