@@ -134,4 +134,4 @@ for model in "${models[@]}"; do
   fi
   say "$model: done [$((SECONDS - started)) s]"
 done
-column -t -s $'\t' "$tsv"
+if command -v column >/dev/null; then column -t -s $'\t' "$tsv"; else cat "$tsv"; fi
