@@ -8,8 +8,17 @@ namespace amk::ir::limits {
 
 inline constexpr uint64_t kMaxFileBytes = 64ull << 20;       // 64 MiB of schedule text
 inline constexpr int kMaxNesting = 256;                      // expression and statement depth
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+// Fuzz builds (the libFuzzer targets; OSS-Fuzz and ClusterFuzzLite define this macro, and so does
+// -DAMK_FUZZ=ON) refuse elaboration 50 times earlier. A few hundred bytes of nested loops reach the
+// product limits, and one such input takes seconds under the sanitizers; with these limits the same
+// refusal path runs in milliseconds and the fuzzers keep their rate. docs/fuzzing.md says why.
+inline constexpr uint64_t kMaxInstructions = 200'000;
+inline constexpr uint64_t kMaxElaborationSteps = 1'000'000;
+#else
 inline constexpr uint64_t kMaxInstructions = 10'000'000;     // elaborated instructions, all blocks
 inline constexpr uint64_t kMaxElaborationSteps = 50'000'000; // loop iterations + instructions
+#endif
 inline constexpr int64_t kMaxBlocks = 65'536;
 inline constexpr int64_t kMaxThreads = 1024;
 inline constexpr int64_t kMaxOccupancy = 64;
