@@ -668,6 +668,10 @@ PlanResult planSchedule(const ModelConfig &model, const PlanOptions &options) {
     result.error = "--rows " + str(options.rowsPerTile) + " must be at least 1";
     return result;
   }
+  if (options.threads < 32 || options.threads > 1024 || options.threads % 32 != 0) {
+    result.error = "--threads " + str(options.threads) + " must be a multiple of 32 in 32..1024";
+    return result;
+  }
   int64_t context = options.context == 0 ? std::min<int64_t>(model.maxPositionEmbeddings, 4096) : options.context;
   if (context < 1 || context > model.maxPositionEmbeddings) {
     result.error = "--context " + str(context) + " is outside 1.." + str(model.maxPositionEmbeddings) +

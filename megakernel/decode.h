@@ -7,6 +7,7 @@
 
 #include "ir/program.h"
 #include "megakernel/checkpoint.h"
+#include "megakernel/profile.h"
 #include "megakernel/result.h"
 
 #include <chrono>
@@ -48,6 +49,10 @@ public:
   virtual Result<StepLaunch> launch() = 0;
   // A whole buffer's bytes, in its element type.
   virtual Result<std::vector<std::byte>> readBytes(std::string_view buffer) const = 0;
+  // One launch that records every instruction's start and end; runners without clocks refuse.
+  virtual Result<std::vector<ProfiledInstruction>> profiledLaunch() {
+    return Error("amk-run", "profiling needs the GPU runtime");
+  }
 };
 
 // The CPU executor in threads mode (one thread per block) with `checkpoint`'s weights bound to the

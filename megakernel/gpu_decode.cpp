@@ -27,12 +27,8 @@ public:
     return gpu_->setDelays(delaysNs);
   }
 
-  // Scratch and outputs start from zero, as on the CPU executor: a step's results never depend on the
-  // previous step's, and a write a launch misses shows as a zero rather than as a stale value.
   Result<StepLaunch> launch() override {
-    if (std::optional<Error> e = gpu_->zeroScratchAndOutputs())
-      return *e;
-    Result<LaunchResult> launched = gpu_->launch();
+    Result<LaunchResult> launched = zeroedLaunch();
     if (!launched)
       return launched.error();
     StepLaunch launch;
@@ -46,7 +42,28 @@ public:
 
   Result<std::vector<std::byte>> readBytes(std::string_view buffer) const override { return gpu_->readBytes(buffer); }
 
+  Result<std::vector<ProfiledInstruction>> profiledLaunch() override {
+    if (std::optional<Error> e = gpu_->setProfiling(true))
+      return *e;
+    Result<LaunchResult> launched = zeroedLaunch();
+    if (std::optional<Error> e = gpu_->setProfiling(false))
+      return *e;
+    if (!launched)
+      return launched.error();
+    if (!launched->completed)
+      return Error("amk-run", "the profiled launch did not complete: " + launched->report);
+    return std::move(launched->profile);
+  }
+
 private:
+  // Scratch and outputs start from zero, as on the CPU executor: a step's results never depend on the
+  // previous step's, and a write a launch misses shows as a zero rather than as a stale value.
+  Result<LaunchResult> zeroedLaunch() {
+    if (std::optional<Error> e = gpu_->zeroScratchAndOutputs())
+      return *e;
+    return gpu_->launch();
+  }
+
   const ir::Program &program_;
   std::unique_ptr<GpuSchedule> gpu_;
 };

@@ -99,6 +99,7 @@ std::optional<ScheduleSource> loadOrPlan(const GpuRunOptions &options, const Che
   plan.rowsPerTile = options.rows;
   plan.splits = options.splits;
   plan.context = options.context;
+  plan.threads = options.threads;
   lowering::PlanResult planned = lowering::planSchedule(checkpoint.config(), plan);
   if (!planned.plan) {
     err << "amk-run: error: " << planned.error << "\n";
@@ -239,10 +240,12 @@ Result<std::vector<HostBuffer>> readAllBuffers(const StepRunner &runner) {
 struct BenchRow {
   int64_t kv = 0;
   std::vector<double> microseconds;
+  std::optional<ProfileSummary> profile;
 };
 
 // One step at each KV length: position kv - 1, a fixed token, warm-up launches first.
-Result<std::vector<BenchRow>> benchSteps(StepRunner &runner, const std::vector<int64_t> &kvLengths, int64_t steps) {
+Result<std::vector<BenchRow>> benchSteps(StepRunner &runner, const std::vector<int64_t> &kvLengths, int64_t steps,
+                                         const std::string &profilePrefix) {
   std::vector<BenchRow> rows;
   for (int64_t kv : kvLengths) {
     const int32_t position = static_cast<int32_t>(kv - 1), token = 1;
@@ -250,7 +253,7 @@ Result<std::vector<BenchRow>> benchSteps(StepRunner &runner, const std::vector<i
       return *e;
     if (std::optional<Error> e = runner.setInts("tok", std::span<const int32_t>(&token, 1)))
       return *e;
-    BenchRow row{kv, {}};
+    BenchRow row{kv, {}, std::nullopt};
     for (int64_t i = 0; i < 20 + steps; ++i) {
       Result<StepLaunch> launched = runner.launch();
       if (!launched)
@@ -259,6 +262,17 @@ Result<std::vector<BenchRow>> benchSteps(StepRunner &runner, const std::vector<i
         return Error("amk-run", "--bench-kv " + std::to_string(kv) + ": a launch did not complete: " + launched->report);
       if (i >= 20)
         row.microseconds.push_back(launched->milliseconds * 1000);
+    }
+    if (!profilePrefix.empty()) {
+      Result<std::vector<ProfiledInstruction>> profiled = runner.profiledLaunch();
+      if (!profiled)
+        return profiled.error();
+      const std::string path = profilePrefix + ".kv" + std::to_string(kv) + ".tsv";
+      std::ofstream file(path);
+      file << profileTsv(*profiled);
+      if (!file)
+        return Error(path, "cannot write the profile");
+      row.profile = summariseProfile(*profiled);
     }
     rows.push_back(std::move(row));
   }
@@ -300,6 +314,10 @@ GpuRunOutcome runGpuRunTool(const GpuRunOptions &options, const Certifier &certi
       err << "amk-run: error: --bench-kv " << kv << ": " << (e ? *e : "a KV length is at least 1") << "\n";
       return GpuRunOutcome::InputError;
     }
+  if (!options.profilePrefix.empty() && options.benchKv.empty()) {
+    err << "amk-run: error: --profile profiles the --bench-kv launches; give --bench-kv too\n";
+    return GpuRunOutcome::InputError;
+  }
 #ifndef AMK_HAVE_GPU_RUNTIME
   if (!options.cpu) {
     err << "amk-run: error: this build has no GPU runtime (configure with the CUDA toolkit); --cpu runs on the CPU\n";
@@ -342,7 +360,7 @@ GpuRunOutcome runGpuRunTool(const GpuRunOptions &options, const Certifier &certi
     }
     delayed = std::move(*report);
   }
-  Result<std::vector<BenchRow>> bench = benchSteps(**runner, options.benchKv, options.benchSteps);
+  Result<std::vector<BenchRow>> bench = benchSteps(**runner, options.benchKv, options.benchSteps, options.profilePrefix);
   if (!bench) {
     err << bench.error().render() << "\n";
     return GpuRunOutcome::InternalError;
@@ -354,6 +372,9 @@ GpuRunOutcome runGpuRunTool(const GpuRunOptions &options, const Certifier &certi
         << percentile(row.microseconds, 0.5) << ", p10 " << percentile(row.microseconds, 0.1) << ", p90 "
         << percentile(row.microseconds, 0.9) << " over " << row.microseconds.size()
         << " launches (kernel time, CUDA events; 20 warm-up launches before)\n";
+  for (const BenchRow &row : *bench)
+    if (row.profile)
+      out << "kv " << row.kv << " " << formatProfile(*row.profile);
   bool opsHeld = true;
   if (opCheck) {
     out << "op check: the last step's tasks run again with their CPU references on the device's inputs\n";

@@ -21,7 +21,7 @@ struct GpuRunOptions {
   std::string schedulePath; // empty: plan one with the options below
   std::string strategy = "fused";
   std::string target = "h100";
-  int64_t blocks = 0, rows = 16, splits = 4, context = 0;
+  int64_t blocks = 0, rows = 16, splits = 4, context = 0, threads = 256;
   std::vector<int64_t> prompt;
   int64_t newTokens = 16;
   std::vector<int64_t> expect; // tokens the continuation must equal (e.g. HF's); empty: no check
@@ -38,6 +38,9 @@ struct GpuRunOptions {
   // each after 20 warm-up launches, kernel time by CUDA events; reports median, p10 and p90.
   std::vector<int64_t> benchKv;
   int64_t benchSteps = 200;
+  // With benchKv: one profiled launch per KV length after its timing (megakernel/profile.h); the
+  // summary is printed and every instruction written to <profilePrefix>.kv<N>.tsv.
+  std::string profilePrefix;
   double timeoutSeconds = 5.0;
   bool quiet = false;
   std::string checkerVersion;

@@ -91,8 +91,9 @@ struct LaunchParams {
   unsigned long long timeoutNs;
   unsigned long long scheduleHash;
   CUdeviceptr delayNs;
+  CUdeviceptr stamps;
 };
-static_assert(sizeof(LaunchParams) == 104, "LaunchParams must match the device's AmkParams");
+static_assert(sizeof(LaunchParams) == 112, "LaunchParams must match the device's AmkParams");
 
 std::string cudaError(const char *call, CUresult result) {
   const char *name = nullptr, *text = nullptr;
@@ -119,8 +120,8 @@ std::string cacheDirectory(const std::string &configured) {
 }
 
 // Dynamic shared memory a task needs: the staged input vector of a projection, or a query head and
-// the scores of the positions an attention reads.
-size_t taskSharedFloats(const AmkInstr &in) {
+// the scores of the positions an attention reads and one partial output row per warp.
+size_t taskSharedFloats(const AmkInstr &in, size_t warps) {
   if (in.kind != AMK_TASK)
     return 0;
   const AmkOperand *inputs = in.operands + in.outputs;
@@ -131,7 +132,7 @@ size_t taskSharedFloats(const AmkInstr &in) {
     return static_cast<size_t>(inputs[0].cols);
   case ir::OpId::Attention:
   case ir::OpId::AttentionPartial:
-    return static_cast<size_t>(inputs[1].cols) + static_cast<size_t>(inputs[1].rows);
+    return static_cast<size_t>(inputs[1].cols) * (1 + warps) + ((static_cast<size_t>(inputs[1].rows) + 3) & ~size_t{3});
   default:
     return 0;
   }
@@ -210,7 +211,8 @@ struct GpuSchedule::State {
   std::vector<CUdeviceptr> buffers;
   std::vector<size_t> bufferBytes;
   CUdeviceptr tapeDevice = 0, blockStart = 0, bufferTable = 0, counters = 0, barrier = 0, error = 0, stop = 0;
-  CUdeviceptr trace = 0, traceCount = 0, delays = 0;
+  CUdeviceptr trace = 0, traceCount = 0, delays = 0, stamps = 0;
+  bool profiling = false;
   size_t counterCount = 0;
 
   ~State() {
@@ -221,7 +223,7 @@ struct GpuSchedule::State {
       if (b)
         driver().cuMemFree(b);
     for (CUdeviceptr p :
-         {tapeDevice, blockStart, bufferTable, counters, barrier, error, stop, trace, traceCount, delays})
+         {tapeDevice, blockStart, bufferTable, counters, barrier, error, stop, trace, traceCount, delays, stamps})
       if (p)
         driver().cuMemFree(p);
     if (module)
@@ -301,11 +303,12 @@ Result<std::unique_ptr<GpuSchedule>> GpuSchedule::create(const ir::Program &prog
   AMK_CU(driver().cuModuleLoadData(&s.module, cubin->data()));
   AMK_CU(driver().cuModuleGetFunction(&s.function, s.module, "amk_megakernel"));
 
+  const size_t warps = static_cast<size_t>(program.threads / 32);
   size_t floats = 0;
   for (const AmkInstr &in : s.tape.instructions)
-    floats = std::max(floats, taskSharedFloats(in));
-  const int warps = static_cast<int>(program.threads / 32);
-  s.sharedBytes = (floats + 2 * static_cast<size_t>(warps) + 4) * sizeof(float);
+    floats = std::max(floats, taskSharedFloats(in, warps));
+  // The device's AMK_SCRATCH_FLOATS: reduction scratch, rounded up so the staging area is 16-byte aligned.
+  s.sharedBytes = (floats + ((2 * warps + 4 + 3) & ~size_t{3})) * sizeof(float);
   if (s.sharedBytes > static_cast<size_t>(optin))
     return Error(program.sourceName, "a task needs " + std::to_string(s.sharedBytes) + " bytes of shared memory; " +
                                          s.deviceName + " gives a block at most " + std::to_string(optin));
@@ -356,6 +359,7 @@ Result<std::unique_ptr<GpuSchedule>> GpuSchedule::create(const ir::Program &prog
     if (auto e = upload(s.traceCount, nullptr, static_cast<size_t>(program.blocks) * 4))
       return *e;
   }
+
   return std::unique_ptr<GpuSchedule>(new GpuSchedule(std::move(state)));
 }
 
@@ -444,6 +448,16 @@ std::optional<Error> GpuSchedule::setDelays(const std::vector<std::vector<uint32
   return std::nullopt;
 }
 
+std::optional<Error> GpuSchedule::setProfiling(bool on) {
+  State &s = *state_;
+  driver().cuCtxSetCurrent(s.context);
+  if (on && !s.stamps)
+    if (CUresult r = driver().cuMemAlloc(&s.stamps, s.tape.instructions.size() * 16 + 16); r != CUDA_SUCCESS)
+      return Error("", cudaError("cuMemAlloc", r));
+  s.profiling = on;
+  return std::nullopt;
+}
+
 Result<LaunchResult> GpuSchedule::launch() {
   State &s = *state_;
   AMK_CU(driver().cuCtxSetCurrent(s.context));
@@ -451,6 +465,8 @@ Result<LaunchResult> GpuSchedule::launch() {
   AMK_CU(driver().cuMemsetD32Async(s.barrier, 0, 1, s.stream));
   AMK_CU(driver().cuMemsetD8Async(s.error, 0, sizeof(AmkDeviceError), s.stream));
   AMK_CU(driver().cuMemsetD32Async(s.stop, 0, 1, s.stream));
+  if (s.profiling)
+    AMK_CU(driver().cuMemsetD8Async(s.stamps, 0, s.tape.instructions.size() * 16, s.stream));
   LaunchParams params{};
   params.tape = s.tapeDevice;
   params.blockStart = s.blockStart;
@@ -465,6 +481,7 @@ Result<LaunchResult> GpuSchedule::launch() {
   params.timeoutNs = static_cast<unsigned long long>(s.options.timeoutSeconds * 1e9);
   params.scheduleHash = s.tape.scheduleHash;
   params.delayNs = s.delays;
+  params.stamps = s.profiling ? s.stamps : 0;
   void *arguments[] = {&params};
   CUevent start = nullptr, stop = nullptr;
   AMK_CU(driver().cuEventCreate(&start, CU_EVENT_DEFAULT));
@@ -512,6 +529,18 @@ Result<LaunchResult> GpuSchedule::launch() {
     for (size_t k = 0; k < counts.size(); ++k)
       result.trace.emplace_back(flat.begin() + static_cast<long>(k * s.options.traceCapacity),
                                 flat.begin() + static_cast<long>(k * s.options.traceCapacity + counts[k]));
+  }
+  if (s.profiling) {
+    std::vector<uint64_t> stamps(2 * s.tape.instructions.size());
+    AMK_CU(driver().cuMemcpyDtoH(stamps.data(), s.stamps, stamps.size() * 8));
+    for (size_t k = 0; k + 1 < s.tape.blockStart.size(); ++k)
+      for (uint32_t i = s.tape.blockStart[k]; i < s.tape.blockStart[k + 1]; ++i) {
+        const AmkInstr &in = s.tape.instructions[i];
+        if (stamps[2 * i] == 0)
+          continue; // not reached: the kernel stopped early
+        result.profile.push_back({static_cast<uint32_t>(k), i - s.tape.blockStart[k], in.kind, in.op, in.site,
+                                  stamps[2 * i], stamps[2 * i + 1]});
+      }
   }
   return result;
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "ir/program.h"
+#include "megakernel/profile.h"
 #include "megakernel/result.h"
 
 #include <cstddef>
@@ -26,12 +27,14 @@ struct GpuOptions {
   std::string checkerVersion;  // stamped into the kernel source
 };
 
+
 struct LaunchResult {
   bool completed = false;
   bool timedOut = false;                    // a wait or barrier passed the watchdog's time-out
   std::string report;                       // why not: the block, instruction, counter, value and threshold
   double milliseconds = 0;                  // kernel time, CUDA events
   std::vector<std::vector<uint32_t>> trace; // per block, when tracing
+  std::vector<ProfiledInstruction> profile; // every executed instruction, when profiling
 };
 
 class GpuSchedule {
@@ -53,6 +56,8 @@ public:
   Result<LaunchResult> launch();
   // Nanoseconds to sleep before each tape instruction (per block, per instruction); empty: none.
   std::optional<Error> setDelays(const std::vector<std::vector<uint32_t>> &delaysNs);
+  // While on, every launch records each instruction's start and end (%globaltimer) in its result.
+  std::optional<Error> setProfiling(bool on);
 
   std::string deviceName() const;
   int multiprocessors() const;

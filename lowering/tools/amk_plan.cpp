@@ -54,6 +54,7 @@ int main(int argc, char **argv) {
     app.add_option("--blocks,-b", plan.blocks, "blocks in the grid (default: one per SM)");
     app.add_option("--rows,-r", plan.rowsPerTile, "rows of a weight matrix per task (rounded down to a divisor)");
     app.add_option("--splits", plan.splits, "KV position splits (splitkv)");
+    app.add_option("--threads", plan.threads, "threads per block (a multiple of 32, default 256)");
     app.add_option("--context", plan.context, "KV cache positions (default: max_position_embeddings, at most 4096)");
     app.add_option("-o,--output", outputFile, "write the schedule here (default: standard output)");
     app.add_flag("--no-verify", noVerify, "do not run the checker on the schedule");

@@ -54,8 +54,9 @@ struct AmkParams {
   unsigned long long timeoutNs;
   unsigned long long scheduleHash; // must equal AMK_SCHEDULE_HASH
   unsigned int *delayNs;           // per tape instruction: nanoseconds to sleep before it, or null
+  unsigned long long *stamps;      // per tape instruction: %globaltimer at its start and end, or null
 };
-static_assert(sizeof(AmkParams) == 104, "AmkParams must match LaunchParams in megakernel/gpu_runtime.cpp");
+static_assert(sizeof(AmkParams) == 112, "AmkParams must match LaunchParams in megakernel/gpu_runtime.cpp");
 
 // ---- element access --------------------------------------------------------------------------
 
@@ -100,9 +101,8 @@ __device__ __forceinline__ long long amk_index(const AmkOperand &o, long long e)
   return o.offset + r * o.rowStride + c;
 }
 
-__device__ __forceinline__ float amk_load_at(const AmkParams &p, const AmkOperand &o, long long index) {
-  const void *base = p.buffers[o.buffer];
-  switch (o.dtype) {
+__device__ __forceinline__ float amk_load_raw(const void *base, int dtype, long long index) {
+  switch (dtype) {
   case AMK_BF16:
     return amk_bf16_to_f32(((const unsigned short *)base)[index]);
   case AMK_F16:
@@ -114,6 +114,10 @@ __device__ __forceinline__ float amk_load_at(const AmkParams &p, const AmkOperan
   default:
     return (float)((const signed char *)base)[index];
   }
+}
+
+__device__ __forceinline__ float amk_load_at(const AmkParams &p, const AmkOperand &o, long long index) {
+  return amk_load_raw(p.buffers[o.buffer], o.dtype, index);
 }
 
 __device__ __forceinline__ float amk_load(const AmkParams &p, const AmkOperand &o, long long e) {
@@ -390,36 +394,74 @@ __device__ void amk_rmsnorm(const AmkParams &p, const AmkInstr *in, float *scrat
   }
 }
 
-// y[r] = sum_k W[r, k] xs[k], each warp a row at a time; bf16 rows read 16 bytes per lane when aligned.
-__device__ __forceinline__ float amk_row_dot(const AmkParams &p, const AmkOperand &W, int r, const float *xs) {
-  const int lane = threadIdx.x % 32, K = W.cols;
-  const long long rowStart = W.offset + (long long)r * W.rowStride;
-  float acc = 0.0f;
-  if (W.dtype == AMK_BF16 && (K % 8) == 0 && (rowStart % 8) == 0) {
-    const uint4 *row = (const uint4 *)((const unsigned short *)p.buffers[W.buffer] + rowStart);
-    for (int chunk = lane; chunk < K / 8; chunk += 32) {
-      uint4 packed = row[chunk];
-      const unsigned int words[4] = {packed.x, packed.y, packed.z, packed.w};
-      const float *xk = xs + chunk * 8;
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        acc += __uint_as_float(words[i] << 16) * xk[2 * i];
-        acc += __uint_as_float(words[i] & 0xffff0000u) * xk[2 * i + 1];
-      }
-    }
-  } else {
-    for (int k = lane; k < K; k += 32)
-      acc += amk_load_at(p, W, rowStart + k) * xs[k];
-  }
-  return amk_warp_sum(acc);
+// Up to AMK_MV_ROWS rows of W against xs, one warp: every lane keeps one 16-byte load of each row in
+// flight per step, so a warp has AMK_MV_ROWS independent loads outstanding instead of one. bf16 rows
+// that start on a 16-byte boundary take this path; anything else is read an element at a time.
+#define AMK_MV_ROWS 4
+
+__device__ __forceinline__ bool amk_vector_rows(const AmkOperand &W) {
+  return W.dtype == AMK_BF16 && (W.cols % 8) == 0 && (W.offset % 8) == 0 && (W.rowStride % 8) == 0;
 }
 
-// matvec (y <- W, x), matvec_add (y <- W, x, r), rmsnorm_matvec (y <- W, x, w).
+__device__ __forceinline__ float amk_dot8(uint4 packed, const float *xk) {
+  const float4 x0 = *(const float4 *)xk, x1 = *(const float4 *)(xk + 4);
+  float acc = __uint_as_float(packed.x << 16) * x0.x;
+  acc += __uint_as_float(packed.x & 0xffff0000u) * x0.y;
+  acc += __uint_as_float(packed.y << 16) * x0.z;
+  acc += __uint_as_float(packed.y & 0xffff0000u) * x0.w;
+  acc += __uint_as_float(packed.z << 16) * x1.x;
+  acc += __uint_as_float(packed.z & 0xffff0000u) * x1.y;
+  acc += __uint_as_float(packed.w << 16) * x1.z;
+  acc += __uint_as_float(packed.w & 0xffff0000u) * x1.w;
+  return acc;
+}
+
+// acc[j] = the warp's sum of W[r0 + j, :] . xs for j < n (n <= AMK_MV_ROWS); every lane gets them.
+__device__ __forceinline__ void amk_rows_dot(const void *base, const AmkOperand &W, int r0, int n, const float *xs,
+                                             float acc[AMK_MV_ROWS]) {
+  const int lane = threadIdx.x % 32, K = W.cols;
+#pragma unroll
+  for (int j = 0; j < AMK_MV_ROWS; ++j)
+    acc[j] = 0.0f;
+  if (amk_vector_rows(W)) {
+    const uint4 *rows[AMK_MV_ROWS];
+#pragma unroll
+    for (int j = 0; j < AMK_MV_ROWS; ++j)
+      rows[j] = (const uint4 *)((const unsigned short *)base + W.offset + (long long)(r0 + (j < n ? j : 0)) * W.rowStride);
+    const int chunks = K / 8;
+#pragma unroll 2
+    for (int chunk = lane; chunk < chunks; chunk += 32) {
+      uint4 packed[AMK_MV_ROWS];
+#pragma unroll
+      for (int j = 0; j < AMK_MV_ROWS; ++j)
+        if (j < n)
+          packed[j] = rows[j][chunk];
+      const float *xk = xs + chunk * 8;
+#pragma unroll
+      for (int j = 0; j < AMK_MV_ROWS; ++j)
+        if (j < n)
+          acc[j] += amk_dot8(packed[j], xk);
+    }
+  } else {
+    for (int j = 0; j < n; ++j) {
+      const long long rowStart = W.offset + (long long)(r0 + j) * W.rowStride;
+      for (int k = lane; k < K; k += 32)
+        acc[j] += amk_load_raw(base, W.dtype, rowStart + k) * xs[k];
+    }
+  }
+#pragma unroll
+  for (int j = 0; j < AMK_MV_ROWS; ++j)
+    acc[j] = amk_warp_sum(acc[j]);
+}
+
+// matvec (y <- W, x), matvec_add (y <- W, x, r), rmsnorm_matvec (y <- W, x, w). The input vector is
+// staged once in shared memory; each warp then takes a contiguous share of the rows, up to
+// AMK_MV_ROWS of them at a time.
 __device__ void amk_matvec(const AmkParams &p, const AmkInstr *in, float *xs, float *scratch) {
-  const AmkOperand &y = AMK_OUT(0), &W = AMK_IN(0), &x = AMK_IN(1);
-  const int K = W.cols;
-  if (in->op == AMK_OP_RMSNORM_MATVEC) {
-    const AmkOperand &w = AMK_IN(2);
+  const AmkOperand y = AMK_OUT(0), W = AMK_IN(0), x = AMK_IN(1);
+  const int K = W.cols, op = in->op;
+  if (op == AMK_OP_RMSNORM_MATVEC) {
+    const AmkOperand w = AMK_IN(2);
     const float inv = amk_inverse_rms(p, x, in->attributes[0], scratch);
     for (int k = threadIdx.x; k < K; k += AMK_THREADS)
       xs[k] = amk_round(amk_load(p, w, k) * amk_round(amk_load(p, x, k) * inv, x.dtype), x.dtype);
@@ -429,13 +471,24 @@ __device__ void amk_matvec(const AmkParams &p, const AmkInstr *in, float *xs, fl
   }
   __syncthreads();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  for (int r = warp; r < W.rows; r += AMK_WARPS) {
-    float v = amk_row_dot(p, W, r, xs);
-    if (lane == 0) {
-      if (in->op == AMK_OP_MATVEC_ADD)
-        v = amk_round(v, y.dtype) + amk_load(p, AMK_IN(2), r);
-      amk_store(p, y, r, v);
-    }
+  const int perWarp = (W.rows + AMK_WARPS - 1) / AMK_WARPS;
+  const int first = warp * perWarp, last = min(W.rows, first + perWarp);
+  const void *base = p.buffers[W.buffer];
+  AmkOperand residual = y;
+  if (op == AMK_OP_MATVEC_ADD)
+    residual = AMK_IN(2);
+  for (int r0 = first; r0 < last; r0 += AMK_MV_ROWS) {
+    const int n = min(AMK_MV_ROWS, last - r0);
+    float acc[AMK_MV_ROWS];
+    amk_rows_dot(base, W, r0, n, xs, acc);
+#pragma unroll
+    for (int j = 0; j < AMK_MV_ROWS; ++j)
+      if (j < n && lane == j) {
+        float v = acc[j];
+        if (op == AMK_OP_MATVEC_ADD)
+          v = amk_round(v, y.dtype) + amk_load(p, residual, r0 + j);
+        amk_store(p, y, r0 + j, v);
+      }
   }
 }
 
@@ -491,45 +544,99 @@ __device__ bool amk_kv_store(const AmkParams &p, const AmkInstr *in, unsigned in
   return true;
 }
 
-// Softmax-weighted sum of one query head over cache rows [first, last) of the operands; scores go to
-// smem. Writes the normalised output through `emit(d, value)` and returns (max, sum) of the scores.
+// Softmax-weighted sum of one query head over cache rows [first, last) of the operands. Shared
+// memory: the query (D floats), the scores (last - first), then AMK_WARPS partial output rows (D
+// each). Scores: one thread per position, the whole key row in 16-byte loads when it is bf16 and
+// aligned. Output: warp w sums the positions w, w + AMK_WARPS, ...; lanes split the head dimension;
+// the warps' partial rows are added in warp order. Writes the normalised output through
+// `emit(d, value)` and returns (max, sum) of the scores.
 struct AmkSoftmax {
   float max, sum;
 };
 
+__device__ __forceinline__ bool amk_vector_cache(const AmkOperand &c) {
+  return c.dtype == AMK_BF16 && (c.cols % 8) == 0 && (c.offset % 8) == 0 && (c.rowStride % 8) == 0;
+}
+
 template <typename Emit>
 __device__ AmkSoftmax amk_attend(const AmkParams &p, const AmkOperand &q, long long qBase, const AmkOperand &k,
                                  const AmkOperand &v, int first, int last, float *smem, float *scratch, Emit emit) {
-  const int D = k.cols, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  float *qs = smem, *scores = smem + D;
+  const int D = k.cols, n = last - first, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  float *qs = smem, *scores = smem + D, *partial = smem + D + ((n + 3) & ~3);
   for (int d = threadIdx.x; d < D; d += AMK_THREADS)
     qs[d] = amk_load(p, q, qBase + d);
   __syncthreads();
   const float scale = sqrtf((float)D);
-  for (int r = first + warp; r < last; r += AMK_WARPS) {
-    float acc = 0.0f;
-    for (int d = lane; d < D; d += 32)
-      acc += qs[d] * amk_load_at(p, k, k.offset + (long long)r * k.rowStride + d);
-    acc = amk_warp_sum(acc);
-    if (lane == 0)
+  const void *kBase = p.buffers[k.buffer], *vBase = p.buffers[v.buffer];
+  if (amk_vector_cache(k) && (D % 8) == 0) {
+    for (int r = first + threadIdx.x; r < last; r += AMK_THREADS) {
+      const uint4 *row = (const uint4 *)((const unsigned short *)kBase + k.offset + (long long)r * k.rowStride);
+      float acc = 0.0f;
+#pragma unroll 4
+      for (int c = 0; c < D / 8; ++c)
+        acc += amk_dot8(row[c], qs + 8 * c);
       scores[r - first] = acc / scale;
+    }
+  } else {
+    for (int r = first + threadIdx.x; r < last; r += AMK_THREADS) {
+      const long long row = k.offset + (long long)r * k.rowStride;
+      float acc = 0.0f;
+      for (int d = 0; d < D; ++d)
+        acc += qs[d] * amk_load_raw(kBase, k.dtype, row + d);
+      scores[r - first] = acc / scale;
+    }
   }
   __syncthreads();
   float m = -__int_as_float(0x7f800000);
-  for (int r = threadIdx.x; r < last - first; r += AMK_THREADS)
+  for (int r = threadIdx.x; r < n; r += AMK_THREADS)
     m = fmaxf(m, scores[r]);
   m = amk_block_max(m, scratch);
   float sum = 0.0f;
-  for (int r = threadIdx.x; r < last - first; r += AMK_THREADS) {
+  for (int r = threadIdx.x; r < n; r += AMK_THREADS) {
     float e = expf(scores[r] - m);
     scores[r] = e;
     sum += e;
   }
-  sum = amk_block_sum(sum, scratch);
+  sum = amk_block_sum(sum, scratch); // its barriers also publish the exponentiated scores
+  float *mine = partial + warp * D;
+  if (v.dtype == AMK_BF16 && (D % 64) == 0 && D <= 256 && (v.offset % 2) == 0 && (v.rowStride % 2) == 0) {
+    // Lane l owns the column pairs 2l + 64i: one 4-byte load per pair and position.
+    float acc[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+      acc[i] = 0.0f;
+    const int pairs = D / 64;
+    for (int r = first + warp; r < last; r += AMK_WARPS) {
+      const float weight = scores[r - first];
+      const unsigned int *row =
+          (const unsigned int *)((const unsigned short *)vBase + v.offset + (long long)r * v.rowStride);
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+        if (i < pairs) {
+          const unsigned int packed = row[lane + 32 * i];
+          acc[2 * i] += weight * __uint_as_float(packed << 16);
+          acc[2 * i + 1] += weight * __uint_as_float(packed & 0xffff0000u);
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+      if (i < pairs) {
+        mine[64 * i + 2 * lane] = acc[2 * i];
+        mine[64 * i + 2 * lane + 1] = acc[2 * i + 1];
+      }
+  } else {
+    for (int d = lane; d < D; d += 32) {
+      float acc = 0.0f;
+      for (int r = first + warp; r < last; r += AMK_WARPS)
+        acc += scores[r - first] * amk_load_raw(vBase, v.dtype, v.offset + (long long)r * v.rowStride + d);
+      mine[d] = acc;
+    }
+  }
+  __syncthreads();
   for (int d = threadIdx.x; d < D; d += AMK_THREADS) {
     float acc = 0.0f;
-    for (int r = first; r < last; ++r)
-      acc += scores[r - first] * amk_load_at(p, v, v.offset + (long long)r * v.rowStride + d);
+    for (int w = 0; w < AMK_WARPS; ++w)
+      acc += partial[w * D + d];
     emit(d, acc / sum);
   }
   __syncthreads();
@@ -745,10 +852,16 @@ __device__ bool amk_task(const AmkParams &p, const AmkInstr *in, unsigned int in
   return false;
 }
 
+// Floats of reduction scratch before the task staging area, which starts 16-byte aligned.
+#define AMK_SCRATCH_FLOATS ((2 * AMK_WARPS + 4 + 3) & ~3)
+
 extern "C" __global__ void __launch_bounds__(AMK_THREADS) amk_megakernel(AmkParams p) {
-  // Dynamic shared memory: [reduction scratch: 2 * AMK_WARPS + 2 words][task staging].
+  // Dynamic shared memory: [reduction scratch: AMK_SCRATCH_FLOATS words][task staging].
   extern __shared__ __align__(16) float amk_shared[];
-  float *scratch = amk_shared, *smem = amk_shared + 2 * AMK_WARPS + 4;
+  float *scratch = amk_shared, *smem = amk_shared + AMK_SCRATCH_FLOATS;
+  // The instruction being executed, copied from the tape once: every thread reads its operands
+  // from shared memory, and no store of a task can alias them.
+  __shared__ __align__(16) AmkInstr current;
   __shared__ int stopped;
   if (p.scheduleHash != AMK_SCHEDULE_HASH || gridDim.x != AMK_BLOCKS || blockDim.x != AMK_THREADS)
     return; // the host checks both before launching; a mismatched tape must never be interpreted
@@ -756,27 +869,29 @@ extern "C" __global__ void __launch_bounds__(AMK_THREADS) amk_megakernel(AmkPara
   unsigned int barriers = 0, traced = 0;
   if (threadIdx.x == 0)
     stopped = 0;
-  __syncthreads();
+  const AmkInstr *in = &current;
   for (unsigned int i = begin; i < end; ++i) {
-    const AmkInstr *in = p.tape + i;
+    // The previous iteration ended with a block barrier: nobody reads `current` any more.
+    for (int w = threadIdx.x; w < (int)(sizeof(AmkInstr) / 4); w += AMK_THREADS)
+      ((int *)&current)[w] = ((const int *)(p.tape + i))[w];
+    unsigned long long started = 0;
     if (threadIdx.x == 0) {
       if (p.trace && traced < p.traceCapacity)
         p.trace[(unsigned long long)blockIdx.x * p.traceCapacity + traced] = i - begin;
       ++traced;
       if (p.delayNs && p.delayNs[i])
         __nanosleep(p.delayNs[i]);
+      if (p.stamps)
+        started = amk_now_ns();
     }
+    __syncthreads();
     switch (in->kind) {
-    case AMK_TASK: {
-      __syncthreads();
-      bool ok = amk_task(p, in, i - begin, smem, scratch);
-      __syncthreads();
-      if (!ok && threadIdx.x == 0)
+    case AMK_TASK:
+      if (!amk_task(p, in, i - begin, smem, scratch) && threadIdx.x == 0)
         stopped = 1;
       break;
-    }
     case AMK_SIGNAL:
-      __syncthreads();
+      // Every thread's writes of the tasks before it were done before the barrier above.
       if (threadIdx.x == 0) {
         __threadfence();
         amk_add_counter(p.counters + in->counter, in->amount, in->order);
@@ -788,7 +903,6 @@ extern "C" __global__ void __launch_bounds__(AMK_THREADS) amk_megakernel(AmkPara
         stopped = 1;
       break;
     case AMK_BARRIER:
-      __syncthreads();
       ++barriers;
       if (threadIdx.x == 0) {
         __threadfence();
@@ -799,6 +913,10 @@ extern "C" __global__ void __launch_bounds__(AMK_THREADS) amk_megakernel(AmkPara
       break;
     }
     __syncthreads();
+    if (threadIdx.x == 0 && p.stamps) {
+      p.stamps[2ull * i] = started;
+      p.stamps[2ull * i + 1] = amk_now_ns();
+    }
     if (stopped)
       break;
   }

@@ -30,6 +30,7 @@ int main(int argc, char **argv) {
     app.add_option("--blocks", gpu.blocks, "GPU: blocks of the planned grid (default: one per SM of the target)");
     app.add_option("--rows", gpu.rows, "GPU: rows per projection task");
     app.add_option("--splits", gpu.splits, "GPU: KV splits (splitkv)");
+    app.add_option("--threads", gpu.threads, "GPU: threads per block of the planned grid (default 256)");
     app.add_option("--context", gpu.context, "GPU: KV cache positions");
     app.add_option("--expect", gpu.expect, "GPU: tokens the continuation must equal; exit 1 otherwise")->delimiter(',');
     app.add_option("--expect-file", gpu.expectFile,
@@ -56,6 +57,9 @@ int main(int argc, char **argv) {
         ->delimiter(',');
     app.add_option("--bench-steps", gpu.benchSteps, "--bench-kv: timed launches per KV length (default 200)")
         ->check(CLI::PositiveNumber);
+    app.add_option("--profile", gpu.profilePrefix,
+                   "--bench-kv: after timing each KV length, one more launch records every instruction's start and "
+                   "end; prints where the time went and writes PREFIX.kvN.tsv");
     app.add_flag("-q,--quiet", options.quiet, "print only the generated token ids");
     try {
       app.parse(argc, argv);
@@ -74,7 +78,7 @@ int main(int argc, char **argv) {
       gpu.cpu = true;
     }
     if (!options.cpuModelDirectory.empty() && !cpuSchedule) {
-      for (const char *scheduleOnly : {"--force-tokens", "--logits-out", "--delay-trials", "--op-check", "--bench-kv", "--expect",
+      for (const char *scheduleOnly : {"--force-tokens", "--logits-out", "--delay-trials", "--op-check", "--bench-kv", "--profile", "--expect",
                                       "--expect-file"})
         if (app.count(scheduleOnly) > 0) {
           std::cerr << "amk-run: " << scheduleOnly
