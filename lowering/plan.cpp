@@ -447,25 +447,32 @@ private:
     if (!fused())
       norm(attnIn, "ln_attn[l, ");
 
-    // q, k and v projections: one signal per row tile to the counter of its KV group.
+    // q, k and v projections: one signal per row tile to the counter of its KV group. When all their
+    // tiles fit in the grid, q, k and v go to disjoint blocks (q from block 0, then k, then v), each
+    // waiting for the input, so a block computes one projection tile and the three run side by side.
+    // Otherwise the k and v tiles go to blocks 0..min(k tiles, B), a subset of those of the (at least
+    // as many) q tiles, which already waited for the input: only the q stage waits.
     const int64_t tilesPerHead = D / rows;
-    // The k and v tiles go to blocks 0..min(k tiles, B), a subset of those of the (at least as many) q
-    // tiles, which already waited for the input: only the q stage waits.
+    const int64_t qTiles = m.numHeads * tilesPerHead, kvTiles = Hkv * tilesPerHead;
+    const bool spread = qTiles + 2 * kvTiles <= B_;
     auto projectionStage = [&](const std::string &buffer, const std::string &weight, int64_t heads,
-                               int64_t headsPerGroup) {
-      rowStage(
-          heads * tilesPerHead, buffer == "q" ? inputWait(attnIn) : "",
+                               int64_t headsPerGroup, int64_t firstBlock) {
+      Frame before;
+      if (counters() && (buffer == "q" || spread))
+        before = [&](const Section &) { w_.line(inputWait(attnIn)); };
+      stage(
+          heads * tilesPerHead, firstBlock, B_ - firstBlock, before,
           [&](const Affine &t) {
             w_.line(projection(buffer + "[l, " + tileSlice(t, rows) + "]",
                                weight + "[l, " + tileSlice(t, rows) + ", :]", attnIn, "ln_attn[l, :"));
             if (counters())
               w_.line("signal qkv_ready[" + str(Hkv) + "*l+" + t.dividedText(tilesPerHead * headsPerGroup) + "]");
           },
-          "");
+          nullptr);
     };
-    projectionStage("q", "w_q", m.numHeads, G_);
-    projectionStage("k", "w_k", Hkv, 1);
-    projectionStage("v", "w_v", Hkv, 1);
+    projectionStage("q", "w_q", m.numHeads, G_, 0);
+    projectionStage("k", "w_k", Hkv, 1, spread ? qTiles : 0);
+    projectionStage("v", "w_v", Hkv, 1, spread ? qTiles + kvTiles : 0);
     barrier();
 
     // Per KV group: rope its query heads and its key head, store key and value at pos. These tasks

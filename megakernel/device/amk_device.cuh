@@ -429,8 +429,26 @@ __device__ __forceinline__ void amk_rows_dot(const void *base, const AmkOperand 
     for (int j = 0; j < AMK_MV_ROWS; ++j)
       rows[j] = (const uint4 *)((const unsigned short *)base + W.offset + (long long)(r0 + (j < n ? j : 0)) * W.rowStride);
     const int chunks = K / 8;
-#pragma unroll 2
-    for (int chunk = lane; chunk < chunks; chunk += 32) {
+    int chunk = lane;
+    // Four chunks of every row per lane in flight, then the remainder one chunk at a time.
+    for (; chunk + 96 < chunks; chunk += 128) {
+      uint4 packed[AMK_MV_ROWS][4];
+#pragma unroll
+      for (int j = 0; j < AMK_MV_ROWS; ++j)
+#pragma unroll
+        for (int u = 0; u < 4; ++u)
+          if (j < n)
+            packed[j][u] = rows[j][chunk + 32 * u];
+#pragma unroll
+      for (int u = 0; u < 4; ++u) {
+        const float *xk = xs + (chunk + 32 * u) * 8;
+#pragma unroll
+        for (int j = 0; j < AMK_MV_ROWS; ++j)
+          if (j < n)
+            acc[j] += amk_dot8(packed[j][u], xk);
+      }
+    }
+    for (; chunk < chunks; chunk += 32) {
       uint4 packed[AMK_MV_ROWS];
 #pragma unroll
       for (int j = 0; j < AMK_MV_ROWS; ++j)
@@ -493,21 +511,27 @@ __device__ void amk_matvec(const AmkParams &p, const AmkInstr *in, float *xs, fl
 }
 
 // Attributes: head_dim, theta, scaling (1: llama3), factor, low_freq_factor, high_freq_factor,
-// original_max_position.
+// original_max_position. The same fp32 steps as the CPU reference (megakernel/op_reference.cpp,
+// ropeFrequencies), with pow computed in double and rounded once, as the host's correctly rounded
+// powf gives: the frequencies, and so the angles, agree with the reference's bit for bit.
 __device__ float amk_rope_frequency(const AmkInstr *in, int j) {
   const float headDim = in->attributes[0], theta = in->attributes[1];
-  float f = 1.0f / powf(theta, (float)(2 * j) / headDim);
+  const float exponent = (float)(2 * j) / headDim;
+  float f = 1.0f / (float)pow((double)theta, (double)exponent);
   if (in->attributes[2] == 1.0f) {
     const float factor = in->attributes[3], low = in->attributes[4], high = in->attributes[5];
-    const float original = in->attributes[6];
-    const float wavelength = 2.0f * 3.14159265358979323846f / f;
-    const float lowWavelength = original / low, highWavelength = original / high;
-    if (wavelength > lowWavelength) {
-      f = f / factor;
-    } else if (!(wavelength < highWavelength)) {
-      const float t = (original / wavelength - low) / (high - low);
-      f = (1.0f - t) * f / factor + t * f;
-    }
+    const float context = in->attributes[6];
+    const float lowWavelength = (float)((double)context / (double)low);
+    const float highWavelength = (float)((double)context / (double)high);
+    const float twoPi = (float)(2.0 * 3.14159265358979323846);
+    const float highMinusLow = (float)((double)high - (double)low);
+    const float wavelength = (1.0f / f) * twoPi;
+    if (wavelength < highWavelength)
+      return f;
+    if (wavelength > lowWavelength)
+      return f / factor;
+    const float smooth = ((1.0f / wavelength) * context - low) / highMinusLow;
+    f = (1.0f - smooth) * f / factor + smooth * f;
   }
   return f;
 }
@@ -521,8 +545,9 @@ __device__ void amk_rope(const AmkParams &p, const AmkInstr *in) {
     const long long head = q / half;
     const int j = (int)(q - head * half);
     const long long i = head * D + j, i2 = i + half;
-    const float angle = pos * amk_rope_frequency(in, j);
-    const float c = amk_round(cosf(angle), v.dtype), s = amk_round(sinf(angle), v.dtype);
+    const float angle = amk_rope_frequency(in, j) * pos;
+    // cos and sin in double, rounded once: the host's correctly rounded cosf and sinf.
+    const float c = amk_round((float)cos((double)angle), v.dtype), s = amk_round((float)sin((double)angle), v.dtype);
     const float a = amk_load(p, v, i), b = amk_load(p, v, i2);
     const float first = amk_round(amk_round(a * c, v.dtype) - amk_round(b * s, v.dtype), v.dtype);
     const float second = amk_round(amk_round(b * c, v.dtype) + amk_round(a * s, v.dtype), v.dtype);
@@ -800,6 +825,70 @@ __device__ void amk_opaque(const AmkParams &p, const AmkInstr *in, float *scratc
 
 // ---- the interpreter ---------------------------------------------------------------------------
 
+// Rows [first, last) of an operand into L2, one 128-byte line per prefetch, spread over `threads`
+// threads numbered from `thread`. A prefetch is a hint: it changes no value any load returns.
+__device__ void amk_prefetch_rows(const AmkParams &p, const AmkOperand &o, int first, int last, int thread,
+                                  int threads) {
+  if (last <= first)
+    return;
+  const int size = amk_element_bytes(o.dtype);
+  const long long rowBytes = (long long)o.cols * size, strideBytes = o.rowStride * size;
+  const long long linesPerRow = (rowBytes + 127) / 128;
+  const char *base = (const char *)p.buffers[o.buffer] + o.offset * size;
+  const long long lines = (long long)(last - first) * linesPerRow;
+  for (long long l = thread; l < lines; l += threads) {
+    const long long r = first + l / linesPerRow, c = (l % linesPerRow) * 128;
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(base + r * strideBytes + c));
+  }
+}
+
+// While thread 0 spins on a wait, warps 1.. pull what the block's next tasks (up to its next
+// synchronisation) will read from memory into L2: the weight rows of a projection, the cache rows of
+// an attention up to the current position.
+__device__ void amk_prefetch_upcoming(const AmkParams &p, unsigned int next, unsigned int end) {
+  if (threadIdx.x < 32)
+    return;
+  const int thread = threadIdx.x - 32, threads = AMK_THREADS - 32;
+  for (unsigned int i = next; i < end && i < next + 8; ++i) {
+    const AmkInstr *in = p.tape + i;
+    if (in->kind != AMK_TASK)
+      return;
+    switch (in->op) {
+    case AMK_OP_MATVEC:
+    case AMK_OP_MATVEC_ADD:
+    case AMK_OP_RMSNORM_MATVEC: {
+      const AmkOperand W = AMK_IN(0);
+      amk_prefetch_rows(p, W, 0, W.rows, thread, threads);
+      break;
+    }
+    case AMK_OP_ATTENTION:
+    case AMK_OP_ATTENTION_PARTIAL: {
+      const AmkOperand k = AMK_IN(1), v = AMK_IN(2);
+      const int last = min(k.rows, amk_load_int(p, AMK_IN(3), 0) + 1 - k.rowLo);
+      amk_prefetch_rows(p, k, 0, last, thread, threads);
+      amk_prefetch_rows(p, v, 0, last, thread, threads);
+      break;
+    }
+    default:
+      break;
+    }
+  }
+}
+
+// Asynchronous copy of a tape record into shared memory (cp.async, 4 bytes per thread); complete
+// once the copying threads pass amk_record_wait and then a block barrier.
+__device__ __forceinline__ void amk_record_fetch(AmkInstr *to, const AmkInstr *from) {
+  for (int w = threadIdx.x; w < (int)(sizeof(AmkInstr) / 4); w += AMK_THREADS) {
+    unsigned long long generic = (unsigned long long)((int *)to + w), shared;
+    asm("cvta.to.shared.u64 %0, %1;" : "=l"(shared) : "l"(generic));
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"((unsigned int)shared), "l"((const int *)from + w)
+                 : "memory");
+  }
+  asm volatile("cp.async.commit_group;" ::: "memory");
+}
+
+__device__ __forceinline__ void amk_record_wait() { asm volatile("cp.async.wait_all;" ::: "memory"); }
+
 __device__ bool amk_task(const AmkParams &p, const AmkInstr *in, unsigned int instruction, float *smem, float *scratch) {
   switch (in->op) {
   case AMK_OP_COPY:
@@ -855,13 +944,14 @@ __device__ bool amk_task(const AmkParams &p, const AmkInstr *in, unsigned int in
 // Floats of reduction scratch before the task staging area, which starts 16-byte aligned.
 #define AMK_SCRATCH_FLOATS ((2 * AMK_WARPS + 4 + 3) & ~3)
 
-extern "C" __global__ void __launch_bounds__(AMK_THREADS) amk_megakernel(AmkParams p) {
+extern "C" __global__ void __launch_bounds__(AMK_THREADS, 1) amk_megakernel(AmkParams p) {
   // Dynamic shared memory: [reduction scratch: AMK_SCRATCH_FLOATS words][task staging].
   extern __shared__ __align__(16) float amk_shared[];
   float *scratch = amk_shared, *smem = amk_shared + AMK_SCRATCH_FLOATS;
   // The instruction being executed, copied from the tape once: every thread reads its operands
-  // from shared memory, and no store of a task can alias them.
-  __shared__ __align__(16) AmkInstr current;
+  // from shared memory, and no store of a task can alias them. Two slots: the next record is copied
+  // asynchronously while the current one executes.
+  __shared__ __align__(16) AmkInstr records[2];
   __shared__ int stopped;
   if (p.scheduleHash != AMK_SCHEDULE_HASH || gridDim.x != AMK_BLOCKS || blockDim.x != AMK_THREADS)
     return; // the host checks both before launching; a mismatched tape must never be interpreted
@@ -869,11 +959,10 @@ extern "C" __global__ void __launch_bounds__(AMK_THREADS) amk_megakernel(AmkPara
   unsigned int barriers = 0, traced = 0;
   if (threadIdx.x == 0)
     stopped = 0;
-  const AmkInstr *in = &current;
+  if (begin < end)
+    amk_record_fetch(&records[0], p.tape + begin);
   for (unsigned int i = begin; i < end; ++i) {
-    // The previous iteration ended with a block barrier: nobody reads `current` any more.
-    for (int w = threadIdx.x; w < (int)(sizeof(AmkInstr) / 4); w += AMK_THREADS)
-      ((int *)&current)[w] = ((const int *)(p.tape + i))[w];
+    const AmkInstr *in = &records[(i - begin) & 1];
     unsigned long long started = 0;
     if (threadIdx.x == 0) {
       if (p.trace && traced < p.traceCapacity)
@@ -884,7 +973,11 @@ extern "C" __global__ void __launch_bounds__(AMK_THREADS) amk_megakernel(AmkPara
       if (p.stamps)
         started = amk_now_ns();
     }
+    amk_record_wait();
     __syncthreads();
+    // The other slot was last read in the previous iteration, which every thread has left.
+    if (i + 1 < end)
+      amk_record_fetch(&records[(i + 1 - begin) & 1], p.tape + i + 1);
     switch (in->kind) {
     case AMK_TASK:
       if (!amk_task(p, in, i - begin, smem, scratch) && threadIdx.x == 0)
@@ -901,6 +994,7 @@ extern "C" __global__ void __launch_bounds__(AMK_THREADS) amk_megakernel(AmkPara
       if (threadIdx.x == 0 &&
           !amk_spin(p, p.counters + in->counter, in->amount, in->order, AMK_WAIT_TIMEOUT, i - begin, in))
         stopped = 1;
+      amk_prefetch_upcoming(p, i + 1, end);
       break;
     case AMK_BARRIER:
       ++barriers;
@@ -910,6 +1004,7 @@ extern "C" __global__ void __launch_bounds__(AMK_THREADS) amk_megakernel(AmkPara
         if (!amk_spin(p, p.barrier, barriers * gridDim.x, AMK_ORDER_GPU, AMK_BARRIER_TIMEOUT, i - begin, in))
           stopped = 1;
       }
+      amk_prefetch_upcoming(p, i + 1, end);
       break;
     }
     __syncthreads();
@@ -920,6 +1015,7 @@ extern "C" __global__ void __launch_bounds__(AMK_THREADS) amk_megakernel(AmkPara
     if (stopped)
       break;
   }
+  amk_record_wait(); // a block that stopped early may still be copying its next record
   if (threadIdx.x == 0 && p.traceCount)
     p.traceCount[blockIdx.x] = traced < p.traceCapacity ? traced : p.traceCapacity;
 }
