@@ -153,8 +153,10 @@ public:
           ++pos_;
         Token t = makeToken(TokenKind::Comment, start, pos_);
         std::string_view body = text_.substr(start + 1, pos_ - start - 1);
-        while (!body.empty() && (body.back() == ' ' || body.back() == '\t'))
-          body.remove_suffix(1); // trailing blanks are not part of a comment's text
+        // Trailing blanks are not part of a comment's text, and neither is a carriage return that ends
+        // it (before the end of the file or a CRLF): printed back, it would end the line in CRLF.
+        while (!body.empty() && (body.back() == ' ' || body.back() == '\t' || body.back() == '\r'))
+          body.remove_suffix(1);
         t.stringValue = std::string(body);
         tokens.push_back(std::move(t));
         continue;

@@ -88,6 +88,40 @@ template <class Visit> void forEachElement(const ir::Region &region, const std::
   });
 }
 
+// The magnitude each output element's tolerance is relative to, in the region's element order. For
+// most ops it is the reference value itself. Two ops end in a sum of separately rounded terms, whose
+// rounding errors scale with the terms, not with their (possibly cancelling) sum: rope's outputs
+// come from a rotation of a pair (x_i, x_{i+d/2}), so they scale with the pair's norm; matvec_add's
+// y = round(W x) + r scales with |W x| + |r|.
+std::vector<double> toleranceScales(const ir::Instruction &task, const ir::Site &site, const HostBuffer &reference,
+                                    const std::vector<Operand> &inputs, const ir::Region &out,
+                                    const std::vector<int64_t> &shape) {
+  std::vector<double> values;
+  forEachElement(out, shape, [&](int64_t e) { values.push_back(reference.load(e)); });
+  std::vector<double> scales(values.size());
+  if (task.op == ir::OpId::Rope && !site.attributes.empty()) {
+    const auto *headDim = std::get_if<int64_t>(&site.attributes[0].value);
+    const size_t d = headDim && *headDim > 1 ? static_cast<size_t>(*headDim) : 0;
+    for (size_t k = 0; k < values.size(); ++k) {
+      const size_t j = d ? k % d : 0, half = d / 2;
+      const size_t partner = d == 0 ? k : j < half ? k + half : k - half;
+      scales[k] = partner < values.size() ? std::hypot(values[k], values[partner]) : std::fabs(values[k]);
+    }
+    return scales;
+  }
+  if (task.op == ir::OpId::MatVecAdd && inputs.size() == 3) {
+    std::vector<double> residual;
+    const Operand &r = inputs[2];
+    forEachElement(*r.region, r.buffer->shape(), [&](int64_t e) { residual.push_back(r.buffer->load(e)); });
+    for (size_t k = 0; k < values.size(); ++k)
+      scales[k] = k < residual.size() ? std::fabs(values[k] - residual[k]) + std::fabs(residual[k]) : std::fabs(values[k]);
+    return scales;
+  }
+  for (size_t k = 0; k < values.size(); ++k)
+    scales[k] = std::fabs(values[k]);
+  return scales;
+}
+
 } // namespace
 
 bool OpCheckResult::ok() const {
@@ -183,8 +217,11 @@ OpCheckResult checkOps(const ir::Program &program, const std::vector<HostBuffer>
       double largest = 0;
       if (!isInteger(dtype))
         forEachElement(out, shape, [&](int64_t e) { largest = std::max(largest, double(std::fabs(reference.load(e)))); });
+      const std::vector<double> scales = isInteger(dtype) ? std::vector<double>{} : toleranceScales(task, program.sites[task.site], reference, inputs, out, shape);
+      size_t k = 0;
       forEachElement(out, shape, [&](int64_t e) {
         ++row->elements;
+        const double scale = isInteger(dtype) ? 0 : scales[k++];
         double d, tol;
         std::string shown;
         if (isInteger(dtype)) {
@@ -193,7 +230,7 @@ OpCheckResult checkOps(const ir::Program &program, const std::vector<HostBuffer>
         } else {
           const double x = reference.load(e), y = device.load(e);
           d = (std::isnan(x) != std::isnan(y)) ? INFINITY : (std::isnan(x) ? 0 : std::fabs(x - y));
-          tol = tolerance(dtype, x, largest);
+          tol = tolerance(dtype, scale, largest);
         }
         row->maxAbsError = std::max(row->maxAbsError, d);
         const double ofTol = d == 0 ? 0 : (tol > 0 ? d / tol : INFINITY);
