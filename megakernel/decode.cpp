@@ -103,6 +103,33 @@ int64_t DecodeFeed::steps() const {
   return mode == Mode::TeacherForced ? fed : fed + std::max<int64_t>(newTokens - 1, 0);
 }
 
+double percentile(std::vector<double> v, double q) {
+  if (v.empty())
+    return 0;
+  std::sort(v.begin(), v.end());
+  return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5)];
+}
+
+Result<std::vector<double>> timeSteps(StepRunner &runner, int64_t kv, int64_t steps, int64_t warmup) {
+  const int32_t position = static_cast<int32_t>(kv - 1), token = 1;
+  if (std::optional<Error> e = runner.setInts("pos", std::span<const int32_t>(&position, 1)))
+    return *e;
+  if (std::optional<Error> e = runner.setInts("tok", std::span<const int32_t>(&token, 1)))
+    return *e;
+  std::vector<double> microseconds;
+  for (int64_t i = 0; i < warmup + steps; ++i) {
+    Result<StepLaunch> launched = runner.launch();
+    if (!launched)
+      return launched.error();
+    if (launched->status != LaunchStatus::Completed)
+      return Error(runner.program().sourceName,
+                   "a launch at KV length " + std::to_string(kv) + " did not complete: " + launched->report);
+    if (i >= warmup)
+      microseconds.push_back(launched->milliseconds * 1000);
+  }
+  return microseconds;
+}
+
 Result<DecodeRun> decode(StepRunner &runner, const DecodeFeed &feed, bool keepLogits) {
   const ir::Program &program = runner.program();
   for (const char *name : {"tok", "pos", "next_token", "logits"})

@@ -89,6 +89,13 @@ struct DecodeRun {
   std::vector<float> logits;         // when kept: steps x vocab, row-major, widened to fp32
 };
 
+// The q-quantile (0..1) of v by nearest rank; 0 for an empty v.
+double percentile(std::vector<double> v, double q);
+
+// Kernel times in microseconds of `steps` launches of one step at KV length `kv` (position kv - 1,
+// token 1), after `warmup` launches that are not kept. A launch that does not complete is an error.
+Result<std::vector<double>> timeSteps(StepRunner &runner, int64_t kv, int64_t steps, int64_t warmup = 20);
+
 // Runs `feed` from position 0 (the runner's state is assumed fresh). A launch that does not complete
 // is an error naming the position and the runner's report.
 Result<DecodeRun> decode(StepRunner &runner, const DecodeFeed &feed, bool keepLogits);

@@ -24,13 +24,6 @@ namespace amk::megakernel {
 
 namespace {
 
-double percentile(std::vector<double> v, double q) {
-  if (v.empty())
-    return 0;
-  std::sort(v.begin(), v.end());
-  return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5)];
-}
-
 std::string join(const std::vector<int32_t> &tokens) {
   std::string s;
   for (int32_t t : tokens)
@@ -116,22 +109,6 @@ std::optional<std::string> checkContext(const ir::Program &program, int64_t step
       return std::to_string(steps) + " steps need KV positions 0.." + std::to_string(steps - 1) +
              " but the schedule's k_cache holds " + std::to_string(b.shape[2]) + " (plan with a larger --context)";
   return std::nullopt;
-}
-
-// The megakernel, or with --cpu the CPU executor (the only choice in a build without the GPU runtime,
-// which runGpuRunTool checks first).
-Result<std::unique_ptr<StepRunner>> makeRunner(const GpuRunOptions &options, const ir::Program &program,
-                                               [[maybe_unused]] const std::string &text, const Checkpoint &checkpoint) {
-#ifdef AMK_HAVE_GPU_RUNTIME
-  if (!options.cpu) {
-    GpuOptions gpu;
-    gpu.timeoutSeconds = options.timeoutSeconds;
-    gpu.checkerVersion = options.checkerVersion;
-    return makeGpuStepRunner(program, text, checkpoint, gpu);
-  }
-#endif
-  return makeExecutorStepRunner(program, checkpoint,
-                                std::chrono::milliseconds(static_cast<int64_t>(options.timeoutSeconds * 1000)));
 }
 
 // What to feed and what to expect, from the options (and --expect-file), checked against the vocabulary.
@@ -248,21 +225,10 @@ Result<std::vector<BenchRow>> benchSteps(StepRunner &runner, const std::vector<i
                                          const std::string &profilePrefix) {
   std::vector<BenchRow> rows;
   for (int64_t kv : kvLengths) {
-    const int32_t position = static_cast<int32_t>(kv - 1), token = 1;
-    if (std::optional<Error> e = runner.setInts("pos", std::span<const int32_t>(&position, 1)))
-      return *e;
-    if (std::optional<Error> e = runner.setInts("tok", std::span<const int32_t>(&token, 1)))
-      return *e;
-    BenchRow row{kv, {}, std::nullopt};
-    for (int64_t i = 0; i < 20 + steps; ++i) {
-      Result<StepLaunch> launched = runner.launch();
-      if (!launched)
-        return launched.error();
-      if (launched->status != LaunchStatus::Completed)
-        return Error("amk-run", "--bench-kv " + std::to_string(kv) + ": a launch did not complete: " + launched->report);
-      if (i >= 20)
-        row.microseconds.push_back(launched->milliseconds * 1000);
-    }
+    Result<std::vector<double>> timed = timeSteps(runner, kv, steps);
+    if (!timed)
+      return Error("amk-run", "--bench-kv " + std::to_string(kv) + ": " + timed.error().message);
+    BenchRow row{kv, std::move(*timed), std::nullopt};
     if (!profilePrefix.empty()) {
       Result<std::vector<ProfiledInstruction>> profiled = runner.profiledLaunch();
       if (!profiled)
@@ -280,6 +246,22 @@ Result<std::vector<BenchRow>> benchSteps(StepRunner &runner, const std::vector<i
 }
 
 } // namespace
+
+Result<std::unique_ptr<StepRunner>> makeStepRunner(bool cpu, double timeoutSeconds, const std::string &checkerVersion,
+                                                   const ir::Program &program, [[maybe_unused]] const std::string &text,
+                                                   const Checkpoint &checkpoint) {
+#ifdef AMK_HAVE_GPU_RUNTIME
+  if (!cpu) {
+    GpuOptions gpu;
+    gpu.timeoutSeconds = timeoutSeconds;
+    gpu.checkerVersion = checkerVersion;
+    return makeGpuStepRunner(program, text, checkpoint, gpu);
+  }
+#endif
+  (void)cpu;
+  return makeExecutorStepRunner(program, checkpoint,
+                                std::chrono::milliseconds(static_cast<int64_t>(timeoutSeconds * 1000)));
+}
 
 GpuRunOutcome runGpuRunTool(const GpuRunOptions &options, const Certifier &certify, std::ostream &out,
                             std::ostream &err) {
@@ -324,7 +306,8 @@ GpuRunOutcome runGpuRunTool(const GpuRunOptions &options, const Certifier &certi
     return GpuRunOutcome::InputError;
   }
 #endif
-  Result<std::unique_ptr<StepRunner>> runner = makeRunner(options, *schedule.program, source->text, *checkpoint);
+  Result<std::unique_ptr<StepRunner>> runner = makeStepRunner(options.cpu, options.timeoutSeconds, options.checkerVersion,
+                                                              *schedule.program, source->text, *checkpoint);
   if (!runner) {
     err << runner.error().render() << "\n";
     return GpuRunOutcome::InternalError;

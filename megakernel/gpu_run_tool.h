@@ -5,6 +5,8 @@
 #pragma once
 
 #include "ir/program.h"
+#include "megakernel/checkpoint.h"
+#include "megakernel/decode.h"
 #include "megakernel/delay_trials.h"
 
 #include <cstdint>
@@ -59,6 +61,12 @@ enum class GpuRunOutcome {
   InputError,
   InternalError,
 };
+
+// The megakernel on the GPU, or with `cpu` (the only choice in a build without the GPU runtime) the
+// CPU executor, running the certified `program` (canonical `text`) with the checkpoint's weights.
+Result<std::unique_ptr<StepRunner>> makeStepRunner(bool cpu, double timeoutSeconds, const std::string &checkerVersion,
+                                                   const ir::Program &program, const std::string &text,
+                                                   const Checkpoint &checkpoint);
 
 GpuRunOutcome runGpuRunTool(const GpuRunOptions &options, const Certifier &certify, std::ostream &out,
                             std::ostream &err);
