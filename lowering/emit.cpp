@@ -3,10 +3,12 @@
 // refused with its source line rather than lowered approximately.
 #include "lowering/emit.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <sstream>
 #include <variant>
+#include <vector>
 
 namespace amk::lowering {
 
@@ -96,6 +98,54 @@ float attributeNumber(const ir::ast::Value &value) {
   return s == "llama3" ? 1.0f : 0.0f; // rope's scaling word; opaque's name is not needed on the device
 }
 
+// The prefetch hints of every wait and barrier (tape_format.h): the weight operands of the projections
+// and the cache operands of the attentions that follow it before the block's next synchronisation,
+// as many as fit in its operand slots.
+void addPrefetchHints(Tape &tape) {
+  for (size_t k = 0; k + 1 < tape.blockStart.size(); ++k) {
+    const uint32_t end = tape.blockStart[k + 1];
+    for (uint32_t i = tape.blockStart[k]; i < end; ++i) {
+      AmkInstr &sync = tape.instructions[i];
+      if (sync.kind != AMK_WAIT && sync.kind != AMK_BARRIER)
+        continue;
+      std::vector<AmkOperand> whole, clipped;
+      const AmkOperand *position = nullptr;
+      for (uint32_t j = i + 1; j < end && tape.instructions[j].kind == AMK_TASK; ++j) {
+        const AmkInstr &task = tape.instructions[j];
+        const AmkOperand *inputs = task.operands + task.outputs;
+        switch (static_cast<ir::OpId>(task.op)) {
+        case ir::OpId::MatVec:
+        case ir::OpId::MatVecAdd:
+        case ir::OpId::RmsNormMatVec:
+          whole.push_back(inputs[0]);
+          break;
+        case ir::OpId::Attention:
+        case ir::OpId::AttentionPartial:
+          if (!position || std::memcmp(position, &inputs[3], sizeof(AmkOperand)) == 0) {
+            clipped.push_back(inputs[1]);
+            clipped.push_back(inputs[2]);
+            position = &inputs[3];
+          }
+          break;
+        default:
+          break;
+        }
+      }
+      const size_t clippedSlots = clipped.empty() ? 0 : std::min<size_t>(clipped.size(), AMK_MAX_OPERANDS - 1);
+      const size_t wholeSlots = std::min(whole.size(), AMK_MAX_OPERANDS - clippedSlots - (clippedSlots ? 1 : 0));
+      size_t slot = 0;
+      for (size_t w = 0; w < wholeSlots; ++w)
+        sync.operands[slot++] = whole[w];
+      for (size_t c = 0; c < clippedSlots; ++c)
+        sync.operands[slot++] = clipped[c];
+      if (clippedSlots)
+        sync.operands[slot++] = *position;
+      sync.outputs = static_cast<int>(wholeSlots);
+      sync.inputs = static_cast<int>(clippedSlots);
+    }
+  }
+}
+
 } // namespace
 
 TapeResult buildTape(const ir::Program &program, const std::string &canonicalText) {
@@ -167,6 +217,7 @@ TapeResult buildTape(const ir::Program &program, const std::string &canonicalTex
     }
   }
   tape.blockStart.push_back(static_cast<uint32_t>(tape.instructions.size()));
+  addPrefetchHints(tape);
   return result;
 }
 

@@ -36,12 +36,14 @@ const char *strategyName(Strategy strategy) {
     return "fused";
   case Strategy::SplitKv:
     return "splitkv";
+  case Strategy::Headwise:
+    return "headwise";
   }
   return "?";
 }
 
 std::vector<Strategy> allStrategies() {
-  return {Strategy::Barrier, Strategy::Dataflow, Strategy::Fused, Strategy::SplitKv};
+  return {Strategy::Barrier, Strategy::Dataflow, Strategy::Fused, Strategy::SplitKv, Strategy::Headwise};
 }
 
 std::optional<Strategy> parseStrategy(const std::string &name) {
@@ -265,7 +267,10 @@ public:
 
 private:
   bool counters() const { return o_.strategy != Strategy::Barrier; }
-  bool fused() const { return o_.strategy == Strategy::Fused || o_.strategy == Strategy::SplitKv; }
+  bool fused() const {
+    return o_.strategy == Strategy::Fused || o_.strategy == Strategy::SplitKv || o_.strategy == Strategy::Headwise;
+  }
+  bool headwise() const { return o_.strategy == Strategy::Headwise; }
   std::string lmHead() const { return m_.tieWordEmbeddings ? "embed" : "lm_head"; }
 
   void header() {
@@ -327,9 +332,13 @@ private:
       counter("h_ready", 2 * L + 1, "h_ready[i]: one signal per block that wrote part of h[i]");
       if (!fused())
         counter("xn_ready", 2 * L + 1, "xn_ready[i]: one signal per block that wrote part of xn[i]");
-      counter("qkv_ready", L * m.numKvHeads,
-              "qkv_ready[l*kv_heads+g]: one signal per q, k or v row tile of KV group g of layer l");
-      counter("kv_stored", L * m.numKvHeads, "kv_stored[l*kv_heads+g]: KV group g roped and stored");
+      if (headwise()) {
+        counter("kv_stored", L * m.numKvHeads, "kv_stored[l*kv_heads+g]: one signal each when k and v of KV head g are stored");
+      } else {
+        counter("qkv_ready", L * m.numKvHeads,
+                "qkv_ready[l*kv_heads+g]: one signal per q, k or v row tile of KV group g of layer l");
+        counter("kv_stored", L * m.numKvHeads, "kv_stored[l*kv_heads+g]: KV group g roped and stored");
+      }
       counter("attn_ready", L, "attn_ready[l]: one signal per attention output task of layer l");
       if (o_.strategy == Strategy::SplitKv)
         counter("part_ready", L * m.numKvHeads, "part_ready[l*kv_heads+g]: one signal per split of group g");
@@ -446,6 +455,11 @@ private:
     w_.line("# Layer l, attention half.");
     if (!fused())
       norm(attnIn, "ln_attn[l, ");
+    if (headwise()) {
+      headwiseAttention(attnIn);
+      outputProjection(attnIn, attnOut, m.numHeads);
+      return;
+    }
 
     // q, k and v projections: one signal per row tile to the counter of its KV group. When all their
     // tiles fit in the grid, q, k and v go to disjoint blocks (q from block 0, then k, then v), each
@@ -558,7 +572,62 @@ private:
     }
     barrier();
 
-    // Output projection with the residual: h[2l+1] = h[2l] + W_o attn.
+    outputProjection(attnIn, attnOut, attnSignals);
+    (void)l;
+  }
+
+  // Headwise: one task per head computes its whole projection (rows = head_dim), so rope and the KV
+  // store need no other block. Query head h's block ropes it in place and later runs head h's
+  // attention itself (program order orders the two); KV head g's k block ropes k and stores it, its
+  // v block stores v, and each signals kv_stored once. Heads go to disjoint blocks (q, then k, then
+  // v) when they fit in the grid; otherwise each kind starts at block 0. Every block does all its
+  // projections before any attention, so no block waits for work placed after its own wait.
+  void headwiseAttention(const std::string &attnIn) {
+    const ModelConfig &m = m_;
+    const int64_t D = m.headDim, H = m.numHeads, Hkv = m.numKvHeads;
+    const bool spread = H + 2 * Hkv <= B_;
+    const std::string wait = inputWait(attnIn);
+    const Frame waitInput = [&](const Section &) { w_.line(wait); };
+    auto head = [&](const Affine &i) { return "[l, " + tileSlice(i, D) + "]"; };
+    stage(
+        H, 0, B_, waitInput,
+        [&](const Affine &h) {
+          w_.line(projection("q" + head(h), "w_q[l, " + tileSlice(h, D) + ", :]", attnIn, "ln_attn[l, :"));
+          w_.line("rope q" + head(h) + " <- q" + head(h) + ", pos " + ropeAttributes());
+        },
+        nullptr);
+    stage(
+        Hkv, spread ? H : 0, spread ? B_ - H : B_, waitInput,
+        [&](const Affine &g) {
+          w_.line(projection("k" + head(g), "w_k[l, " + tileSlice(g, D) + ", :]", attnIn, "ln_attn[l, :"));
+          w_.line("rope k" + head(g) + " <- k" + head(g) + ", pos " + ropeAttributes());
+          w_.line("kv_store k_cache[l, " + g.text() + ", :, :] <- k" + head(g) + ", pos");
+          w_.line("signal kv_stored[" + str(Hkv) + "*l+" + g.text() + "]");
+        },
+        nullptr);
+    stage(
+        Hkv, spread ? H + Hkv : 0, spread ? B_ - H - Hkv : B_, waitInput,
+        [&](const Affine &g) {
+          w_.line(projection("v" + head(g), "w_v[l, " + tileSlice(g, D) + ", :]", attnIn, "ln_attn[l, :"));
+          w_.line("kv_store v_cache[l, " + g.text() + ", :, :] <- v" + head(g) + ", pos");
+          w_.line("signal kv_stored[" + str(Hkv) + "*l+" + g.text() + "]");
+        },
+        nullptr);
+    stage(
+        H, 0, B_, nullptr,
+        [&](const Affine &h) {
+          const std::string g = h.dividedText(G_);
+          w_.line("wait kv_stored[" + str(Hkv) + "*l+" + g + "] >= 2");
+          w_.line("attention attn" + head(h) + " <- q" + head(h) + ", k_cache[l, " + g + ", :, :], v_cache[l, " + g +
+                  ", :, :], pos");
+          w_.line("signal attn_ready[l]");
+        },
+        nullptr);
+  }
+
+  // Output projection with the residual: h[2l+1] = h[2l] + W_o attn, after `attnSignals` signals.
+  void outputProjection(const std::string &attnIn, const std::string &attnOut, int64_t attnSignals) {
+    const ModelConfig &m = m_;
     const int64_t oRows = rowsO_;
     rowStage(
         m.hiddenSize / oRows, "wait attn_ready[l] >= " + str(attnSignals),
@@ -569,7 +638,6 @@ private:
         "signal h_ready[" + attnOut + "]");
     hWriters_ = participants(m.hiddenSize / oRows, B_);
     barrier();
-    (void)l;
   }
 
   void mlpHalf() {

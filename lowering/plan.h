@@ -17,9 +17,11 @@ enum class Strategy {
   Dataflow, // counters: each consumer waits only for the producer tiles it reads
   Fused,    // Dataflow, with RMSNorm fused into the projections and the argmax split over the LM head
   SplitKv,  // Fused, with attention split over the KV positions and merged per KV head
+  Headwise, // Fused, with one task per q, k or v head (rope and KV store in the same block) and each
+            // query head's attention on the block that projected it
 };
 
-const char *strategyName(Strategy strategy); // "barrier", "dataflow", "fused", "splitkv"
+const char *strategyName(Strategy strategy); // "barrier", "dataflow", "fused", "splitkv", "headwise"
 std::optional<Strategy> parseStrategy(const std::string &name);
 std::vector<Strategy> allStrategies();
 

@@ -4,7 +4,7 @@
 #ifndef AMK_TAPE_FORMAT_H
 #define AMK_TAPE_FORMAT_H
 
-#define AMK_TAPE_VERSION 1
+#define AMK_TAPE_VERSION 2
 #define AMK_MAX_OPERANDS 6
 #define AMK_MAX_ATTRIBUTES 7
 
@@ -31,6 +31,11 @@ struct AmkOperand {
   int colLo;
 };
 
+// A wait's or a barrier's operands carry prefetch hints instead: what the tasks right after it (up
+// to the next synchronisation) will read from memory, for the block's idle threads to pull into L2
+// while one thread spins. `outputs` operands are read whole (projection weights); then `inputs`
+// operands are read up to the current position (KV cache rows of an attention), followed by one
+// more operand, the position scalar (attention's `pos`). Hints change no value any load returns.
 struct AmkInstr {
   int kind;  // AmkKind
   int op;    // ir::OpId of a task

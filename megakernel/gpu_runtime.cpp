@@ -128,8 +128,9 @@ size_t taskSharedFloats(const AmkInstr &in, size_t warps) {
   switch (static_cast<ir::OpId>(in.op)) {
   case ir::OpId::MatVec:
   case ir::OpId::MatVecAdd:
-  case ir::OpId::RmsNormMatVec:
     return static_cast<size_t>(inputs[0].cols);
+  case ir::OpId::RmsNormMatVec: // the input vector and the norm weight
+    return 2 * ((static_cast<size_t>(inputs[0].cols) + 3) & ~size_t{3});
   case ir::OpId::Attention:
   case ir::OpId::AttentionPartial:
     return static_cast<size_t>(inputs[1].cols) * (1 + warps) + ((static_cast<size_t>(inputs[1].rows) + 3) & ~size_t{3});

@@ -49,7 +49,7 @@ int main(int argc, char **argv) {
     bool quiet = false, noVerify = false;
     app.add_option("config", config, "checkpoint directory or config.json");
     app.add_option("--strategy,-s", strategyName, "barrier, dataflow, fused or splitkv")
-        ->check(CLI::IsMember({"barrier", "dataflow", "fused", "splitkv"}));
+        ->check(CLI::IsMember({"barrier", "dataflow", "fused", "splitkv", "headwise"}));
     app.add_option("--target,-t", targetName, "a100, l4, l40s, h100, rtx5090, or sm_80/sm_89/sm_90/sm_120");
     app.add_option("--blocks,-b", plan.blocks, "blocks in the grid (default: one per SM)");
     app.add_option("--rows,-r", plan.rowsPerTile, "rows of a weight matrix per task (rounded down to a divisor)");

@@ -479,10 +479,21 @@ __device__ void amk_matvec(const AmkParams &p, const AmkInstr *in, float *xs, fl
   const AmkOperand y = AMK_OUT(0), W = AMK_IN(0), x = AMK_IN(1);
   const int K = W.cols, op = in->op;
   if (op == AMK_OP_RMSNORM_MATVEC) {
+    // One pass over memory: x and the norm weight w are staged (w after x) while the sum of squares
+    // accumulates, in amk_inverse_rms's order; then x is normalised in place.
     const AmkOperand w = AMK_IN(2);
-    const float inv = amk_inverse_rms(p, x, in->attributes[0], scratch);
+    float *ws = xs + ((K + 3) & ~3);
+    float sum = 0.0f;
+    for (int k = threadIdx.x; k < K; k += AMK_THREADS) {
+      const float v = amk_load(p, x, k);
+      xs[k] = v;
+      ws[k] = amk_load(p, w, k);
+      sum += v * v;
+    }
+    sum = amk_block_sum(sum, scratch);
+    const float inv = 1.0f / sqrtf(sum / (float)amk_elements(x) + in->attributes[0]);
     for (int k = threadIdx.x; k < K; k += AMK_THREADS)
-      xs[k] = amk_round(amk_load(p, w, k) * amk_round(amk_load(p, x, k) * inv, x.dtype), x.dtype);
+      xs[k] = amk_round(ws[k] * amk_round(xs[k] * inv, x.dtype), x.dtype);
   } else {
     for (int k = threadIdx.x; k < K; k += AMK_THREADS)
       xs[k] = amk_load(p, x, k);
@@ -631,10 +642,34 @@ __device__ AmkSoftmax amk_attend(const AmkParams &p, const AmkOperand &q, long l
     for (int i = 0; i < 8; ++i)
       acc[i] = 0.0f;
     const int pairs = D / 64;
-    for (int r = first + warp; r < last; r += AMK_WARPS) {
+    const unsigned short *vRows = (const unsigned short *)vBase + v.offset;
+    int r = first + warp;
+    // Four positions per warp in flight, then the rest one at a time; each position's terms are
+    // added in position order either way.
+    for (; r + 3 * AMK_WARPS < last; r += 4 * AMK_WARPS) {
+      unsigned int packed[4][4];
+#pragma unroll
+      for (int u = 0; u < 4; ++u) {
+        const unsigned int *row = (const unsigned int *)(vRows + (long long)(r + u * AMK_WARPS) * v.rowStride);
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+          if (i < pairs)
+            packed[u][i] = row[lane + 32 * i];
+      }
+#pragma unroll
+      for (int u = 0; u < 4; ++u) {
+        const float weight = scores[r + u * AMK_WARPS - first];
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+          if (i < pairs) {
+            acc[2 * i] += weight * __uint_as_float(packed[u][i] << 16);
+            acc[2 * i + 1] += weight * __uint_as_float(packed[u][i] & 0xffff0000u);
+          }
+      }
+    }
+    for (; r < last; r += AMK_WARPS) {
       const float weight = scores[r - first];
-      const unsigned int *row =
-          (const unsigned int *)((const unsigned short *)vBase + v.offset + (long long)r * v.rowStride);
+      const unsigned int *row = (const unsigned int *)(vRows + (long long)r * v.rowStride);
 #pragma unroll
       for (int i = 0; i < 4; ++i)
         if (i < pairs) {
@@ -842,35 +877,21 @@ __device__ void amk_prefetch_rows(const AmkParams &p, const AmkOperand &o, int f
   }
 }
 
-// While thread 0 spins on a wait, warps 1.. pull what the block's next tasks (up to its next
-// synchronisation) will read from memory into L2: the weight rows of a projection, the cache rows of
-// an attention up to the current position.
-__device__ void amk_prefetch_upcoming(const AmkParams &p, unsigned int next, unsigned int end) {
+// While thread 0 spins on a wait or a barrier, warps 1.. pull the record's prefetch hints
+// (lowering/tape_format.h) into L2: what the block's next tasks will read.
+__device__ void amk_prefetch_hints(const AmkParams &p, const AmkInstr *in) {
   if (threadIdx.x < 32)
     return;
   const int thread = threadIdx.x - 32, threads = AMK_THREADS - 32;
-  for (unsigned int i = next; i < end && i < next + 8; ++i) {
-    const AmkInstr *in = p.tape + i;
-    if (in->kind != AMK_TASK)
-      return;
-    switch (in->op) {
-    case AMK_OP_MATVEC:
-    case AMK_OP_MATVEC_ADD:
-    case AMK_OP_RMSNORM_MATVEC: {
-      const AmkOperand W = AMK_IN(0);
-      amk_prefetch_rows(p, W, 0, W.rows, thread, threads);
-      break;
-    }
-    case AMK_OP_ATTENTION:
-    case AMK_OP_ATTENTION_PARTIAL: {
-      const AmkOperand k = AMK_IN(1), v = AMK_IN(2);
-      const int last = min(k.rows, amk_load_int(p, AMK_IN(3), 0) + 1 - k.rowLo);
-      amk_prefetch_rows(p, k, 0, last, thread, threads);
-      amk_prefetch_rows(p, v, 0, last, thread, threads);
-      break;
-    }
-    default:
-      break;
+  for (int k = 0; k < in->outputs; ++k) {
+    const AmkOperand o = in->operands[k];
+    amk_prefetch_rows(p, o, 0, o.rows, thread, threads);
+  }
+  if (in->inputs > 0) {
+    const int pos = amk_load_int(p, in->operands[in->outputs + in->inputs], 0);
+    for (int k = in->outputs; k < in->outputs + in->inputs; ++k) {
+      const AmkOperand o = in->operands[k];
+      amk_prefetch_rows(p, o, 0, min(o.rows, pos + 1 - o.rowLo), thread, threads);
     }
   }
 }
@@ -994,7 +1015,7 @@ extern "C" __global__ void __launch_bounds__(AMK_THREADS, 1) amk_megakernel(AmkP
       if (threadIdx.x == 0 &&
           !amk_spin(p, p.counters + in->counter, in->amount, in->order, AMK_WAIT_TIMEOUT, i - begin, in))
         stopped = 1;
-      amk_prefetch_upcoming(p, i + 1, end);
+      amk_prefetch_hints(p, in);
       break;
     case AMK_BARRIER:
       ++barriers;
@@ -1004,7 +1025,7 @@ extern "C" __global__ void __launch_bounds__(AMK_THREADS, 1) amk_megakernel(AmkP
         if (!amk_spin(p, p.barrier, barriers * gridDim.x, AMK_ORDER_GPU, AMK_BARRIER_TIMEOUT, i - begin, in))
           stopped = 1;
       }
-      amk_prefetch_upcoming(p, i + 1, end);
+      amk_prefetch_hints(p, in);
       break;
     }
     __syncthreads();

@@ -178,7 +178,7 @@ TEST(Plan, StrategiesDifferInSynchronisationAndFusion) {
   using ir::OpId;
   EXPECT_GT(barriers[Strategy::Barrier], 0);
   EXPECT_EQ(waits[Strategy::Barrier], 0);
-  for (Strategy s : {Strategy::Dataflow, Strategy::Fused, Strategy::SplitKv}) {
+  for (Strategy s : {Strategy::Dataflow, Strategy::Fused, Strategy::SplitKv, Strategy::Headwise}) {
     EXPECT_EQ(barriers[s], 0) << strategyName(s);
     EXPECT_GT(waits[s], 0) << strategyName(s);
   }
@@ -191,6 +191,11 @@ TEST(Plan, StrategiesDifferInSynchronisationAndFusion) {
   EXPECT_EQ(ops[Strategy::SplitKv][OpId::Attention], 0);
   EXPECT_EQ(ops[Strategy::SplitKv][OpId::AttentionPartial], 2 * 2 * 4) << "layers x KV heads x splits";
   EXPECT_EQ(ops[Strategy::SplitKv][OpId::AttentionMerge], 2 * 2);
+  // Headwise: one projection task per q, k and v head, each q and k head roped where it was projected.
+  EXPECT_EQ(ops[Strategy::Headwise][OpId::Rope], 2 * (4 + 2)) << "layers x (query heads + KV heads)";
+  EXPECT_EQ(ops[Strategy::Headwise][OpId::Attention], 2 * 4) << "layers x query heads";
+  EXPECT_EQ(ops[Strategy::Headwise][OpId::KvStore], 2 * 2 * 2) << "layers x KV heads x (k, v)";
+  EXPECT_LT(waits[Strategy::Headwise], waits[Strategy::Fused]);
 }
 
 TEST(Plan, ParamsFollowTheWeightBindings) {
