@@ -92,7 +92,8 @@ template <class Visit> void forEachElement(const ir::Region &region, const std::
 // most ops it is the reference value itself. Two ops end in a sum of separately rounded terms, whose
 // rounding errors scale with the terms, not with their (possibly cancelling) sum: rope's outputs
 // come from a rotation of a pair (x_i, x_{i+d/2}), so they scale with the pair's norm; matvec_add's
-// y = round(W x) + r scales with |W x| + |r|.
+// y = round(W x) + r scales with |W x| + |r|. rmsnorm_matvec's rounded, normalised input is
+// discussed below.
 std::vector<double> toleranceScales(const ir::Instruction &task, const ir::Site &site, const HostBuffer &reference,
                                     const std::vector<Operand> &inputs, const ir::Region &out,
                                     const std::vector<int64_t> &shape) {
@@ -115,6 +116,30 @@ std::vector<double> toleranceScales(const ir::Instruction &task, const ir::Site 
     forEachElement(*r.region, r.buffer->shape(), [&](int64_t e) { residual.push_back(r.buffer->load(e)); });
     for (size_t k = 0; k < values.size(); ++k)
       scales[k] = k < residual.size() ? std::fabs(values[k] - residual[k]) + std::fabs(residual[k]) : std::fabs(values[k]);
+    return scales;
+  }
+  if (task.op == ir::OpId::RmsNormMatVec && inputs.size() == 3 && !site.attributes.empty()) {
+    // The normalised input is rounded before the product, with an inverse RMS the device sums in
+    // another order: an element near a rounding boundary may round the other way there, moving its
+    // term by one rounding step. Up to four such steps of the row's largest term are allowed.
+    std::vector<double> w, x, g;
+    forEachElement(*inputs[0].region, inputs[0].buffer->shape(), [&](int64_t e) { w.push_back(inputs[0].buffer->load(e)); });
+    forEachElement(*inputs[1].region, inputs[1].buffer->shape(), [&](int64_t e) { x.push_back(inputs[1].buffer->load(e)); });
+    forEachElement(*inputs[2].region, inputs[2].buffer->shape(), [&](int64_t e) { g.push_back(inputs[2].buffer->load(e)); });
+    const auto *epsInt = std::get_if<int64_t>(&site.attributes[0].value);
+    const auto *epsReal = std::get_if<double>(&site.attributes[0].value);
+    const double eps = epsReal ? *epsReal : epsInt ? static_cast<double>(*epsInt) : 0;
+    double squares = 0;
+    for (double v : x)
+      squares += v * v;
+    const double inv = x.empty() ? 0 : 1 / std::sqrt(squares / static_cast<double>(x.size()) + eps);
+    const size_t cols = x.size();
+    for (size_t r = 0; r < values.size(); ++r) {
+      double largest = 0;
+      for (size_t k = 0; k < cols && r * cols + k < w.size() && k < g.size(); ++k)
+        largest = std::max(largest, std::fabs(w[r * cols + k] * g[k] * x[k] * inv));
+      scales[r] = std::fabs(values[r]) + 2 * largest;
+    }
     return scales;
   }
   for (size_t k = 0; k < values.size(); ++k)
