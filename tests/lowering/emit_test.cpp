@@ -104,6 +104,45 @@ TEST(Tape, SyncInstructionsUseFlatCounterElementsInBlockOrder) {
   EXPECT_EQ(t.instructions[5].kind, AMK_BARRIER);
 }
 
+// A wait's and a barrier's operand slots carry what the tasks after them (up to the next
+// synchronisation) read: projection weights whole, then attention's cache operands clipped at the
+// position, then the position operand.
+TEST(Tape, WaitsAndBarriersCarryPrefetchHintsForTheTasksAfterThem) {
+  Lowered l = lower("blocks b in 0..1 {\n"
+                    "  wait flag >= 1\n"
+                    "  matvec y[0:4] <- W[1, 0:4, :], x\n"
+                    "  attention q2 <- q, kc[1, 0, :, :], vc[1, 0, :, :], pos\n"
+                    "  matvec_add y[4:8] <- W[0, 4:8, :], x, y[4:8]\n"
+                    "  signal flag + 1\n"
+                    "  matvec y[8:12] <- W[0, 8:12, :], x\n"
+                    "  barrier\n"
+                    "  silu_mul y[0:4] <- y[4:8], y[8:12]\n"
+                    "}\n",
+                    "counter flag\nparam W : bf16[2, 16, 32]\nscratch x : f32[32]\nscratch y : f32[16]\n"
+                    "input pos : i32[1]\nscratch q : f32[4]\nscratch q2 : f32[4]\nstate kc : bf16[2, 2, 16, 4]\n"
+                    "state vc : bf16[2, 2, 16, 4]",
+                    1);
+  ASSERT_TRUE(l.tape.ok()) << l.tape.error;
+  const std::vector<AmkInstr> &tape = l.tape.tape.instructions;
+  ASSERT_EQ(tape.size(), 8u);
+  const AmkInstr &wait = tape[0];
+  ASSERT_EQ(wait.kind, AMK_WAIT);
+  ASSERT_EQ(wait.outputs, 2) << "two projections before the signal";
+  ASSERT_EQ(wait.inputs, 2) << "the attention's k and v caches";
+  EXPECT_EQ(wait.operands[0].offset, tape[1].operands[1].offset) << "W[1, 0:4, :]";
+  EXPECT_EQ(wait.operands[1].offset, tape[3].operands[1].offset) << "W[0, 4:8, :]";
+  EXPECT_EQ(wait.operands[2].buffer, tape[2].operands[2].buffer) << "kc";
+  EXPECT_EQ(wait.operands[3].buffer, tape[2].operands[3].buffer) << "vc";
+  EXPECT_EQ(wait.operands[4].buffer, tape[2].operands[4].buffer) << "pos, last";
+  EXPECT_EQ(wait.counter, 0u) << "the hints leave the wait itself alone";
+  EXPECT_EQ(wait.amount, 1u);
+  const AmkInstr &barrier = tape[6];
+  ASSERT_EQ(barrier.kind, AMK_BARRIER);
+  EXPECT_EQ(barrier.outputs, 0) << "silu_mul reads no weights";
+  EXPECT_EQ(barrier.inputs, 0);
+  EXPECT_EQ(tape[4].outputs, 0) << "a signal carries no hints";
+}
+
 TEST(Tape, EveryPlannedStrategyLowers) {
   ConfigResult config = loadModelConfig(std::string(AMK_SOURCE_DIR) + "/models/tiny-llama3-untied");
   ASSERT_TRUE(config.ok()) << config.render();
