@@ -243,6 +243,16 @@ Verdict verify(const ir::Program &program, const Options &options) {
   return verdict;
 }
 
+std::optional<std::string> rejection(const ir::Program &program) {
+  const Verdict verdict = verify(program);
+  if (verdict.safe())
+    return std::nullopt;
+  std::string text;
+  for (const ir::Diagnostic &d : toDiagnostics(verdict, program))
+    text += d.ruleId + ": " + d.message + "\n";
+  return text;
+}
+
 std::vector<ir::Diagnostic> toDiagnostics(const Verdict &verdict, const ir::Program &program) {
   std::vector<ir::Diagnostic> out;
   auto rangeOf = [&](InstructionRef r) { return program.sites[at(program, r).site].range; };

@@ -6,6 +6,7 @@
 #include "ir/diagnostics.h"
 #include "ir/program.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,10 @@ Verdict verify(const ir::Program &program, const Options &options = {});
 // Each violation as a clang-style diagnostic: the primary location, then notes for every other
 // instruction involved.
 std::vector<ir::Diagnostic> toDiagnostics(const Verdict &verdict, const ir::Program &program);
+
+// nullopt when `program` is certified; otherwise one line per violation, "RULE: message\n", for a
+// tool that refuses to run what the checker rejects (amk-run, amk-tune).
+std::optional<std::string> rejection(const ir::Program &program);
 
 // "block 3, 'wait done[0] >= 5' at 12:5 (l=0, b=3)"
 std::string describeInstruction(const ir::Program &program, InstructionRef at);

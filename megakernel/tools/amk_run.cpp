@@ -8,7 +8,6 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
-#include <sstream>
 
 int main(int argc, char **argv) {
   try {
@@ -109,16 +108,7 @@ int main(int argc, char **argv) {
     gpu.newTokens = options.newTokens;
     gpu.quiet = options.quiet;
     gpu.checkerVersion = amk::checker::kCheckerVersion;
-    auto certify = [](const amk::ir::Program &program) -> std::optional<std::string> {
-      amk::checker::Verdict verdict = amk::checker::verify(program);
-      if (verdict.safe())
-        return std::nullopt;
-      std::ostringstream text;
-      for (const amk::ir::Diagnostic &d : amk::checker::toDiagnostics(verdict, program))
-        text << d.ruleId << ": " << d.message << "\n";
-      return text.str();
-    };
-    switch (amk::megakernel::runGpuRunTool(gpu, certify, std::cout, std::cerr)) {
+    switch (amk::megakernel::runGpuRunTool(gpu, amk::checker::rejection, std::cout, std::cerr)) {
     case amk::megakernel::GpuRunOutcome::Ok:
       return 0;
     case amk::megakernel::GpuRunOutcome::Mismatch:

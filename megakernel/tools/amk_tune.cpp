@@ -5,7 +5,6 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
-#include <sstream>
 
 int main(int argc, char **argv) {
   try {
@@ -38,16 +37,7 @@ int main(int argc, char **argv) {
       return app.exit(e) == 0 ? 0 : 2;
     }
     options.checkerVersion = amk::checker::kCheckerVersion;
-    auto certify = [](const amk::ir::Program &program) -> std::optional<std::string> {
-      amk::checker::Verdict verdict = amk::checker::verify(program);
-      if (verdict.safe())
-        return std::nullopt;
-      std::ostringstream text;
-      for (const amk::ir::Diagnostic &d : amk::checker::toDiagnostics(verdict, program))
-        text << d.ruleId << ": " << d.message << "\n";
-      return text.str();
-    };
-    switch (amk::megakernel::runTune(options, certify, std::cout, std::cerr)) {
+    switch (amk::megakernel::runTune(options, amk::checker::rejection, std::cout, std::cerr)) {
     case amk::megakernel::TuneOutcome::Ok:
       return 0;
     case amk::megakernel::TuneOutcome::NoCandidate:
