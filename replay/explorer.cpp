@@ -232,25 +232,6 @@ private:
   uint32_t preferred_ = 0;
 };
 
-// "0-3, 5, 7"
-std::string blockList(const std::vector<uint32_t> &blocks) {
-  std::string out;
-  for (size_t i = 0; i < blocks.size();) {
-    size_t j = i;
-    while (j + 1 < blocks.size() && blocks[j + 1] == blocks[j] + 1)
-      ++j;
-    out += (out.empty() ? "" : ", ") + std::to_string(blocks[i]);
-    if (j > i)
-      out += (j == i + 1 ? ", " : "-") + std::to_string(blocks[j]);
-    i = j + 1;
-  }
-  return out;
-}
-
-std::string blocksWord(const std::vector<uint32_t> &blocks) {
-  return (blocks.size() == 1 ? "block " : "blocks ") + blockList(blocks);
-}
-
 // "block 3 holds" / "blocks 3, 4 hold"
 std::string blocksVerb(const std::vector<uint32_t> &blocks, const std::string &singular, const std::string &plural) {
   return blocksWord(blocks) + " " + (blocks.size() == 1 ? singular : plural);
@@ -483,6 +464,25 @@ FollowResult follow(const ir::Program &program, const Interleaving &interleaving
   if (!result.finished && !canMove)
     result.deadlock = machine.deadlock(state);
   return result;
+}
+
+// "0-3, 5, 7"
+std::string blockList(const std::vector<uint32_t> &blocks) {
+  std::string out;
+  for (size_t i = 0; i < blocks.size();) {
+    size_t j = i;
+    while (j + 1 < blocks.size() && blocks[j + 1] == blocks[j] + 1)
+      ++j;
+    out += (out.empty() ? "" : ", ") + std::to_string(blocks[i]);
+    if (j > i)
+      out += (j == i + 1 ? ", " : "-") + std::to_string(blocks[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
+std::string blocksWord(const std::vector<uint32_t> &blocks) {
+  return (blocks.size() == 1 ? "block " : "blocks ") + blockList(blocks);
 }
 
 } // namespace amk::replay

@@ -41,4 +41,8 @@ struct FollowResult {
 // race it exhibits. This is what replay follows; the tests use it to confirm every witness.
 FollowResult follow(const ir::Program &program, const Interleaving &interleaving);
 
+// Block numbers for messages: "0-3, 5, 7", and with its noun, "block 3" or "blocks 0-3, 5".
+std::string blockList(const std::vector<uint32_t> &blocks);
+std::string blocksWord(const std::vector<uint32_t> &blocks);
+
 } // namespace amk::replay

@@ -59,24 +59,6 @@ private:
   std::vector<std::vector<size_t>> rank_;
 };
 
-std::string blockList(const std::vector<uint32_t> &blocks) {
-  std::string out;
-  for (size_t i = 0; i < blocks.size();) {
-    size_t j = i;
-    while (j + 1 < blocks.size() && blocks[j + 1] == blocks[j] + 1)
-      ++j;
-    out += (out.empty() ? "" : ", ") + std::to_string(blocks[i]);
-    if (j > i)
-      out += (j == i + 1 ? ", " : "-") + std::to_string(blocks[j]);
-    i = j + 1;
-  }
-  return out;
-}
-
-std::string blocksWord(const std::vector<uint32_t> &blocks) {
-  return (blocks.size() == 1 ? "block " : "blocks ") + blockList(blocks);
-}
-
 ReplayRun capture(const Simulator &sim, std::string title, std::string description) {
   ReplayRun run;
   run.title = std::move(title);
