@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # On a GPU machine: per-step decode latency at batch 1, the megakernel against a torch.compile + CUDA
 # graph baseline over the same weights and the HBM floor, measured in one run.
-#   bash bench/decode_bench.sh RESULTS_DIR [models...]      (default: smollm2-135m llama-3.2-1b)
+#   bash bench/decode_bench.sh RESULTS_DIR [models...]      (default: smollm2-135m tinyllama-1.1b llama-3.2-1b)
 # Per model: a random-weight bf16 checkpoint (scripts/hf_greedy.py, HF's greedy decode of 8 tokens);
-# for each strategy (STRATEGIES, default "barrier dataflow fused splitkv") amk-run decodes the prompt
+# for each strategy (STRATEGIES, default "headwise fused barrier dataflow splitkv") amk-run decodes the prompt
 # and checks its 8 tokens against HF's (a fast wrong kernel does not count), then times one step at KV
 # lengths 1 and 1024 (--bench-kv 1,1024: 200 launches after 20 warm-up, kernel time by CUDA events);
 # scripts/torch_decode_bench.py times the baseline at the same KV lengths (its logits checked against
@@ -19,8 +19,8 @@ set -uo pipefail
 results=${1:?usage: bash bench/decode_bench.sh RESULTS_DIR [models...]}
 shift
 models=("$@")
-[ ${#models[@]} -gt 0 ] || models=(smollm2-135m llama-3.2-1b)
-read -r -a strategies <<<"${STRATEGIES:-barrier dataflow fused splitkv}"
+[ ${#models[@]} -gt 0 ] || models=(smollm2-135m tinyllama-1.1b llama-3.2-1b)
+read -r -a strategies <<<"${STRATEGIES:-headwise fused barrier dataflow splitkv}"
 read -r -a rows_list <<<"${ROWS:-16}"
 read -r -a threads_list <<<"${THREADS:-256}"
 amk_run=${AMK_RUN:-build/bin/amk-run}
