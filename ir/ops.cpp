@@ -271,6 +271,39 @@ Result checkArgmaxMerge(const Operands &out, const Operands &in, const Attribute
   return std::nullopt;
 }
 
+// The W8A16 projections: int8 rows W with one float scale per row, inputs in the order W, s, x
+// and then r (matvec_q8_add) or the norm weight w (rmsnorm_matvec_q8).
+Result checkMatVecQ8(const Operands &out, const Operands &in, std::string_view extra) {
+  const OperandType &W = in[0], &s = in[1], &x = in[2];
+  if (W.dtype != DType::I8)
+    return dtypeError(false, 0, std::string("operand 'W' must be i8, found ") + ast::dtypeName(W.dtype));
+  AMK_CHECK(requireRank(W, 2, false, 0, "W", "matrix [rows, K]"));
+  AMK_CHECK(requireFloat(s, false, 1, "s"));
+  AMK_CHECK(requireElements(s, W.shape[0], false, 1, "s", "one scale per row of 'W'"));
+  AMK_CHECK(requireFloat(x, false, 2, "x"));
+  AMK_CHECK(requireElements(x, W.shape[1], false, 2, "x", "the column count of 'W'"));
+  AMK_CHECK(requireFloat(out[0], true, 0, "y"));
+  AMK_CHECK(requireElements(out[0], W.shape[0], true, 0, "y", "the row count of 'W'"));
+  if (extra == "r") {
+    AMK_CHECK(requireFloat(in[3], false, 3, "r"));
+    AMK_CHECK(requireElements(in[3], W.shape[0], false, 3, "r", "the row count of 'W'"));
+  } else if (extra == "w") {
+    AMK_CHECK(requireFloat(in[3], false, 3, "w"));
+    AMK_CHECK(requireElements(in[3], W.shape[1], false, 3, "w", "the column count of 'W'"));
+  }
+  return std::nullopt;
+}
+
+Result checkMatVecQ8Plain(const Operands &out, const Operands &in, const Attributes &) {
+  return checkMatVecQ8(out, in, "");
+}
+Result checkMatVecQ8Add(const Operands &out, const Operands &in, const Attributes &) {
+  return checkMatVecQ8(out, in, "r");
+}
+Result checkRmsNormMatVecQ8(const Operands &out, const Operands &in, const Attributes &) {
+  return checkMatVecQ8(out, in, "w");
+}
+
 Result checkOpaque(const Operands &, const Operands &, const Attributes &) { return std::nullopt; }
 
 #undef AMK_CHECK
@@ -450,6 +483,36 @@ std::vector<OpInfo> buildRegistry() {
                  {},
                  "best f32 [P, 2]; i i32, one element",
                  checkArgmaxMerge});
+  ops.push_back({OpId::MatVecQ8,
+                 "matvec_q8",
+                 "y = s * (W x): int8 weight rows W, one scale per row (W8A16)",
+                 {"y"},
+                 {"W", "s", "x"},
+                 false,
+                 {},
+                 {},
+                 "W i8 [R, K]; s float, R elements; x float, K elements; y float, R elements",
+                 checkMatVecQ8Plain});
+  ops.push_back({OpId::MatVecQ8Add,
+                 "matvec_q8_add",
+                 "y = s * (W x) + r: matvec_q8 with the residual fused",
+                 {"y"},
+                 {"W", "s", "x", "r"},
+                 false,
+                 {{0, 3}},
+                 {},
+                 "as matvec_q8; r float, R elements",
+                 checkMatVecQ8Add});
+  ops.push_back({OpId::RmsNormMatVecQ8,
+                 "rmsnorm_matvec_q8",
+                 "y = s * (W (x / rms(x) * w)): rmsnorm_matvec over int8 weight rows with one scale per row",
+                 {"y"},
+                 {"W", "s", "x", "w"},
+                 false,
+                 {},
+                 {{"eps", T::Float, false, floatValue(1e-6), {}, true, "added to the mean square"}},
+                 "W i8 [R, K]; s float, R elements; x and w float, K elements; y float, R elements",
+                 checkRmsNormMatVecQ8});
   ops.push_back({OpId::Opaque,
                  "opaque",
                  "every output element becomes a fixed hash of all input elements",

@@ -31,6 +31,9 @@ enum class OpId : uint16_t {
   AttentionMerge,
   ArgmaxPartial,
   ArgmaxMerge,
+  MatVecQ8,
+  MatVecQ8Add,
+  RmsNormMatVecQ8,
   Opaque,
 };
 

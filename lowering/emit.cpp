@@ -117,6 +117,9 @@ void addPrefetchHints(Tape &tape) {
         case ir::OpId::MatVec:
         case ir::OpId::MatVecAdd:
         case ir::OpId::RmsNormMatVec:
+        case ir::OpId::MatVecQ8:
+        case ir::OpId::MatVecQ8Add:
+        case ir::OpId::RmsNormMatVecQ8:
           whole.push_back(inputs[0]);
           break;
         case ir::OpId::Attention:

@@ -53,6 +53,16 @@ std::optional<Strategy> parseStrategy(const std::string &name) {
   return std::nullopt;
 }
 
+const char *weightFormatName(WeightFormat format) { return format == WeightFormat::Int8 ? "int8" : "model"; }
+
+std::optional<WeightFormat> parseWeightFormat(const std::string &name) {
+  if (name == "model")
+    return WeightFormat::Model;
+  if (name == "int8")
+    return WeightFormat::Int8;
+  return std::nullopt;
+}
+
 const std::vector<Target> &knownTargets() {
   static const std::vector<Target> targets = {
       {"a100", "sm_80", 108, "NVIDIA A100"},
@@ -74,7 +84,13 @@ std::optional<Target> findTarget(const std::string &nameOrArch) {
   return std::nullopt;
 }
 
-std::vector<WeightBinding> weightBindings(const ModelConfig &m) {
+std::vector<int64_t> WeightBinding::paramShape() const {
+  if (encoding == WeightEncoding::RowScales)
+    return {tensorShape.at(0)};
+  return tensorShape;
+}
+
+std::vector<WeightBinding> weightBindings(const ModelConfig &m, WeightFormat format) {
   const int64_t H = m.hiddenSize, I = m.intermediateSize, V = m.vocabSize;
   std::vector<WeightBinding> bindings = {
       {"embed", "model.embed_tokens.weight", false, {V, H}},
@@ -89,9 +105,19 @@ std::vector<WeightBinding> weightBindings(const ModelConfig &m) {
       {"w_down", "model.layers.{l}.mlp.down_proj.weight", true, {H, I}},
       {"ln_final", "model.norm.weight", false, {H}},
   };
-  // A tied model's LM head is the embedding table itself, read in place.
-  if (!m.tieWordEmbeddings)
-    bindings.push_back({"lm_head", "lm_head.weight", false, {V, H}});
+  // A tied model's LM head is the embedding table itself, read in place; in int8 it is its own
+  // quantised copy of the table, the lookup still reading the table.
+  if (!m.tieWordEmbeddings || format == WeightFormat::Int8)
+    bindings.push_back({"lm_head", m.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight", false, {V, H}});
+  if (format == WeightFormat::Int8) {
+    std::vector<WeightBinding> scales;
+    for (WeightBinding &b : bindings)
+      if (b.param.starts_with("w_") || b.param == "lm_head") {
+        b.encoding = WeightEncoding::Int8Rows;
+        scales.push_back({b.param + "_scale", b.hfPattern, b.perLayer, b.tensorShape, WeightEncoding::RowScales});
+      }
+    bindings.insert(bindings.end(), scales.begin(), scales.end());
+  }
   return bindings;
 }
 
@@ -271,7 +297,22 @@ private:
     return o_.strategy == Strategy::Fused || o_.strategy == Strategy::SplitKv || o_.strategy == Strategy::Headwise;
   }
   bool headwise() const { return o_.strategy == Strategy::Headwise; }
-  std::string lmHead() const { return m_.tieWordEmbeddings ? "embed" : "lm_head"; }
+  bool int8() const { return o_.weights == WeightFormat::Int8; }
+  std::string lmHead() const { return m_.tieWordEmbeddings && !int8() ? "embed" : "lm_head"; }
+
+  // A projection op by its model-dtype name, and its weight operands: rows `slice` of `param` (with
+  // `layer`, e.g. "l, ", in front), followed by their scales in int8.
+  std::string projectionOp(const std::string &op) const {
+    if (!int8())
+      return op;
+    return op == "matvec_add" ? "matvec_q8_add" : op + "_q8";
+  }
+  std::string weightRows(const std::string &param, const std::string &layer, const std::string &slice) const {
+    std::string operands = param + "[" + layer + slice + ", :]";
+    if (int8())
+      operands += ", " + param + "_scale[" + layer + slice + "]";
+    return operands;
+  }
 
   void header() {
     const ModelConfig &m = m_;
@@ -282,7 +323,8 @@ private:
     w_.line("grid blocks=" + str(B_) + " threads=" + str(o_.threads) + " occupancy=1");
     w_.line("meta model=\"" + m.name + "\" strategy=\"" + strategyName(o_.strategy) + "\" target=\"" + o_.target.name +
             "\" rows_per_tile=" + str(o_.rowsPerTile) +
-            " splits=" + str(o_.strategy == Strategy::SplitKv ? o_.splits : 1) + " context=" + str(C_));
+            " splits=" + str(o_.strategy == Strategy::SplitKv ? o_.splits : 1) + " context=" + str(C_) +
+            (int8() ? " weights=\"int8\"" : ""));
     w_.line("meta layers=" + str(m.numLayers) + " hidden=" + str(m.hiddenSize) + " intermediate=" +
             str(m.intermediateSize) + " heads=" + str(m.numHeads) + " kv_heads=" + str(m.numKvHeads) +
             " head_dim=" + str(m.headDim) + " vocab=" + str(m.vocabSize) + " tied=" + str(m.tieWordEmbeddings));
@@ -293,11 +335,17 @@ private:
     const ModelConfig &m = m_;
     const int64_t L = m.numLayers, H = m.hiddenSize, I = m.intermediateSize;
     w_.line("# Weights, named after their HF tensors; per-layer weights are stacked along the first dimension.");
-    for (const WeightBinding &wb : weightBindings(m)) {
+    if (int8())
+      w_.line("# W8A16: projection weights as int8 rows, each with a scale in " + dt_ + ", quantised at load time.");
+    for (const WeightBinding &wb : weightBindings(m, o_.weights)) {
       std::string shape = wb.perLayer ? str(L) : "";
-      for (int64_t d : wb.tensorShape)
+      for (int64_t d : wb.paramShape())
         shape += (shape.empty() ? "" : ", ") + str(d);
-      w_.line("param " + wb.param + " : " + dt_ + "[" + shape + "]  # " + wb.hfPattern);
+      const char *what = wb.encoding == WeightEncoding::Int8Rows    ? " (int8 rows)"
+                         : wb.encoding == WeightEncoding::RowScales ? " (row scales)"
+                                                                    : "";
+      w_.line("param " + wb.param + " : " + (wb.encoding == WeightEncoding::Int8Rows ? "i8" : dt_) + "[" + shape +
+              "]  # " + wb.hfPattern + what);
     }
     w_.line("input tok : i32[1]");
     w_.line("input pos : i32[1]");
@@ -425,12 +473,12 @@ private:
   }
 
   // `OP out <- W rows, x` with the normalised input, fused or not.
-  std::string projection(const std::string &out, const std::string &weightRows, const std::string &index,
+  std::string projection(const std::string &out, const std::string &weights, const std::string &index,
                          const std::string &normWeight) {
     if (fused())
-      return "rmsnorm_matvec " + out + " <- " + weightRows + ", h[" + index + ", :], " + normWeight +
+      return projectionOp("rmsnorm_matvec") + " " + out + " <- " + weights + ", h[" + index + ", :], " + normWeight +
              "] eps=" + number(m_.rmsNormEps);
-    return "matvec " + out + " <- " + weightRows + ", xn[" + index + ", :]";
+    return projectionOp("matvec") + " " + out + " <- " + weights + ", xn[" + index + ", :]";
   }
 
   std::string inputWait(const std::string &index) const {
@@ -477,8 +525,8 @@ private:
       stage(
           heads * tilesPerHead, firstBlock, B_ - firstBlock, before,
           [&](const Affine &t) {
-            w_.line(projection(buffer + "[l, " + tileSlice(t, rows) + "]",
-                               weight + "[l, " + tileSlice(t, rows) + ", :]", attnIn, "ln_attn[l, :"));
+            w_.line(projection(buffer + "[l, " + tileSlice(t, rows) + "]", weightRows(weight, "l, ", tileSlice(t, rows)),
+                               attnIn, "ln_attn[l, :"));
             if (counters())
               w_.line("signal qkv_ready[" + str(Hkv) + "*l+" + t.dividedText(tilesPerHead * headsPerGroup) + "]");
           },
@@ -592,14 +640,14 @@ private:
     stage(
         H, 0, B_, waitInput,
         [&](const Affine &h) {
-          w_.line(projection("q" + head(h), "w_q[l, " + tileSlice(h, D) + ", :]", attnIn, "ln_attn[l, :"));
+          w_.line(projection("q" + head(h), weightRows("w_q", "l, ", tileSlice(h, D)), attnIn, "ln_attn[l, :"));
           w_.line("rope q" + head(h) + " <- q" + head(h) + ", pos " + ropeAttributes());
         },
         nullptr);
     stage(
         Hkv, spread ? H : 0, spread ? B_ - H : B_, waitInput,
         [&](const Affine &g) {
-          w_.line(projection("k" + head(g), "w_k[l, " + tileSlice(g, D) + ", :]", attnIn, "ln_attn[l, :"));
+          w_.line(projection("k" + head(g), weightRows("w_k", "l, ", tileSlice(g, D)), attnIn, "ln_attn[l, :"));
           w_.line("rope k" + head(g) + " <- k" + head(g) + ", pos " + ropeAttributes());
           w_.line("kv_store k_cache[l, " + g.text() + ", :, :] <- k" + head(g) + ", pos");
           w_.line("signal kv_stored[" + str(Hkv) + "*l+" + g.text() + "]");
@@ -608,7 +656,7 @@ private:
     stage(
         Hkv, spread ? H + Hkv : 0, spread ? B_ - H - Hkv : B_, waitInput,
         [&](const Affine &g) {
-          w_.line(projection("v" + head(g), "w_v[l, " + tileSlice(g, D) + ", :]", attnIn, "ln_attn[l, :"));
+          w_.line(projection("v" + head(g), weightRows("w_v", "l, ", tileSlice(g, D)), attnIn, "ln_attn[l, :"));
           w_.line("kv_store v_cache[l, " + g.text() + ", :, :] <- v" + head(g) + ", pos");
           w_.line("signal kv_stored[" + str(Hkv) + "*l+" + g.text() + "]");
         },
@@ -632,8 +680,9 @@ private:
     rowStage(
         m.hiddenSize / oRows, "wait attn_ready[l] >= " + str(attnSignals),
         [&](const Affine &t) {
-          w_.line("matvec_add h[" + attnOut + ", " + tileSlice(t, oRows) + "] <- w_o[l, " + tileSlice(t, oRows) +
-                  ", :], attn[l, :], h[" + attnIn + ", " + tileSlice(t, oRows) + "]");
+          w_.line(projectionOp("matvec_add") + " h[" + attnOut + ", " + tileSlice(t, oRows) +
+                  "] <- " + weightRows("w_o", "l, ", tileSlice(t, oRows)) + ", attn[l, :], h[" + attnIn + ", " +
+                  tileSlice(t, oRows) + "]");
         },
         "signal h_ready[" + attnOut + "]");
     hWriters_ = participants(m.hiddenSize / oRows, B_);
@@ -651,8 +700,8 @@ private:
         m.intermediateSize / rows, inputWait(mlpIn),
         [&](const Affine &t) {
           const std::string slice = tileSlice(t, rows);
-          w_.line(projection("gate[l, " + slice + "]", "w_gate[l, " + slice + ", :]", mlpIn, "ln_mlp[l, :"));
-          w_.line(projection("up[l, " + slice + "]", "w_up[l, " + slice + ", :]", mlpIn, "ln_mlp[l, :"));
+          w_.line(projection("gate[l, " + slice + "]", weightRows("w_gate", "l, ", slice), mlpIn, "ln_mlp[l, :"));
+          w_.line(projection("up[l, " + slice + "]", weightRows("w_up", "l, ", slice), mlpIn, "ln_mlp[l, :"));
           w_.line("silu_mul act[l, " + slice + "] <- gate[l, " + slice + "], up[l, " + slice + "]");
         },
         "signal act_ready[l]");
@@ -662,8 +711,9 @@ private:
     rowStage(
         m.hiddenSize / down, "wait act_ready[l] >= " + str(actWriters),
         [&](const Affine &t) {
-          w_.line("matvec_add h[" + mlpOut + ", " + tileSlice(t, down) + "] <- w_down[l, " + tileSlice(t, down) +
-                  ", :], act[l, :], h[" + mlpIn + ", " + tileSlice(t, down) + "]");
+          w_.line(projectionOp("matvec_add") + " h[" + mlpOut + ", " + tileSlice(t, down) + "] <- " +
+                  weightRows("w_down", "l, ", tileSlice(t, down)) + ", act[l, :], h[" + mlpIn + ", " +
+                  tileSlice(t, down) + "]");
         },
         "signal h_ready[" + mlpOut + "]");
     hWriters_ = participants(m.hiddenSize / down, B_);
@@ -697,10 +747,11 @@ private:
         [&](const Affine &t) {
           const std::string slice = tileSlice(t, rows);
           if (fused())
-            w_.line("rmsnorm_matvec logits[" + slice + "] <- " + lmHead() + "[" + slice + ", :], h[" + last +
-                    ", :], ln_final eps=" + number(m.rmsNormEps));
+            w_.line(projectionOp("rmsnorm_matvec") + " logits[" + slice + "] <- " + weightRows(lmHead(), "", slice) +
+                    ", h[" + last + ", :], ln_final eps=" + number(m.rmsNormEps));
           else
-            w_.line("matvec logits[" + slice + "] <- " + lmHead() + "[" + slice + ", :], xn[" + last + ", :]");
+            w_.line(projectionOp("matvec") + " logits[" + slice + "] <- " + weightRows(lmHead(), "", slice) + ", xn[" +
+                    last + ", :]");
         },
         after);
     barrier();

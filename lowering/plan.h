@@ -37,8 +37,17 @@ const std::vector<Target> &knownTargets();
 // A target by name ("h100") or by architecture ("sm_90": its first GPU in the table).
 std::optional<Target> findTarget(const std::string &nameOrArch);
 
+// How the projection weights are stored. Int8 (W8A16): the q, k, v, o, gate, up, down and LM head
+// matrices as int8 rows with one scale per row in the model's dtype, quantised from the checkpoint
+// at load time, and the projections as the `_q8` ops; activations, norms and the embedding table
+// stay in the model's dtype.
+enum class WeightFormat { Model, Int8 };
+const char *weightFormatName(WeightFormat format); // "model", "int8"
+std::optional<WeightFormat> parseWeightFormat(const std::string &name);
+
 struct PlanOptions {
   Strategy strategy = Strategy::Fused;
+  WeightFormat weights = WeightFormat::Model;
   Target target;
   int64_t blocks = 0;       // 0: one block per SM of the target
   int64_t rowsPerTile = 16; // rows of a weight matrix one task computes (rounded down to a divisor)
@@ -72,13 +81,22 @@ PlanResult planSchedule(const ModelConfig &model, const PlanOptions &options);
 // The HF tensor each schedule `param` is made of: per-layer params stack the tensor of every layer
 // along a new first dimension. The planner declares its params from this table, and the runtime
 // binds checkpoint tensors with it.
+enum class WeightEncoding {
+  Values,    // the tensor's values in the param's type
+  Int8Rows,  // int8 rows of the tensor quantised per row (megakernel/weights.h, quantiseRows)
+  RowScales, // the scale of each of those rows: one element per row
+};
+
 struct WeightBinding {
   std::string param;     // "w_q"
   std::string hfPattern; // "model.layers.{l}.self_attn.q_proj.weight" ({l}: the layer)
   bool perLayer = false;
   std::vector<int64_t> tensorShape; // the HF tensor's shape (one layer's)
+  WeightEncoding encoding = WeightEncoding::Values;
+
+  std::vector<int64_t> paramShape() const; // one layer's part of the param
 };
 
-std::vector<WeightBinding> weightBindings(const ModelConfig &model);
+std::vector<WeightBinding> weightBindings(const ModelConfig &model, WeightFormat format = WeightFormat::Model);
 
 } // namespace amk::lowering

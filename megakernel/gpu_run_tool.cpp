@@ -80,8 +80,12 @@ std::optional<ScheduleSource> loadOrPlan(const GpuRunOptions &options, const Che
   }
   std::optional<lowering::Strategy> strategy = lowering::parseStrategy(options.strategy);
   std::optional<lowering::Target> target = lowering::findTarget(options.target);
-  if (!strategy || !target) {
-    err << "amk-run: error: unknown " << (!strategy ? "strategy '" + options.strategy : "target '" + options.target)
+  std::optional<lowering::WeightFormat> weights = lowering::parseWeightFormat(options.weights);
+  if (!strategy || !target || !weights) {
+    err << "amk-run: error: unknown "
+        << (!strategy ? "strategy '" + options.strategy
+            : !target ? "target '" + options.target
+                      : "weight format '" + options.weights + "' (model or int8)")
         << "'\n";
     return std::nullopt;
   }
@@ -93,12 +97,14 @@ std::optional<ScheduleSource> loadOrPlan(const GpuRunOptions &options, const Che
   plan.splits = options.splits;
   plan.context = options.context;
   plan.threads = options.threads;
+  plan.weights = *weights;
   lowering::PlanResult planned = lowering::planSchedule(checkpoint.config(), plan);
   if (!planned.plan) {
     err << "amk-run: error: " << planned.error << "\n";
     return std::nullopt;
   }
-  return ScheduleSource{planned.plan->text, checkpoint.config().name + "-" + options.strategy + ".amkir"};
+  return ScheduleSource{planned.plan->text, checkpoint.config().name + "-" + options.strategy +
+                                              (*weights == lowering::WeightFormat::Int8 ? "-int8" : "") + ".amkir"};
 }
 
 // Positions 0..steps-1 must fit the KV cache, which the planner declares as k_cache[layers, kv_heads,

@@ -23,6 +23,7 @@ struct GpuRunOptions {
   std::string schedulePath; // empty: plan one with the options below
   std::string strategy = "fused";
   std::string target = "h100";
+  std::string weights = "model"; // "int8": W8A16 projections, quantised at load time
   int64_t blocks = 0, rows = 16, splits = 4, context = 0, threads = 256;
   std::vector<int64_t> prompt;
   int64_t newTokens = 16;

@@ -129,7 +129,11 @@ size_t taskSharedFloats(const AmkInstr &in, size_t warps) {
   case ir::OpId::MatVec:
   case ir::OpId::MatVecAdd:
     return static_cast<size_t>(inputs[0].cols);
+  case ir::OpId::MatVecQ8:
+  case ir::OpId::MatVecQ8Add:
+    return static_cast<size_t>(inputs[0].cols);
   case ir::OpId::RmsNormMatVec: // the input vector and the norm weight
+  case ir::OpId::RmsNormMatVecQ8:
     return 2 * ((static_cast<size_t>(inputs[0].cols) + 3) & ~size_t{3});
   case ir::OpId::Attention:
   case ir::OpId::AttentionPartial:

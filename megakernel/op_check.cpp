@@ -92,7 +92,7 @@ template <class Visit> void forEachElement(const ir::Region &region, const std::
 // most ops it is the reference value itself. Two ops end in a sum of separately rounded terms, whose
 // rounding errors scale with the terms, not with their (possibly cancelling) sum: rope's outputs
 // come from a rotation of a pair (x_i, x_{i+d/2}), so they scale with the pair's norm; matvec_add's
-// y = round(W x) + r scales with |W x| + |r|. rmsnorm_matvec's rounded, normalised input is
+// y = round(W x) + r scales with |W x| + |r| (matvec_q8_add's likewise). rmsnorm_matvec's rounded, normalised input is
 // discussed below.
 std::vector<double> toleranceScales(const ir::Instruction &task, const ir::Site &site, const HostBuffer &reference,
                                     const std::vector<Operand> &inputs, const ir::Region &out,
@@ -110,22 +110,29 @@ std::vector<double> toleranceScales(const ir::Instruction &task, const ir::Site 
     }
     return scales;
   }
-  if (task.op == ir::OpId::MatVecAdd && inputs.size() == 3) {
+  const bool q8 = task.op == ir::OpId::MatVecQ8Add || task.op == ir::OpId::RmsNormMatVecQ8;
+  if ((task.op == ir::OpId::MatVecAdd && inputs.size() == 3) || (task.op == ir::OpId::MatVecQ8Add && inputs.size() == 4)) {
     std::vector<double> residual;
-    const Operand &r = inputs[2];
+    const Operand &r = inputs[q8 ? 3 : 2];
     forEachElement(*r.region, r.buffer->shape(), [&](int64_t e) { residual.push_back(r.buffer->load(e)); });
     for (size_t k = 0; k < values.size(); ++k)
       scales[k] = k < residual.size() ? std::fabs(values[k] - residual[k]) + std::fabs(residual[k]) : std::fabs(values[k]);
     return scales;
   }
-  if (task.op == ir::OpId::RmsNormMatVec && inputs.size() == 3 && !site.attributes.empty()) {
+  if (((task.op == ir::OpId::RmsNormMatVec && inputs.size() == 3) ||
+       (task.op == ir::OpId::RmsNormMatVecQ8 && inputs.size() == 4)) &&
+      !site.attributes.empty()) {
     // The normalised input is rounded before the product, with an inverse RMS the device sums in
     // another order: an element near a rounding boundary may round the other way there, moving its
-    // term by one rounding step. Up to four such steps of the row's largest term are allowed.
-    std::vector<double> w, x, g;
-    forEachElement(*inputs[0].region, inputs[0].buffer->shape(), [&](int64_t e) { w.push_back(inputs[0].buffer->load(e)); });
-    forEachElement(*inputs[1].region, inputs[1].buffer->shape(), [&](int64_t e) { x.push_back(inputs[1].buffer->load(e)); });
-    forEachElement(*inputs[2].region, inputs[2].buffer->shape(), [&](int64_t e) { g.push_back(inputs[2].buffer->load(e)); });
+    // term by one rounding step. Up to four such steps of the row's largest term are allowed. The
+    // W8A16 form's terms carry the row's scale.
+    auto elements = [&](const Operand &operand) {
+      std::vector<double> v;
+      forEachElement(*operand.region, operand.buffer->shape(), [&](int64_t e) { v.push_back(operand.buffer->load(e)); });
+      return v;
+    };
+    const std::vector<double> w = elements(inputs[0]), x = elements(inputs[q8 ? 2 : 1]), g = elements(inputs[q8 ? 3 : 2]);
+    const std::vector<double> rowScale = q8 ? elements(inputs[1]) : std::vector<double>{};
     const auto *epsInt = std::get_if<int64_t>(&site.attributes[0].value);
     const auto *epsReal = std::get_if<double>(&site.attributes[0].value);
     const double eps = epsReal ? *epsReal : epsInt ? static_cast<double>(*epsInt) : 0;
@@ -138,6 +145,8 @@ std::vector<double> toleranceScales(const ir::Instruction &task, const ir::Site 
       double largest = 0;
       for (size_t k = 0; k < cols && r * cols + k < w.size() && k < g.size(); ++k)
         largest = std::max(largest, std::fabs(w[r * cols + k] * g[k] * x[k] * inv));
+      if (q8)
+        largest *= r < rowScale.size() ? std::fabs(rowScale[r]) : 0.0;
       scales[r] = std::fabs(values[r]) + 2 * largest;
     }
     return scales;

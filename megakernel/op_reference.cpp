@@ -668,6 +668,44 @@ std::optional<std::string> rmsNormMatVecOp(const TaskOperands &ops) {
   return std::nullopt;
 }
 
+// The W8A16 projections: y[r] = s[r] · Σ_k W[r, k] x[k], the integer weights widened exactly, the
+// sum in order of k in fp32 and then scaled once (docs/numerics.md).
+std::vector<float> matvecQ8(const TaskOperands &ops, const std::vector<float> &x) {
+  std::vector<float> y = matvec(gather(ops.inputs[0]), x);
+  const std::vector<float> scales = gather(ops.inputs[1]);
+  for (size_t r = 0; r < y.size(); ++r)
+    y[r] *= scales[r];
+  return y;
+}
+
+std::optional<std::string> matVecQ8Op(const TaskOperands &ops) {
+  scatter(ops.outputs[0], matvecQ8(ops, gather(ops.inputs[2])));
+  return std::nullopt;
+}
+
+std::optional<std::string> matVecQ8AddOp(const TaskOperands &ops) {
+  std::vector<float> y = matvecQ8(ops, gather(ops.inputs[2]));
+  const std::vector<float> residual = gather(ops.inputs[3]);
+  const DType yType = ops.outputs[0].buffer->dtype();
+  for (size_t r = 0; r < y.size(); ++r)
+    y[r] = residual[r] + roundTo(yType, y[r]);
+  scatter(ops.outputs[0], y);
+  return std::nullopt;
+}
+
+// The normalised input exactly as rmsnorm_matvec forms it.
+std::optional<std::string> rmsNormMatVecQ8Op(const TaskOperands &ops) {
+  const Operand &x = ops.inputs[2];
+  std::vector<float> normalised = gather(x);
+  const std::vector<float> w = gather(ops.inputs[3]);
+  const float inv = inverseRms(normalised, number(ops.attributes[0]));
+  const DType xType = x.buffer->dtype();
+  for (size_t k = 0; k < normalised.size(); ++k)
+    normalised[k] = roundTo(xType, w[k] * roundTo(xType, normalised[k] * inv));
+  scatter(ops.outputs[0], matvecQ8(ops, normalised));
+  return std::nullopt;
+}
+
 constexpr size_t slot(ir::OpId op) { return static_cast<size_t>(op); }
 
 constexpr std::array<OpReference, kOpCount> kReferences = [] {
@@ -688,6 +726,9 @@ constexpr std::array<OpReference, kOpCount> kReferences = [] {
   table[slot(ir::OpId::AttentionMerge)] = attentionMergeOp;
   table[slot(ir::OpId::ArgmaxPartial)] = argmaxPartialOp;
   table[slot(ir::OpId::ArgmaxMerge)] = argmaxMergeOp;
+  table[slot(ir::OpId::MatVecQ8)] = matVecQ8Op;
+  table[slot(ir::OpId::MatVecQ8Add)] = matVecQ8AddOp;
+  table[slot(ir::OpId::RmsNormMatVecQ8)] = rmsNormMatVecQ8Op;
   table[slot(ir::OpId::Opaque)] = opaqueOp;
   return table;
 }();

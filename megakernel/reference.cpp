@@ -4,6 +4,7 @@
 #include "megakernel/reference.h"
 
 #include "megakernel/numeric.h"
+#include "megakernel/weights.h"
 
 #include <chrono>
 #include <cmath>
@@ -50,6 +51,25 @@ Result<ReferenceWeights> loadReferenceWeights(const Checkpoint &checkpoint) {
       return widened.error();
   }
   return weights;
+}
+
+void quantiseProjections(ReferenceWeights &weights, ir::ast::DType scaleType) {
+  const int64_t columns = weights.config.hiddenSize;
+  auto dequantise = [&](std::vector<float> &matrix, int64_t matrixColumns) {
+    const int64_t rows = static_cast<int64_t>(matrix.size()) / matrixColumns;
+    QuantisedRows q = quantiseRows(matrix, rows, matrixColumns, scaleType);
+    for (size_t i = 0; i < matrix.size(); ++i)
+      matrix[i] = static_cast<float>(q.values[i]) * q.scales[i / static_cast<size_t>(matrixColumns)];
+  };
+  for (ReferenceWeights::Layer &layer : weights.layers) {
+    for (std::vector<float> *m : {&layer.q, &layer.k, &layer.v, &layer.gate, &layer.up})
+      dequantise(*m, columns);
+    dequantise(layer.o, weights.config.qSize());
+    dequantise(layer.down, weights.config.intermediateSize);
+  }
+  if (weights.lmHead.empty())
+    weights.lmHead = weights.embed;
+  dequantise(weights.lmHead, columns);
 }
 
 Result<ReferenceWeights> loadReferenceWeights(const std::string &directory) {

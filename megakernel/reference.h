@@ -3,6 +3,7 @@
 // schedules' outputs and HF transformers' logits are compared with.
 #pragma once
 
+#include "ir/ast.h"
 #include "lowering/model_config.h"
 #include "megakernel/checkpoint.h"
 #include "megakernel/result.h"
@@ -31,6 +32,12 @@ struct ReferenceWeights {
 Result<ReferenceWeights> loadReferenceWeights(const Checkpoint &checkpoint);
 // Opens the checkpoint directory, binds its Llama tensors and widens them to fp32.
 Result<ReferenceWeights> loadReferenceWeights(const std::string &directory);
+
+// The W8A16 form of `weights`, as an int8 schedule (lowering/plan.h, WeightFormat::Int8) computes
+// with them: every projection matrix (q, k, v, o, gate, up, down and the LM head, a tied model's
+// getting its own copy) replaced by its dequantised values q[r, k] * scale[r] (quantiseRows with
+// scales in `scaleType`; each product exact in fp32). Norms and the embedding table stay.
+void quantiseProjections(ReferenceWeights &weights, ir::ast::DType scaleType);
 
 struct ReferenceOptions {
   // Round activations to bf16 at the points docs/numerics.md lists (HF's rounding points in bf16),

@@ -2,7 +2,10 @@
 #include "megakernel/weights.h"
 
 #include "lowering/plan.h"
+#include "megakernel/op_reference.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <map>
 
@@ -53,6 +56,27 @@ bool sameType(DType stored, ir::ast::DType param) {
 
 } // namespace
 
+QuantisedRows quantiseRows(const std::vector<float> &matrix, int64_t rows, int64_t columns,
+                           ir::ast::DType scaleType) {
+  QuantisedRows q;
+  q.values.resize(static_cast<size_t>(rows * columns));
+  q.scales.resize(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *row = matrix.data() + r * columns;
+    float largest = 0;
+    for (int64_t k = 0; k < columns; ++k)
+      largest = std::max(largest, std::fabs(row[k]));
+    const float scale = roundTo(scaleType, largest / 127.0f);
+    q.scales[static_cast<size_t>(r)] = scale;
+    for (int64_t k = 0; k < columns; ++k) {
+      float v = scale > 0 ? std::nearbyint(row[k] / scale) : 0.0f; // the default rounding: nearest even
+      v = std::clamp(v, -127.0f, 127.0f);
+      q.values[static_cast<size_t>(r * columns + k)] = static_cast<int8_t>(v);
+    }
+  }
+  return q;
+}
+
 std::vector<std::byte> encodeFloats(const std::vector<float> &values, ir::ast::DType dtype) {
   std::vector<std::byte> bytes;
   switch (dtype) {
@@ -86,8 +110,12 @@ std::vector<std::byte> encodeFloats(const std::vector<float> &values, ir::ast::D
 
 Result<std::vector<ParamBytes>> bindParams(const ir::Program &program, const Checkpoint &checkpoint) {
   const lowering::ModelConfig &config = checkpoint.config();
+  const bool int8 = std::any_of(program.buffers.begin(), program.buffers.end(), [](const ir::Buffer &b) {
+    return b.kind == ir::ast::BufferKind::Param && b.dtype == ir::ast::DType::I8;
+  });
   std::map<std::string, lowering::WeightBinding> bindings;
-  for (lowering::WeightBinding &b : lowering::weightBindings(config))
+  for (lowering::WeightBinding &b :
+       lowering::weightBindings(config, int8 ? lowering::WeightFormat::Int8 : lowering::WeightFormat::Model))
     bindings.emplace(b.param, std::move(b));
   std::vector<ParamBytes> params;
   for (const ir::Buffer &buffer : program.buffers) {
@@ -97,12 +125,28 @@ Result<std::vector<ParamBytes>> bindParams(const ir::Program &program, const Che
     if (it == bindings.end())
       return Error(program.sourceName, "param '" + buffer.name + "' is not a weight of a Llama checkpoint");
     const lowering::WeightBinding &binding = it->second;
-    std::vector<int64_t> expected = binding.tensorShape;
+    std::vector<int64_t> expected = binding.paramShape();
     if (binding.perLayer)
       expected.insert(expected.begin(), config.numLayers);
     if (expected != buffer.shape)
       return Error(program.sourceName, "param '" + buffer.name + "' has shape " + ir::shapeString(buffer.shape) +
                                            " but the checkpoint's config implies " + ir::shapeString(expected));
+    const bool quantised = binding.encoding != lowering::WeightEncoding::Values;
+    const bool rowsParam = binding.encoding == lowering::WeightEncoding::Int8Rows;
+    if (quantised && (rowsParam ? buffer.dtype != ir::ast::DType::I8 : !ir::ast::isFloatType(buffer.dtype)))
+      return Error(program.sourceName, "param '" + buffer.name + "' must be " + (rowsParam ? "i8" : "bf16, f16 or f32") +
+                                           " (W8A16 " + (rowsParam ? "int8 rows" : "row scales") + "), found " +
+                                           ir::ast::dtypeName(buffer.dtype));
+    // Rows and scales are quantised with the scale param's type, so that they agree.
+    ir::ast::DType scaleType = buffer.dtype;
+    if (rowsParam) {
+      auto scale = std::find_if(program.buffers.begin(), program.buffers.end(),
+                                [&](const ir::Buffer &b) { return b.name == buffer.name + "_scale"; });
+      if (scale == program.buffers.end() || !ir::ast::isFloatType(scale->dtype))
+        return Error(program.sourceName, "int8 param '" + buffer.name + "' needs a float param '" + buffer.name +
+                                             "_scale' with its row scales");
+      scaleType = scale->dtype;
+    }
     const int64_t copies = binding.perLayer ? config.numLayers : 1;
     std::vector<std::byte> bytes;
     int64_t elements = 1;
@@ -122,6 +166,21 @@ Result<std::vector<ParamBytes>> bindParams(const ir::Program &program, const Che
                                         ir::shapeString(binding.tensorShape));
       // A tensor already in the param's type is copied as it is: widening to fp32 and rounding back
       // gives the same bits (a signalling NaN's payload aside) at the cost of passes over gigabytes.
+      if (quantised) {
+        Result<std::vector<float>> widened = toFloat32(*tensor);
+        if (!widened)
+          return widened.error();
+        const int64_t rows = binding.tensorShape[0], columns = binding.tensorShape[1];
+        QuantisedRows q = quantiseRows(*widened, rows, columns, scaleType);
+        if (binding.encoding == lowering::WeightEncoding::Int8Rows) {
+          const auto *first = reinterpret_cast<const std::byte *>(q.values.data());
+          bytes.insert(bytes.end(), first, first + q.values.size());
+        } else {
+          std::vector<std::byte> encoded = encodeFloats(q.scales, buffer.dtype);
+          bytes.insert(bytes.end(), encoded.begin(), encoded.end());
+        }
+        continue;
+      }
       if (sameType(tensor->info->dtype, buffer.dtype)) {
         bytes.insert(bytes.end(), tensor->bytes.begin(), tensor->bytes.end());
         continue;

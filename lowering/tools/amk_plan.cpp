@@ -50,6 +50,10 @@ int main(int argc, char **argv) {
     app.add_option("config", config, "checkpoint directory or config.json");
     app.add_option("--strategy,-s", strategyName, "barrier, dataflow, fused or splitkv")
         ->check(CLI::IsMember({"barrier", "dataflow", "fused", "splitkv", "headwise"}));
+    std::string weightsName = "model";
+    app.add_option("--weights", weightsName,
+                   "projection weights: model (the checkpoint's dtype) or int8 (W8A16, quantised at load time)")
+        ->check(CLI::IsMember({"model", "int8"}));
     app.add_option("--target,-t", targetName, "a100, l4, l40s, h100, rtx5090, or sm_80/sm_89/sm_90/sm_120");
     app.add_option("--blocks,-b", plan.blocks, "blocks in the grid (default: one per SM)");
     app.add_option("--rows,-r", plan.rowsPerTile, "rows of a weight matrix per task (rounded down to a divisor)");
@@ -101,6 +105,7 @@ int main(int argc, char **argv) {
     }
     plan.target = *target;
     plan.strategy = *lowering::parseStrategy(strategyName);
+    plan.weights = *lowering::parseWeightFormat(weightsName);
     lowering::ConfigResult model = lowering::loadModelConfig(config);
     if (!model.ok()) {
       std::cerr << model.render();

@@ -37,6 +37,9 @@ enum AmkOp {
   AMK_OP_ATTENTION_MERGE,
   AMK_OP_ARGMAX_PARTIAL,
   AMK_OP_ARGMAX_MERGE,
+  AMK_OP_MATVEC_Q8,
+  AMK_OP_MATVEC_Q8_ADD,
+  AMK_OP_RMSNORM_MATVEC_Q8,
   AMK_OP_OPAQUE,
 };
 
@@ -521,6 +524,108 @@ __device__ void amk_matvec(const AmkParams &p, const AmkInstr *in, float *xs, fl
   }
 }
 
+// Four int8 weights (one little-endian word) against x, each widened exactly.
+__device__ __forceinline__ float amk_dot4_i8(unsigned int word, float4 x, float acc) {
+  acc += (float)(((int)word << 24) >> 24) * x.x;
+  acc += (float)(((int)word << 16) >> 24) * x.y;
+  acc += (float)(((int)word << 8) >> 24) * x.z;
+  acc += (float)((int)word >> 24) * x.w;
+  return acc;
+}
+
+// Sixteen int8 weights against xk[0..16).
+__device__ __forceinline__ float amk_dot16_i8(uint4 packed, const float *xk) {
+  float acc = amk_dot4_i8(packed.x, *(const float4 *)xk, 0.0f);
+  acc = amk_dot4_i8(packed.y, *(const float4 *)(xk + 4), acc);
+  acc = amk_dot4_i8(packed.z, *(const float4 *)(xk + 8), acc);
+  return amk_dot4_i8(packed.w, *(const float4 *)(xk + 12), acc);
+}
+
+// The W8A16 projections: matvec_q8 (y <- W, s, x), matvec_q8_add (y <- W, s, x, r) and
+// rmsnorm_matvec_q8 (y <- W, s, x, w); W int8 rows, each row's sum scaled by s[r] once. Staging and
+// row shares as amk_matvec; int8 rows that start on a 16-byte boundary are read 16 weights per
+// 16-byte load, AMK_MV_ROWS rows and two chunks of each per lane in flight. Kept out of line: the
+// interpreter's switch then compiles as fast as without it.
+__device__ __noinline__ void amk_matvec_q8(const AmkParams &p, const AmkInstr *in, float *xs, float *scratch) {
+  const AmkOperand y = AMK_OUT(0), W = AMK_IN(0), s = AMK_IN(1), x = AMK_IN(2), extra = AMK_IN(3);
+  const int K = W.cols, op = in->op;
+  if (op == AMK_OP_RMSNORM_MATVEC_Q8) {
+    float *ws = xs + ((K + 3) & ~3);
+    float sum = 0.0f;
+    for (int k = threadIdx.x; k < K; k += AMK_THREADS) {
+      const float v = amk_load(p, x, k);
+      xs[k] = v;
+      ws[k] = amk_load(p, extra, k);
+      sum += v * v;
+    }
+    sum = amk_block_sum(sum, scratch);
+    const float inv = 1.0f / sqrtf(sum / (float)amk_elements(x) + in->attributes[0]);
+    for (int k = threadIdx.x; k < K; k += AMK_THREADS)
+      xs[k] = amk_round(ws[k] * amk_round(xs[k] * inv, x.dtype), x.dtype);
+  } else {
+    for (int k = threadIdx.x; k < K; k += AMK_THREADS)
+      xs[k] = amk_load(p, x, k);
+  }
+  __syncthreads();
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int perWarp = (W.rows + AMK_WARPS - 1) / AMK_WARPS;
+  const int first = warp * perWarp, last = min(W.rows, first + perWarp);
+  const signed char *base = (const signed char *)p.buffers[W.buffer];
+  const bool vector = (K % 16) == 0 && (W.offset % 16) == 0 && (W.rowStride % 16) == 0;
+  for (int r0 = first; r0 < last; r0 += AMK_MV_ROWS) {
+    const int n = min(AMK_MV_ROWS, last - r0);
+    float acc[AMK_MV_ROWS];
+#pragma unroll
+    for (int j = 0; j < AMK_MV_ROWS; ++j)
+      acc[j] = 0.0f;
+    if (vector) {
+      const uint4 *rows[AMK_MV_ROWS];
+#pragma unroll
+      for (int j = 0; j < AMK_MV_ROWS; ++j)
+        rows[j] = (const uint4 *)(base + W.offset + (long long)(r0 + (j < n ? j : 0)) * W.rowStride);
+      const int chunks = K / 16;
+      for (int chunk = lane; chunk < chunks; chunk += 64) {
+        const bool second = chunk + 32 < chunks;
+        uint4 packed[AMK_MV_ROWS][2];
+#pragma unroll
+        for (int j = 0; j < AMK_MV_ROWS; ++j)
+          if (j < n) {
+            packed[j][0] = rows[j][chunk];
+            if (second)
+              packed[j][1] = rows[j][chunk + 32];
+          }
+#pragma unroll
+        for (int j = 0; j < AMK_MV_ROWS; ++j)
+          if (j < n) {
+            acc[j] += amk_dot16_i8(packed[j][0], xs + chunk * 16);
+            if (second)
+              acc[j] += amk_dot16_i8(packed[j][1], xs + (chunk + 32) * 16);
+          }
+      }
+    } else {
+      for (int j = 0; j < n; ++j) {
+        const long long rowStart = W.offset + (long long)(r0 + j) * W.rowStride;
+        for (int k = lane; k < K; k += 32)
+          acc[j] += (float)base[rowStart + k] * xs[k];
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < AMK_MV_ROWS; ++j)
+      acc[j] = amk_warp_sum(acc[j]);
+    if (lane < n) {
+      float v = acc[0];
+#pragma unroll
+      for (int j = 1; j < AMK_MV_ROWS; ++j)
+        if (lane == j)
+          v = acc[j];
+      v *= amk_load(p, s, r0 + lane);
+      if (op == AMK_OP_MATVEC_Q8_ADD)
+        v = amk_round(v, y.dtype) + amk_load(p, extra, r0 + lane);
+      amk_store(p, y, r0 + lane, v);
+    }
+  }
+}
+
 // Attributes: head_dim, theta, scaling (1: llama3), factor, low_freq_factor, high_freq_factor,
 // original_max_position. The same fp32 steps as the CPU reference (megakernel/op_reference.cpp,
 // ropeFrequencies), with pow computed in double and rounded once, as the host's correctly rounded
@@ -927,6 +1032,11 @@ __device__ bool amk_task(const AmkParams &p, const AmkInstr *in, unsigned int in
   case AMK_OP_MATVEC_ADD:
   case AMK_OP_RMSNORM_MATVEC:
     amk_matvec(p, in, smem, scratch);
+    return true;
+  case AMK_OP_MATVEC_Q8:
+  case AMK_OP_MATVEC_Q8_ADD:
+  case AMK_OP_RMSNORM_MATVEC_Q8:
+    amk_matvec_q8(p, in, smem, scratch);
     return true;
   case AMK_OP_ROPE:
     amk_rope(p, in);

@@ -26,6 +26,10 @@ int main(int argc, char **argv) {
     app.add_option("--schedule", gpu.schedulePath, "GPU: run this schedule (verified first)");
     app.add_option("--strategy", gpu.strategy, "GPU: plan with this strategy (barrier, dataflow, fused, splitkv)");
     app.add_option("--target", gpu.target, "GPU: plan for this target (default h100)");
+    app.add_option("--weights", gpu.weights,
+                   "GPU: projection weights as stored (model, the default) or int8 (W8A16: int8 rows with a scale "
+                   "per row, quantised at load time)")
+        ->check(CLI::IsMember({"model", "int8"}));
     app.add_option("--blocks", gpu.blocks, "GPU: blocks of the planned grid (default: one per SM of the target)");
     app.add_option("--rows", gpu.rows, "GPU: rows per projection task");
     app.add_option("--splits", gpu.splits, "GPU: KV splits (splitkv)");

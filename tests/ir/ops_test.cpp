@@ -635,6 +635,10 @@ const std::vector<Signature> kSection4 = {
     {"attention_merge", OpId::AttentionMerge, {"o"}, {"part", "lse"}, {}, {}},
     {"argmax_partial", OpId::ArgmaxPartial, {"best"}, {"x"}, {}, {}},
     {"argmax_merge", OpId::ArgmaxMerge, {"i"}, {"best"}, {}, {}},
+    // The W8A16 projections (docs/amkir.md section 12).
+    {"matvec_q8", OpId::MatVecQ8, {"y"}, {"W", "s", "x"}, {}, {}},
+    {"matvec_q8_add", OpId::MatVecQ8Add, {"y"}, {"W", "s", "x", "r"}, {{0, 3}}, {}},
+    {"rmsnorm_matvec_q8", OpId::RmsNormMatVecQ8, {"y"}, {"W", "s", "x", "w"}, {}, {"eps"}},
     {"opaque", OpId::Opaque, {}, {}, {}, {"name"}},
 };
 

@@ -63,12 +63,13 @@ struct Case {
   std::string model;
   Strategy strategy;
   int64_t blocks, rows, splits;
+  WeightFormat weights = WeightFormat::Model;
 };
 
 std::string caseName(const testing::TestParamInfo<Case> &info) {
   std::string name = info.param.model + "_" + strategyName(info.param.strategy) + "_b" +
                      std::to_string(info.param.blocks) + "_r" + std::to_string(info.param.rows) + "_s" +
-                     std::to_string(info.param.splits);
+                     std::to_string(info.param.splits) + (info.param.weights == WeightFormat::Int8 ? "_int8" : "");
   for (char &c : name)
     if (!isalnum(static_cast<unsigned char>(c)))
       c = '_';
@@ -81,6 +82,11 @@ std::vector<Case> tinyCases() {
     for (Strategy s : allStrategies())
       for (auto [blocks, rows] : {std::pair<int64_t, int64_t>{1, 16}, {3, 4}, {4, 16}, {7, 8}, {16, 64}, {132, 1}})
         cases.push_back({m, s, blocks, rows, s == Strategy::SplitKv ? (rows == 4 ? 1 : rows == 8 ? 8 : 4) : 4});
+  // W8A16: every strategy, a tied and an untied model.
+  for (const char *m : {"tiny-gqa-tied", "tiny-llama3-untied"})
+    for (Strategy s : allStrategies())
+      for (auto [blocks, rows] : {std::pair<int64_t, int64_t>{3, 4}, {7, 8}})
+        cases.push_back({m, s, blocks, rows, s == Strategy::SplitKv ? (rows == 4 ? 1 : 8) : 4, WeightFormat::Int8});
   return cases;
 }
 
@@ -89,7 +95,9 @@ class TinyPlan : public testing::TestWithParam<Case> {};
 TEST_P(TinyPlan, IsCertifiedAndTouchesExactlyTheDecodeTensors) {
   const Case &c = GetParam();
   ModelConfig m = model(c.model);
-  PlanResult result = planSchedule(m, options(c.strategy, c.blocks, c.rows, c.splits));
+  PlanOptions planOptions = options(c.strategy, c.blocks, c.rows, c.splits);
+  planOptions.weights = c.weights;
+  PlanResult result = planSchedule(m, planOptions);
   ASSERT_TRUE(result.plan) << result.error;
   ir::Schedule schedule = ir::parseSchedule("plan.amkir", result.plan->text);
   ASSERT_TRUE(schedule.wellFormed()) << schedule.renderDiagnostics();
@@ -135,7 +143,15 @@ TEST_P(TinyPlan, IsCertifiedAndTouchesExactlyTheDecodeTensors) {
     if (buffer.kind == ir::ast::BufferKind::Input)
       continue;
     if (buffer.kind == ir::ast::BufferKind::Param) {
-      int expected = projections.count(buffer.name) ? 1 : buffer.name == "embed" && m.tieWordEmbeddings ? 2 : 0;
+      // A projection's rows and their int8 scales are read exactly once; a tied table twice (lookup
+      // and LM head) unless the LM head is its own int8 copy.
+      const bool int8 = c.weights == WeightFormat::Int8;
+      int expected = projections.count(buffer.name) || buffer.name.ends_with("_scale") ? 1
+                     : buffer.name == "embed" && m.tieWordEmbeddings                   ? (int8 ? 0 : 2)
+                                                                                       : 0;
+      if (int8 && projections.count(buffer.name)) {
+        ASSERT_EQ(buffer.dtype, ir::ast::DType::I8);
+      }
       for (size_t i = 0; i < reads[b].size(); ++i) {
         if (expected > 0)
           ASSERT_EQ(reads[b][i], expected) << "element " << i << " of a projection weight";
@@ -218,6 +234,38 @@ TEST(Plan, ParamsFollowTheWeightBindings) {
       EXPECT_EQ(params[wb.param], shape) << wb.param;
     }
     EXPECT_EQ(params.count("lm_head"), m.tieWordEmbeddings ? 0u : 1u);
+  }
+}
+
+TEST(Plan, Int8WeightsUseTheQ8OpsAndDeclareRowScales) {
+  for (const char *folder : {"tiny-gqa-tied", "tiny-llama3-untied"}) {
+    ModelConfig m = model(folder);
+    PlanOptions o = options(Strategy::Fused, 4, 16);
+    o.weights = WeightFormat::Int8;
+    PlanResult r = planSchedule(m, o);
+    ASSERT_TRUE(r.plan) << r.error;
+    ir::Schedule schedule = ir::parseSchedule("plan.amkir", r.plan->text);
+    ASSERT_TRUE(schedule.wellFormed()) << schedule.renderDiagnostics();
+    std::map<std::string, const ir::Buffer *> params;
+    for (const ir::Buffer &b : schedule.program->buffers)
+      if (b.kind == ir::ast::BufferKind::Param)
+        params[b.name] = &b;
+    for (const WeightBinding &wb : weightBindings(m, WeightFormat::Int8)) {
+      ASSERT_TRUE(params.count(wb.param)) << wb.param;
+      std::vector<int64_t> shape = wb.paramShape();
+      if (wb.perLayer)
+        shape.insert(shape.begin(), m.numLayers);
+      EXPECT_EQ(params[wb.param]->shape, shape) << wb.param;
+      EXPECT_EQ(params[wb.param]->dtype, wb.encoding == WeightEncoding::Int8Rows ? ir::ast::DType::I8 : ir::ast::DType::BF16)
+          << wb.param;
+    }
+    EXPECT_EQ(params.size(), weightBindings(m, WeightFormat::Int8).size());
+    EXPECT_TRUE(params.count("lm_head")) << "int8: the LM head is its own quantised matrix, tied or not";
+    int barriers = 0, waits = 0;
+    std::map<ir::OpId, int> ops = opCounts(*schedule.program, barriers, waits);
+    EXPECT_EQ(ops[ir::OpId::RmsNormMatVec] + ops[ir::OpId::MatVec] + ops[ir::OpId::MatVecAdd], 0);
+    EXPECT_GT(ops[ir::OpId::RmsNormMatVecQ8], 0);
+    EXPECT_EQ(ops[ir::OpId::MatVecQ8Add], 2 * (m.hiddenSize / 16) * m.numLayers) << "o and down tiles";
   }
 }
 

@@ -313,5 +313,77 @@ TEST(BindParams, CopiesTensorsOfTheParamsTypeAsTheyAre) {
   }
 }
 
+// W8A16 quantisation: scale = bf16(max|w| / 127) per row, q = nearest-even(w / scale) saturated to
+// ±127; an all-zero row gets scale 0 and zeros. Dequantised, each weight is within half a step of
+// its row's scale (plus the scale's own rounding, which the clamp absorbs at the row's maximum).
+TEST(QuantiseRows, ScalesEachRowByItsLargestMagnitude) {
+  const std::vector<float> matrix = {1.0f,  -0.5f, 0.25f,  0.0f, // row 0: max 1
+                                     0.0f,  0.0f,  0.0f,   0.0f, // row 1: all zero
+                                     -3.0f, 1.5f,  0.001f, 2.9f};
+  QuantisedRows q = quantiseRows(matrix, 3, 4, ir::ast::DType::BF16);
+  ASSERT_EQ(q.values.size(), 12u);
+  EXPECT_EQ(q.scales[0], roundTo(ir::ast::DType::BF16, 1.0f / 127.0f));
+  EXPECT_EQ(q.scales[1], 0.0f);
+  EXPECT_EQ(q.scales[2], roundTo(ir::ast::DType::BF16, 3.0f / 127.0f));
+  EXPECT_EQ(q.values[0], 127);
+  EXPECT_EQ(q.values[1], static_cast<int8_t>(std::nearbyint(-0.5f / q.scales[0])));
+  for (int k = 4; k < 8; ++k)
+    EXPECT_EQ(q.values[static_cast<size_t>(k)], 0);
+  EXPECT_EQ(q.values[8], -127);
+  EXPECT_EQ(q.values[10], 0);
+  for (size_t i = 0; i < matrix.size(); ++i) {
+    const float scale = q.scales[i / 4];
+    EXPECT_LE(std::fabs(q.values[i] * scale - matrix[i]), 0.5f * scale + std::fabs(matrix[i]) / 128) << i;
+  }
+}
+
+// An int8 schedule binds its i8 params to the quantised rows and its _scale params to their scales.
+TEST(BindParams, QuantisesTheProjectionsOfAnInt8Schedule) {
+  const std::string directory = (test::sourceDir() / "tests" / "fixtures" / "tiny-gqa-tied-bf16").string();
+  Result<Checkpoint> checkpoint = Checkpoint::open(directory);
+  if (!checkpoint)
+    GTEST_SKIP() << "fixture tiny-gqa-tied-bf16 absent (scripts/make_fixtures.py)";
+  lowering::PlanOptions plan;
+  plan.target = *lowering::findTarget("h100");
+  plan.blocks = 4;
+  plan.context = 16;
+  plan.weights = lowering::WeightFormat::Int8;
+  lowering::PlanResult planned = lowering::planSchedule(checkpoint->config(), plan);
+  ASSERT_TRUE(planned.plan) << planned.error;
+  ir::Schedule schedule = ir::parseSchedule("int8.amkir", planned.plan->text);
+  ASSERT_TRUE(schedule.wellFormed()) << schedule.renderDiagnostics();
+  Result<std::vector<ParamBytes>> params = bindParams(*schedule.program, *checkpoint);
+  ASSERT_TRUE(params) << params.error().render();
+  std::map<std::string, const ParamBytes *> byName;
+  for (const ParamBytes &p : *params)
+    byName[p.param] = &p;
+  // The tied model's LM head is its own int8 copy of the embedding table; the table stays bf16.
+  for (const char *name : {"w_q", "w_down", "lm_head"}) {
+    ASSERT_TRUE(byName.count(name)) << name;
+    ASSERT_TRUE(byName.count(std::string(name) + "_scale")) << name;
+  }
+  std::optional<TensorView> embed = checkpoint->find("model.embed_tokens.weight");
+  ASSERT_TRUE(embed);
+  Result<std::vector<float>> table = toFloat32(*embed);
+  ASSERT_TRUE(table);
+  const int64_t V = checkpoint->config().vocabSize, H = checkpoint->config().hiddenSize;
+  QuantisedRows q = quantiseRows(*table, V, H, ir::ast::DType::BF16);
+  const auto *values = reinterpret_cast<const std::byte *>(q.values.data());
+  EXPECT_EQ(byName["lm_head"]->bytes, std::vector<std::byte>(values, values + q.values.size()));
+  EXPECT_EQ(byName["lm_head_scale"]->bytes, encodeFloats(q.scales, ir::ast::DType::BF16));
+  EXPECT_EQ(byName["embed"]->bytes, std::vector<std::byte>(embed->bytes.begin(), embed->bytes.end()));
+  // A per-layer matrix: layer 1's rows follow layer 0's.
+  std::optional<TensorView> down1 = checkpoint->find("model.layers.1.mlp.down_proj.weight");
+  ASSERT_TRUE(down1);
+  Result<std::vector<float>> down = toFloat32(*down1);
+  ASSERT_TRUE(down);
+  const int64_t I = checkpoint->config().intermediateSize;
+  QuantisedRows qd = quantiseRows(*down, H, I, ir::ast::DType::BF16);
+  const std::vector<std::byte> &bytes = byName["w_down"]->bytes;
+  ASSERT_EQ(bytes.size(), static_cast<size_t>(2 * H * I));
+  for (int64_t i = 0; i < H * I; ++i)
+    ASSERT_EQ(static_cast<int8_t>(bytes[static_cast<size_t>(H * I + i)]), qd.values[static_cast<size_t>(i)]) << i;
+}
+
 } // namespace
 } // namespace amk::megakernel

@@ -582,6 +582,58 @@ TEST(OpReference, RmsNormMatVecEqualsRmsNormThenMatVec) {
   }
 }
 
+// W8A16: y[r] = s[r] · Σ_k q[r, k] x[k], against the same sum in double over the dequantised weights
+// (fp32 summation error only: |d| <= 2^-20 of Σ|terms|); the _add and rmsnorm forms are the
+// matvec_q8 of the unfused ops, bit for bit.
+TEST(OpReference, MatVecQ8ScalesEachRowsIntegerSum) {
+  const int64_t R = 8, K = 48;
+  std::vector<float> q = randomValues(R * K, 31, -127, 127);
+  for (float &v : q)
+    v = std::nearbyint(v);
+  const std::vector<float> s = randomValues(R, 32, 0.001f, 0.02f), xs = randomValues(K, 33, -2, 2);
+  HostBuffer W = makeBuffer(DType::I8, {R, K}, q), S = makeBuffer(DType::BF16, {R}, s), x = makeBuffer(DType::BF16, {K}, xs);
+  HostBuffer y = makeBuffer(DType::F32, {R});
+  ASSERT_FALSE(run(OpId::MatVecQ8, {all(y)}, {all(W), all(S), all(x)}));
+  for (int64_t r = 0; r < R; ++r) {
+    double sum = 0, magnitude = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      const double term = double(W.load(r * K + k)) * S.load(r) * x.load(k);
+      sum += term;
+      magnitude += std::fabs(term);
+    }
+    EXPECT_NEAR(y.load(r), sum, std::ldexp(magnitude, -20)) << "row " << r;
+  }
+  // Saturation of the element type: i8 stores clamp.
+  HostBuffer clamp = makeBuffer(DType::I8, {2}, {300.0f, -300.0f});
+  EXPECT_EQ(clamp.loadInt(0), 127);
+  EXPECT_EQ(clamp.loadInt(1), -128);
+}
+
+TEST(OpReference, MatVecQ8AddAndRmsNormMatVecQ8ComposeLikeTheirModelDtypeForms) {
+  const int64_t R = 8, K = 32;
+  std::vector<float> q = randomValues(R * K, 41, -127, 127);
+  for (float &v : q)
+    v = std::nearbyint(v);
+  HostBuffer W = makeBuffer(DType::I8, {R, K}, q), S = makeBuffer(DType::BF16, {R}, randomValues(R, 42, 0.001f, 0.02f));
+  HostBuffer x = makeBuffer(DType::BF16, {K}, randomValues(K, 43, -3, 3));
+  HostBuffer w = makeBuffer(DType::BF16, {K}, randomValues(K, 44, 0.5f, 1.5f));
+  HostBuffer residual = makeBuffer(DType::BF16, {R}, randomValues(R, 45, -4, 4));
+  // matvec_q8_add = residual + round(matvec_q8), in place on the residual.
+  HostBuffer product = makeBuffer(DType::BF16, {R}), added = residual;
+  ASSERT_FALSE(run(OpId::MatVecQ8, {all(product)}, {all(W), all(S), all(x)}));
+  ASSERT_FALSE(run(OpId::MatVecQ8Add, {all(added)}, {all(W), all(S), all(x), all(added)}));
+  for (int64_t r = 0; r < R; ++r)
+    EXPECT_EQ(bitsOf(added.load(r)), bitsOf(roundTo(DType::BF16, residual.load(r) + product.load(r)))) << "row " << r;
+  // rmsnorm_matvec_q8 = rmsnorm into x's type, then matvec_q8.
+  const std::vector<Value> eps = attributes(OpId::RmsNormMatVecQ8, {{"eps", Value{1e-5, {}}}});
+  HostBuffer fused = makeBuffer(DType::F32, {R}), normed = makeBuffer(DType::BF16, {K}), split = makeBuffer(DType::F32, {R});
+  ASSERT_FALSE(run(OpId::RmsNormMatVecQ8, {all(fused)}, {all(W), all(S), all(x), all(w)}, eps));
+  ASSERT_FALSE(run(OpId::RmsNorm, {all(normed)}, {all(x), all(w)}, attributes(OpId::RmsNorm, {{"eps", Value{1e-5, {}}}})));
+  ASSERT_FALSE(run(OpId::MatVecQ8, {all(split)}, {all(W), all(S), all(normed)}));
+  for (int64_t r = 0; r < R; ++r)
+    EXPECT_EQ(bitsOf(fused.load(r)), bitsOf(split.load(r))) << "row " << r;
+}
+
 uint64_t fnvInTest(const std::vector<uint8_t> &bytes) {
   uint64_t hash = 0xcbf29ce484222325ull;
   for (uint8_t b : bytes)

@@ -56,6 +56,7 @@ Outputs execute(const ir::Program &program, const Checkpoint &checkpoint, const 
 struct Case {
   std::string fixture;
   lowering::Strategy strategy;
+  lowering::WeightFormat weights = lowering::WeightFormat::Model;
 };
 
 class ScheduleExecution : public testing::TestWithParam<Case> {};
@@ -79,6 +80,7 @@ TEST_P(ScheduleExecution, MatchesTheReferenceAndHf) {
   options.rowsPerTile = 16;
   options.splits = 4;
   options.context = 32;
+  options.weights = c.weights;
   lowering::PlanResult plan = lowering::planSchedule(checkpoint->config(), options);
   ASSERT_TRUE(plan.plan) << plan.error;
   ir::Schedule schedule = ir::parseSchedule(c.fixture + ".amkir", plan.plan->text);
@@ -94,6 +96,10 @@ TEST_P(ScheduleExecution, MatchesTheReferenceAndHf) {
   const bool bf16 = checkpoint->config().dtype == lowering::WeightDType::BF16;
   Result<ReferenceWeights> weights = loadReferenceWeights(*checkpoint);
   ASSERT_TRUE(weights) << weights.error().render();
+  // An int8 schedule computes with the dequantised projections: the reference takes the same ones.
+  const bool int8 = c.weights == lowering::WeightFormat::Int8;
+  if (int8)
+    quantiseProjections(*weights, bf16 ? ir::ast::DType::BF16 : ir::ast::DType::F32);
   std::vector<int64_t> tokens64(tokens.begin(), tokens.end());
   ReferenceOptions referenceOptions;
   referenceOptions.roundToBf16 = bf16;
@@ -111,10 +117,11 @@ TEST_P(ScheduleExecution, MatchesTheReferenceAndHf) {
     }
     worst = std::max(worst, maxDiff / maxRef);
   }
-  std::printf("%s %s: logits at %zu positions, max |schedule - reference| / max |reference| = %.3g (tolerance %.3g)\n",
-              c.fixture.c_str(), lowering::strategyName(c.strategy), tokens.size(), worst, tolerance);
+  std::printf("%s %s%s: logits at %zu positions, max |schedule - reference| / max |reference| = %.3g (tolerance %.3g)\n",
+              c.fixture.c_str(), lowering::strategyName(c.strategy), int8 ? " int8" : "", tokens.size(), worst,
+              tolerance);
   EXPECT_LE(worst, tolerance);
-  if (!bf16) {
+  if (!bf16 && !int8) { // HF's tokens are those of the unquantised weights
     for (size_t i = 0; i < greedy.size(); ++i)
       EXPECT_EQ(threads.next[prompt.size() - 1 + i], greedy[i]) << "greedy token " << i;
   }
@@ -135,12 +142,17 @@ std::vector<Case> cases() {
   for (const char *fixture : {"tiny-gqa-tied", "tiny-llama3-untied", "tiny-mha-untied", "tiny-gqa-tied-bf16"})
     for (lowering::Strategy s : lowering::allStrategies())
       all.push_back({fixture, s});
+  // W8A16 on the bf16 fixture and an untied fp32 one, with the two fastest strategies.
+  for (const char *fixture : {"tiny-gqa-tied-bf16", "tiny-llama3-untied"})
+    for (lowering::Strategy s : {lowering::Strategy::Fused, lowering::Strategy::Headwise})
+      all.push_back({fixture, s, lowering::WeightFormat::Int8});
   return all;
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, ScheduleExecution, testing::ValuesIn(cases()),
                          [](const testing::TestParamInfo<Case> &info) {
-                           std::string name = info.param.fixture + "_" + lowering::strategyName(info.param.strategy);
+                           std::string name = info.param.fixture + "_" + lowering::strategyName(info.param.strategy) +
+                                              (info.param.weights == lowering::WeightFormat::Int8 ? "_int8" : "");
                            for (char &ch : name)
                              if (!isalnum(static_cast<unsigned char>(ch)))
                                ch = '_';
