@@ -9,8 +9,8 @@
 # launches, CUDA events); the bf16 run also checks its NEW tokens against HF's greedy decode. Then both run
 # teacher-forced over the prompt + the bf16 continuation and scripts/w8a16_compare.py reports greedy
 # agreement, teacher-forced argmax agreement and the perplexity ratio. The HBM floor of each weight
-# format is its param bytes over the copy bandwidth scripts/torch_decode_bench.py measures (TORCH=0:
-# no floor). Writes RESULTS_DIR/w8a16.tsv and one text file per run.
+# format is its param bytes over the device-to-device copy bandwidth measured once at the start
+# (scripts/torch_decode_bench.py's copy_bandwidth; FLOOR=0: no floor). Writes RESULTS_DIR/w8a16.tsv and one text file per run.
 set -uo pipefail
 results=${1:?usage: bash bench/w8a16_bench.sh RESULTS_DIR [model:strategy:rows:threads ...]}
 shift
@@ -24,6 +24,12 @@ mkdir -p "$results" "$checkpoints"
 tsv=$results/w8a16.tsv
 printf 'model\tweights\tstrategy\trows\tthreads\tkv\tmedian_us\tfloor_us\tops\tnote\n' >"$tsv"
 failed=0
+# The device-to-device copy bandwidth (GB/s) the floors are computed from, measured once.
+bandwidth=""
+if [ "${FLOOR:-1}" = 1 ]; then
+  bandwidth=$(python3 -c "import sys; sys.path.insert(0, 'scripts'); from torch_decode_bench import copy_bandwidth; print(copy_bandwidth() / 1e9)")
+  echo "copy bandwidth: $bandwidth GB/s" | tee "$results/bandwidth.txt"
+fi
 # Bytes of a schedule's params (its `param` declarations).
 param_bytes() {
   python3 - "$1" <<'PY'
@@ -44,13 +50,6 @@ for config in "${configs[@]}"; do
   IFS=: read -r model strategy rows threads <<<"$config"
   dir=$checkpoints/$model
   [ -f "$dir/hf_greedy.json" ] || python3 scripts/hf_greedy.py "models/$model" "$dir" --new "$new" || { failed=1; continue; }
-  bandwidth=""
-  if [ "${TORCH:-1}" = 1 ]; then
-    python3 scripts/torch_decode_bench.py "models/$model" --kv 1 --steps 20 --json "$results/torch-$model.json" \
-      >"$results/torch-$model.txt" 2>&1 || failed=1
-    bandwidth=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['copy_bandwidth_GBps'])" \
-      "$results/torch-$model.json" 2>/dev/null)
-  fi
   prompt=$(python3 -c "import json,sys; print(','.join(map(str, json.load(open(sys.argv[1]))['prompt'])))" "$dir/hf_greedy.json")
   for weights in model int8; do
     name=$model-$weights

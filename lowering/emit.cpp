@@ -227,6 +227,15 @@ TapeResult buildTape(const ir::Program &program, const std::string &canonicalTex
 std::string emitKernel(const Tape &tape, const EmitOptions &options) {
   char hash[32];
   std::snprintf(hash, sizeof hash, "0x%016llxull", static_cast<unsigned long long>(tape.scheduleHash));
+  // The projection families the tape uses: the kernel compiles only those (amk_device.cuh).
+  bool matvec = false, matvecQ8 = false;
+  for (const AmkInstr &in : tape.instructions) {
+    if (in.kind != AMK_TASK)
+      continue;
+    const auto op = static_cast<ir::OpId>(in.op);
+    matvec = matvec || op == ir::OpId::MatVec || op == ir::OpId::MatVecAdd || op == ir::OpId::RmsNormMatVec;
+    matvecQ8 = matvecQ8 || op == ir::OpId::MatVecQ8 || op == ir::OpId::MatVecQ8Add || op == ir::OpId::RmsNormMatVecQ8;
+  }
   std::ostringstream out;
   out << "// AMK megakernel for schedule " << options.scheduleName << "\n"
       << "// schedule content hash " << hash << " (FNV-1a of its canonical text), certified by "
@@ -238,6 +247,8 @@ std::string emitKernel(const Tape &tape, const EmitOptions &options) {
       << "#define AMK_SCHEDULE_HASH " << hash << "\n"
       << "#define AMK_BLOCKS " << tape.blocks << "\n"
       << "#define AMK_THREADS " << tape.threads << "\n"
+      << "#define AMK_WITH_MATVEC " << (matvec ? 1 : 0) << "\n"
+      << "#define AMK_WITH_MATVEC_Q8 " << (matvecQ8 ? 1 : 0) << "\n"
       << "#include \"amk_device.cuh\"\n";
   return out.str();
 }

@@ -156,6 +156,30 @@ std::vector<double> toleranceScales(const ir::Instruction &task, const ir::Site 
   return scales;
 }
 
+// Per element of a rope's output region (in region order): the length of its input pair's upstream
+// tolerances when the input is a chained output (kept in `inherited`); empty otherwise.
+std::vector<double> chainedRopeTolerance(const ir::Instruction &task, const ir::Site &site, const ir::Region &out,
+                                         const std::vector<int64_t> &shape,
+                                         const std::vector<std::vector<double>> &inherited) {
+  if (task.op != ir::OpId::Rope || site.attributes.empty() || task.inputs.empty() || !(task.inputs[0] == out))
+    return {};
+  const std::vector<double> &carried = inherited[out.buffer];
+  if (carried.empty())
+    return {};
+  const auto *headDim = std::get_if<int64_t>(&site.attributes[0].value);
+  const size_t d = headDim && *headDim > 1 ? static_cast<size_t>(*headDim) : 0;
+  std::vector<int64_t> elements;
+  forEachElement(out, shape, [&](int64_t e) { elements.push_back(e); });
+  std::vector<double> passed(elements.size());
+  for (size_t k = 0; k < elements.size(); ++k) {
+    const size_t j = d ? k % d : 0, half = d / 2;
+    const size_t partner = d == 0 ? k : j < half ? k + half : k - half;
+    const double own = carried[static_cast<size_t>(elements[k])];
+    passed[k] = partner < elements.size() ? std::hypot(own, carried[static_cast<size_t>(elements[partner])]) : own;
+  }
+  return passed;
+}
+
 } // namespace
 
 bool OpCheckResult::ok() const {
@@ -204,6 +228,7 @@ OpCheckResult checkOps(const ir::Program &program, const std::vector<HostBuffer>
   // are final (nothing writes them later); an output that a later in-place op rewrites is checked
   // through that op's output.
   std::vector<std::optional<OpCheckRow>> rows(kOpCount);
+  std::vector<std::vector<double>> inherited(program.buffers.size()); // per element, of chained outputs
   std::vector<std::optional<HostBuffer>> shadow(program.buffers.size());
   auto shadowOf = [&](uint32_t buffer) -> HostBuffer & {
     if (!shadow[buffer])
@@ -238,6 +263,22 @@ OpCheckResult checkOps(const ir::Program &program, const std::vector<HostBuffer>
       compared = compared || !writtenFrom(p, false, out);
     if (!compared) {
       ++row->chained;
+      // What the later in-place op reads from the shadow may differ from what the device read by up
+      // to this task's tolerance: keep it for that op.
+      for (const ir::Region &out : task.outputs) {
+        const ir::ast::DType dtype = program.buffers[out.buffer].dtype;
+        if (isInteger(dtype))
+          continue;
+        const HostBuffer &reference = *shadow[out.buffer];
+        const std::vector<int64_t> &shape = program.buffers[out.buffer].shape;
+        double largest = 0;
+        forEachElement(out, shape, [&](int64_t e) { largest = std::max(largest, double(std::fabs(reference.load(e)))); });
+        const std::vector<double> scales = toleranceScales(task, program.sites[task.site], reference, inputs, out, shape);
+        std::vector<double> &carried = inherited[out.buffer];
+        carried.resize(static_cast<size_t>(reference.elements()), 0.0);
+        size_t k = 0;
+        forEachElement(out, shape, [&](int64_t e) { carried[static_cast<size_t>(e)] = tolerance(dtype, scales[k++], largest); });
+      }
       continue;
     }
     ++row->tasks;
@@ -252,6 +293,9 @@ OpCheckResult checkOps(const ir::Program &program, const std::vector<HostBuffer>
       if (!isInteger(dtype))
         forEachElement(out, shape, [&](int64_t e) { largest = std::max(largest, double(std::fabs(reference.load(e)))); });
       const std::vector<double> scales = isInteger(dtype) ? std::vector<double>{} : toleranceScales(task, program.sites[task.site], reference, inputs, out, shape);
+      // rope rotates pairs of a chained input in place: an input pair's error, at most its upstream
+      // tolerances, passes through the rotation with its length.
+      const std::vector<double> passed = chainedRopeTolerance(task, program.sites[task.site], out, shape, inherited);
       size_t k = 0;
       forEachElement(out, shape, [&](int64_t e) {
         ++row->elements;
@@ -264,7 +308,7 @@ OpCheckResult checkOps(const ir::Program &program, const std::vector<HostBuffer>
         } else {
           const double x = reference.load(e), y = device.load(e);
           d = (std::isnan(x) != std::isnan(y)) ? INFINITY : (std::isnan(x) ? 0 : std::fabs(x - y));
-          tol = tolerance(dtype, scale, largest);
+          tol = tolerance(dtype, scale, largest) + (passed.empty() ? 0.0 : passed[k - 1]);
         }
         row->maxAbsError = std::max(row->maxAbsError, d);
         const double ofTol = d == 0 ? 0 : (tol > 0 ? d / tol : INFINITY);

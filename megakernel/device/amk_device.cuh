@@ -19,6 +19,16 @@
 
 #define AMK_WARPS (AMK_THREADS / 32)
 
+// The projection families the tape uses (the emitted kernel defines them from its tape): a kernel
+// compiles only the matvec code its schedule runs, which keeps the other family's registers out of
+// it. A tape op of a family left out stops the kernel with AMK_BAD_OP.
+#ifndef AMK_WITH_MATVEC
+#define AMK_WITH_MATVEC 1
+#endif
+#ifndef AMK_WITH_MATVEC_Q8
+#define AMK_WITH_MATVEC_Q8 1
+#endif
+
 // ir::OpId values (ir/ops.h); the host checks the registry has not moved them (tests/megakernel).
 enum AmkOp {
   AMK_OP_COPY = 0,
@@ -544,9 +554,8 @@ __device__ __forceinline__ float amk_dot16_i8(uint4 packed, const float *xk) {
 // The W8A16 projections: matvec_q8 (y <- W, s, x), matvec_q8_add (y <- W, s, x, r) and
 // rmsnorm_matvec_q8 (y <- W, s, x, w); W int8 rows, each row's sum scaled by s[r] once. Staging and
 // row shares as amk_matvec; int8 rows that start on a 16-byte boundary are read 16 weights per
-// 16-byte load, AMK_MV_ROWS rows and two chunks of each per lane in flight. Kept out of line: the
-// interpreter's switch then compiles as fast as without it.
-__device__ __noinline__ void amk_matvec_q8(const AmkParams &p, const AmkInstr *in, float *xs, float *scratch) {
+// 16-byte load, AMK_MV_ROWS rows and two chunks of each per lane in flight.
+__device__ void amk_matvec_q8(const AmkParams &p, const AmkInstr *in, float *xs, float *scratch) {
   const AmkOperand y = AMK_OUT(0), W = AMK_IN(0), s = AMK_IN(1), x = AMK_IN(2), extra = AMK_IN(3);
   const int K = W.cols, op = in->op;
   if (op == AMK_OP_RMSNORM_MATVEC_Q8) {
@@ -1028,16 +1037,20 @@ __device__ bool amk_task(const AmkParams &p, const AmkInstr *in, unsigned int in
   case AMK_OP_RMSNORM:
     amk_rmsnorm(p, in, scratch);
     return true;
+#if AMK_WITH_MATVEC
   case AMK_OP_MATVEC:
   case AMK_OP_MATVEC_ADD:
   case AMK_OP_RMSNORM_MATVEC:
     amk_matvec(p, in, smem, scratch);
     return true;
+#endif
+#if AMK_WITH_MATVEC_Q8
   case AMK_OP_MATVEC_Q8:
   case AMK_OP_MATVEC_Q8_ADD:
   case AMK_OP_RMSNORM_MATVEC_Q8:
     amk_matvec_q8(p, in, smem, scratch);
     return true;
+#endif
   case AMK_OP_ROPE:
     amk_rope(p, in);
     return true;

@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -127,6 +129,62 @@ TEST(OpCheckFailure, AnOutputElementOffByMoreThanItsToleranceIsFound) {
     }
   }
   EXPECT_TRUE(found);
+}
+
+// rope rewrites its input in place, so the check feeds it the reference's value of the projection
+// before it, which the device's may differ from by the projection's tolerance. That difference passes
+// through the rotation: a device whose projection is one bf16 step off in every element, and whose
+// rope is exact on what it read, passes; an output four steps further off does not.
+TEST(OpCheckChained, RopeOfAChainedProjectionAllowsTheProjectionsTolerance) {
+  const std::string head = "amkir 1\ntarget sm_90 sms=1\ngrid blocks=1 threads=32 occupancy=1\n"
+                           "param W : bf16[16, 16]\nparam x : bf16[16]\ninput pos : i32[1]\n";
+  const ir::Schedule checked = ir::parseSchedule(
+      "chain.amkir", head + "scratch q : bf16[16]\nblocks b in 0..1 {\n  matvec q <- W, x\n"
+                            "  rope q <- q, pos head_dim=8 theta=10000.0\n}\n");
+  const ir::Schedule project =
+      ir::parseSchedule("project.amkir", head + "scratch q : bf16[16]\nblocks b in 0..1 {\n  matvec q <- W, x\n}\n");
+  const ir::Schedule rotate = ir::parseSchedule(
+      "rotate.amkir", head + "state q : bf16[16]\nblocks b in 0..1 {\n  rope q <- q, pos head_dim=8 theta=10000.0\n}\n");
+  for (const ir::Schedule *s : {&checked, &project, &rotate})
+    ASSERT_TRUE(s->wellFormed()) << s->renderDiagnostics();
+  std::vector<float> w(256), x(16);
+  for (size_t i = 0; i < w.size(); ++i)
+    w[i] = std::sin(0.37 * double(i) + 1.0) * 0.9f;
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = std::cos(0.61 * double(i)) * 1.3f;
+  const int32_t pos = 7;
+  auto run = [&](const ir::Program &program, const std::vector<float> *q) {
+    Executor executor(program);
+    EXPECT_FALSE(executor.setFloats("W", w));
+    EXPECT_FALSE(executor.setFloats("x", x));
+    EXPECT_FALSE(executor.setInts("pos", std::span<const int32_t>(&pos, 1)));
+    if (q) {
+      EXPECT_FALSE(executor.setFloats("q", *q));
+    }
+    EXPECT_EQ(executor.run({ExecutionMode::Threads}).status, ExecutionStatus::Completed);
+    std::vector<HostBuffer> buffers;
+    for (const ir::Buffer &b : program.buffers)
+      buffers.push_back(*executor.buffer(b.name));
+    return buffers;
+  };
+  std::vector<HostBuffer> device = run(*checked.program, nullptr);
+  const size_t qIndex = device.size() - 1;
+  // The projection one bf16 step up in every element, then rotated exactly.
+  std::vector<float> projected = run(*project.program, nullptr)[qIndex].toFloats();
+  for (float &v : projected) {
+    uint32_t bits = std::bit_cast<uint32_t>(v) + (1u << 16);
+    v = std::bit_cast<float>(bits);
+  }
+  device[qIndex] = run(*rotate.program, &projected)[qIndex];
+  OpCheckResult passed = checkOps(*checked.program, device);
+  printOpCheck(passed, std::cout);
+  EXPECT_TRUE(passed.ok());
+  // Four more steps on one element: beyond the projection's and the rope's tolerances together.
+  const float v = device[qIndex].load(3);
+  device[qIndex].store(3, std::bit_cast<float>(std::bit_cast<uint32_t>(v) + (4u << 16)));
+  OpCheckResult failed = checkOps(*checked.program, device);
+  printOpCheck(failed, std::cout);
+  EXPECT_FALSE(failed.ok());
 }
 
 TEST(OpCheckFailure, ABufferCountMismatchIsAnError) {
