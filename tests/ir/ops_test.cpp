@@ -596,7 +596,7 @@ INSTANTIATE_TEST_SUITE_P(
             {"UnknownOp", "gemm x <- w", "AMK-T001",
              "unknown op 'gemm' (the registry has: copy, add, embed, rmsnorm, matvec, matvec_add, rope, kv_store, "
              "attention, silu_mul, argmax, rmsnorm_matvec, attention_partial, attention_merge, argmax_partial, "
-             "argmax_merge, opaque)"},
+             "argmax_merge, matvec_q8, matvec_q8_add, rmsnorm_matvec_q8, opaque)"},
         })),
     caseName);
 
