@@ -1,6 +1,6 @@
 // The code side of the lowering: a certified core program becomes the instruction tape the
 // persistent megakernel interprets (one record per elaborated instruction, per block) and the CUDA
-// source of that kernel, specialised with the schedule's grid and stamped with its content hash.
+// source of that kernel, specialised with the schedule's block size and stamped with its content hash.
 #pragma once
 
 #include "ir/program.h"
@@ -44,8 +44,11 @@ struct EmitOptions {
   std::string scheduleName;
 };
 
-// The kernel source: a header naming the schedule hash and the checker version, the grid constants,
-// and the device interpreter (megakernel/device/amk_device.cuh), included by name.
+// The kernel source: a header naming the schedule hash and the checker version, then the compile unit.
 std::string emitKernel(const Tape &tape, const EmitOptions &options);
+// What is compiled: the thread count, the projection families the tape uses and the device
+// interpreter (megakernel/device/amk_device.cuh), included by name. It depends on nothing else of
+// the schedule, so one compiled kernel serves every tape of that block size and op families.
+std::string kernelCompileUnit(const Tape &tape);
 
 } // namespace amk::lowering

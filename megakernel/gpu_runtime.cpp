@@ -89,7 +89,7 @@ struct LaunchParams {
   CUdeviceptr tape, blockStart, buffers, counters, barrier, error, stop, trace, traceCount;
   unsigned int traceCapacity;
   unsigned long long timeoutNs;
-  unsigned long long scheduleHash;
+  unsigned int blocks, instructions;
   CUdeviceptr delayNs;
   CUdeviceptr stamps;
 };
@@ -252,8 +252,10 @@ struct GpuSchedule::State {
     return driver().cuStreamSynchronize(stream);
   }
 
+  // The compile unit, not the whole emitted source: its header names the schedule, and the code does
+  // not depend on it, so every tape of a block size and op families shares one cached cubin.
   Result<std::vector<char>> compile(const std::string &arch) {
-    return compileMegakernel(source, arch, options.cacheDirectory);
+    return compileMegakernel(lowering::kernelCompileUnit(tape), arch, options.cacheDirectory);
   }
 
   std::string describe(uint32_t block, uint32_t instruction) const {
@@ -484,7 +486,8 @@ Result<LaunchResult> GpuSchedule::launch() {
   params.traceCount = s.traceCount;
   params.traceCapacity = s.options.traceCapacity;
   params.timeoutNs = static_cast<unsigned long long>(s.options.timeoutSeconds * 1e9);
-  params.scheduleHash = s.tape.scheduleHash;
+  params.blocks = static_cast<unsigned int>(s.tape.blocks);
+  params.instructions = static_cast<unsigned int>(s.tape.instructions.size());
   params.delayNs = s.delays;
   params.stamps = s.profiling ? s.stamps : 0;
   void *arguments[] = {&params};

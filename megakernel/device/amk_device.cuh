@@ -5,7 +5,7 @@
 // GPU-scope release add; one thread spins with GPU-scope acquire loads, block barrier, all threads
 // read. Every spin is bounded by a time-out that records what it waited for and stops the kernel.
 //
-// The emitted kernel source defines AMK_SCHEDULE_HASH, AMK_BLOCKS and AMK_THREADS and includes this
+// The emitted kernel source defines AMK_THREADS (and the op families, below) and includes this
 // file. It needs no CUDA header, so NVRTC compiles it as it is: half and bfloat16 conversions are PTX.
 // Numerics follow docs/numerics.md: fp32 arithmetic, rounding on store and at the listed points.
 #ifndef AMK_DEVICE_CUH
@@ -65,7 +65,8 @@ struct AmkParams {
   unsigned int *traceCount;
   unsigned int traceCapacity;
   unsigned long long timeoutNs;
-  unsigned long long scheduleHash; // must equal AMK_SCHEDULE_HASH
+  unsigned int blocks;             // of the tape: the grid must have exactly these
+  unsigned int instructions;       // of the tape: blockStart[blocks] must be this
   unsigned int *delayNs;           // per tape instruction: nanoseconds to sleep before it, or null
   unsigned long long *stamps;      // per tape instruction: %globaltimer at its start and end, or null
 };
@@ -1097,8 +1098,8 @@ extern "C" __global__ void __launch_bounds__(AMK_THREADS, 1) amk_megakernel(AmkP
   // asynchronously while the current one executes.
   __shared__ __align__(16) AmkInstr records[2];
   __shared__ int stopped;
-  if (p.scheduleHash != AMK_SCHEDULE_HASH || gridDim.x != AMK_BLOCKS || blockDim.x != AMK_THREADS)
-    return; // the host checks both before launching; a mismatched tape must never be interpreted
+  if (gridDim.x != p.blocks || blockDim.x != AMK_THREADS || p.blockStart[p.blocks] != p.instructions)
+    return; // the host launches the tape's grid; a grid or tape that disagrees must never be interpreted
   const unsigned int begin = p.blockStart[blockIdx.x], end = p.blockStart[blockIdx.x + 1];
   unsigned int barriers = 0, traced = 0;
   if (threadIdx.x == 0)
