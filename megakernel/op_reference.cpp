@@ -655,16 +655,19 @@ std::optional<std::string> opaqueOp(const TaskOperands &ops) {
 }
 
 // n'[k] = round_x(w[k] · round_x(x[k] · inv)): exactly what rmsnorm would store in a buffer of x's
-// type, so the fused op gives the bits of rmsnorm followed by matvec.
-std::optional<std::string> rmsNormMatVecOp(const TaskOperands &ops) {
-  const Operand &x = ops.inputs[1];
+// type, so the fused ops give the bits of rmsnorm followed by their projection.
+std::vector<float> normalisedInput(const Operand &x, const Operand &w, const ir::ast::Value &eps) {
   std::vector<float> normalised = gather(x);
-  const std::vector<float> w = gather(ops.inputs[2]);
-  const float inv = inverseRms(normalised, number(ops.attributes[0]));
+  const std::vector<float> weight = gather(w);
+  const float inv = inverseRms(normalised, number(eps));
   const DType xType = x.buffer->dtype();
   for (size_t k = 0; k < normalised.size(); ++k)
-    normalised[k] = roundTo(xType, w[k] * roundTo(xType, normalised[k] * inv));
-  scatter(ops.outputs[0], matvec(gather(ops.inputs[0]), normalised));
+    normalised[k] = roundTo(xType, weight[k] * roundTo(xType, normalised[k] * inv));
+  return normalised;
+}
+
+std::optional<std::string> rmsNormMatVecOp(const TaskOperands &ops) {
+  scatter(ops.outputs[0], matvec(gather(ops.inputs[0]), normalisedInput(ops.inputs[1], ops.inputs[2], ops.attributes[0])));
   return std::nullopt;
 }
 
@@ -693,16 +696,8 @@ std::optional<std::string> matVecQ8AddOp(const TaskOperands &ops) {
   return std::nullopt;
 }
 
-// The normalised input exactly as rmsnorm_matvec forms it.
 std::optional<std::string> rmsNormMatVecQ8Op(const TaskOperands &ops) {
-  const Operand &x = ops.inputs[2];
-  std::vector<float> normalised = gather(x);
-  const std::vector<float> w = gather(ops.inputs[3]);
-  const float inv = inverseRms(normalised, number(ops.attributes[0]));
-  const DType xType = x.buffer->dtype();
-  for (size_t k = 0; k < normalised.size(); ++k)
-    normalised[k] = roundTo(xType, w[k] * roundTo(xType, normalised[k] * inv));
-  scatter(ops.outputs[0], matvecQ8(ops, normalised));
+  scatter(ops.outputs[0], matvecQ8(ops, normalisedInput(ops.inputs[2], ops.inputs[3], ops.attributes[0])));
   return std::nullopt;
 }
 

@@ -408,6 +408,25 @@ __device__ void amk_rmsnorm(const AmkParams &p, const AmkInstr *in, float *scrat
   }
 }
 
+// The normalised input of a fused projection in shared memory (xs[0..K), as rmsnorm would store it
+// in x's type): one pass over memory stages x and the norm weight w (w after x) while the sum of
+// squares accumulates, in amk_inverse_rms's order; then x is normalised in place. The caller syncs.
+__device__ __forceinline__ void amk_stage_normalised(const AmkParams &p, const AmkInstr *in, const AmkOperand &x,
+                                                     const AmkOperand &w, int K, float *xs, float *scratch) {
+  float *ws = xs + ((K + 3) & ~3);
+  float sum = 0.0f;
+  for (int k = threadIdx.x; k < K; k += AMK_THREADS) {
+    const float v = amk_load(p, x, k);
+    xs[k] = v;
+    ws[k] = amk_load(p, w, k);
+    sum += v * v;
+  }
+  sum = amk_block_sum(sum, scratch);
+  const float inv = 1.0f / sqrtf(sum / (float)amk_elements(x) + in->attributes[0]);
+  for (int k = threadIdx.x; k < K; k += AMK_THREADS)
+    xs[k] = amk_round(ws[k] * amk_round(xs[k] * inv, x.dtype), x.dtype);
+}
+
 // Up to AMK_MV_ROWS rows of W against xs, one warp: every lane keeps one 16-byte load of each row in
 // flight per step, so a warp has AMK_MV_ROWS independent loads outstanding instead of one. bf16 rows
 // that start on a 16-byte boundary take this path; anything else is read an element at a time.
@@ -492,26 +511,11 @@ __device__ __forceinline__ void amk_rows_dot(const void *base, const AmkOperand 
 __device__ void amk_matvec(const AmkParams &p, const AmkInstr *in, float *xs, float *scratch) {
   const AmkOperand y = AMK_OUT(0), W = AMK_IN(0), x = AMK_IN(1);
   const int K = W.cols, op = in->op;
-  if (op == AMK_OP_RMSNORM_MATVEC) {
-    // One pass over memory: x and the norm weight w are staged (w after x) while the sum of squares
-    // accumulates, in amk_inverse_rms's order; then x is normalised in place.
-    const AmkOperand w = AMK_IN(2);
-    float *ws = xs + ((K + 3) & ~3);
-    float sum = 0.0f;
-    for (int k = threadIdx.x; k < K; k += AMK_THREADS) {
-      const float v = amk_load(p, x, k);
-      xs[k] = v;
-      ws[k] = amk_load(p, w, k);
-      sum += v * v;
-    }
-    sum = amk_block_sum(sum, scratch);
-    const float inv = 1.0f / sqrtf(sum / (float)amk_elements(x) + in->attributes[0]);
-    for (int k = threadIdx.x; k < K; k += AMK_THREADS)
-      xs[k] = amk_round(ws[k] * amk_round(xs[k] * inv, x.dtype), x.dtype);
-  } else {
+  if (op == AMK_OP_RMSNORM_MATVEC)
+    amk_stage_normalised(p, in, x, AMK_IN(2), K, xs, scratch);
+  else
     for (int k = threadIdx.x; k < K; k += AMK_THREADS)
       xs[k] = amk_load(p, x, k);
-  }
   __syncthreads();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int perWarp = (W.rows + AMK_WARPS - 1) / AMK_WARPS;
@@ -559,23 +563,11 @@ __device__ __forceinline__ float amk_dot16_i8(uint4 packed, const float *xk) {
 __device__ void amk_matvec_q8(const AmkParams &p, const AmkInstr *in, float *xs, float *scratch) {
   const AmkOperand y = AMK_OUT(0), W = AMK_IN(0), s = AMK_IN(1), x = AMK_IN(2), extra = AMK_IN(3);
   const int K = W.cols, op = in->op;
-  if (op == AMK_OP_RMSNORM_MATVEC_Q8) {
-    float *ws = xs + ((K + 3) & ~3);
-    float sum = 0.0f;
-    for (int k = threadIdx.x; k < K; k += AMK_THREADS) {
-      const float v = amk_load(p, x, k);
-      xs[k] = v;
-      ws[k] = amk_load(p, extra, k);
-      sum += v * v;
-    }
-    sum = amk_block_sum(sum, scratch);
-    const float inv = 1.0f / sqrtf(sum / (float)amk_elements(x) + in->attributes[0]);
-    for (int k = threadIdx.x; k < K; k += AMK_THREADS)
-      xs[k] = amk_round(ws[k] * amk_round(xs[k] * inv, x.dtype), x.dtype);
-  } else {
+  if (op == AMK_OP_RMSNORM_MATVEC_Q8)
+    amk_stage_normalised(p, in, x, extra, K, xs, scratch);
+  else
     for (int k = threadIdx.x; k < K; k += AMK_THREADS)
       xs[k] = amk_load(p, x, k);
-  }
   __syncthreads();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int perWarp = (W.rows + AMK_WARPS - 1) / AMK_WARPS;

@@ -270,20 +270,39 @@ TEST(Npy, HeaderIsNumpysVersionOneAndTheDataIsAligned) {
 }
 
 // Tensors already in the param's type are copied as they are; the bytes equal widening and rounding.
-TEST(BindParams, CopiesTensorsOfTheParamsTypeAsTheyAre) {
-  const std::string directory = (test::sourceDir() / "tests" / "fixtures" / "tiny-gqa-tied-bf16").string();
-  Result<Checkpoint> checkpoint = Checkpoint::open(directory);
-  if (!checkpoint)
-    GTEST_SKIP() << "fixture tiny-gqa-tied-bf16 absent (scripts/make_fixtures.py)";
+// The bf16 fixture, a fused schedule of it in `weights` and the params bound to it.
+struct BoundFixture {
+  Result<Checkpoint> checkpoint = Error("", "not opened");
+  ir::Schedule schedule;
+  Result<std::vector<ParamBytes>> params = Error("", "not bound");
+};
+
+BoundFixture bindFixture(lowering::WeightFormat weights) {
+  BoundFixture f;
+  f.checkpoint = Checkpoint::open((test::sourceDir() / "tests" / "fixtures" / "tiny-gqa-tied-bf16").string());
+  if (!f.checkpoint)
+    return f;
   lowering::PlanOptions plan;
   plan.target = *lowering::findTarget("h100");
   plan.blocks = 4;
   plan.context = 16;
-  lowering::PlanResult planned = lowering::planSchedule(checkpoint->config(), plan);
-  ASSERT_TRUE(planned.plan) << planned.error;
-  ir::Schedule schedule = ir::parseSchedule("bf16.amkir", planned.plan->text);
-  ASSERT_TRUE(schedule.wellFormed()) << schedule.renderDiagnostics();
-  Result<std::vector<ParamBytes>> params = bindParams(*schedule.program, *checkpoint);
+  plan.weights = weights;
+  lowering::PlanResult planned = lowering::planSchedule(f.checkpoint->config(), plan);
+  EXPECT_TRUE(planned.plan) << planned.error;
+  f.schedule = ir::parseSchedule("fixture.amkir", planned.plan ? planned.plan->text : "");
+  EXPECT_TRUE(f.schedule.wellFormed()) << f.schedule.renderDiagnostics();
+  if (f.schedule.wellFormed())
+    f.params = bindParams(*f.schedule.program, *f.checkpoint);
+  return f;
+}
+
+TEST(BindParams, CopiesTensorsOfTheParamsTypeAsTheyAre) {
+  BoundFixture fixture = bindFixture(lowering::WeightFormat::Model);
+  if (!fixture.checkpoint)
+    GTEST_SKIP() << "fixture tiny-gqa-tied-bf16 absent (scripts/make_fixtures.py)";
+  const Result<Checkpoint> &checkpoint = fixture.checkpoint;
+  const ir::Schedule &schedule = fixture.schedule;
+  const Result<std::vector<ParamBytes>> &params = fixture.params;
   ASSERT_TRUE(params) << params.error().render();
   std::map<std::string, lowering::WeightBinding> bindings;
   for (lowering::WeightBinding &b : lowering::weightBindings(checkpoint->config()))
@@ -339,20 +358,11 @@ TEST(QuantiseRows, ScalesEachRowByItsLargestMagnitude) {
 
 // An int8 schedule binds its i8 params to the quantised rows and its _scale params to their scales.
 TEST(BindParams, QuantisesTheProjectionsOfAnInt8Schedule) {
-  const std::string directory = (test::sourceDir() / "tests" / "fixtures" / "tiny-gqa-tied-bf16").string();
-  Result<Checkpoint> checkpoint = Checkpoint::open(directory);
-  if (!checkpoint)
+  BoundFixture fixture = bindFixture(lowering::WeightFormat::Int8);
+  if (!fixture.checkpoint)
     GTEST_SKIP() << "fixture tiny-gqa-tied-bf16 absent (scripts/make_fixtures.py)";
-  lowering::PlanOptions plan;
-  plan.target = *lowering::findTarget("h100");
-  plan.blocks = 4;
-  plan.context = 16;
-  plan.weights = lowering::WeightFormat::Int8;
-  lowering::PlanResult planned = lowering::planSchedule(checkpoint->config(), plan);
-  ASSERT_TRUE(planned.plan) << planned.error;
-  ir::Schedule schedule = ir::parseSchedule("int8.amkir", planned.plan->text);
-  ASSERT_TRUE(schedule.wellFormed()) << schedule.renderDiagnostics();
-  Result<std::vector<ParamBytes>> params = bindParams(*schedule.program, *checkpoint);
+  const Result<Checkpoint> &checkpoint = fixture.checkpoint;
+  const Result<std::vector<ParamBytes>> &params = fixture.params;
   ASSERT_TRUE(params) << params.error().render();
   std::map<std::string, const ParamBytes *> byName;
   for (const ParamBytes &p : *params)
