@@ -31,27 +31,6 @@ std::string join(const std::vector<int32_t> &tokens) {
   return s;
 }
 
-// Reads "tokens" (and "prompt", when none was given) from an hf_greedy.json or hf_zoo.json record.
-std::optional<Error> readExpectFile(const std::string &path, std::vector<int32_t> &expect,
-                                    std::vector<int32_t> &prompt) {
-  std::ifstream in(path);
-  if (!in)
-    return Error(path, "cannot open the expected tokens");
-  nlohmann::json record = nlohmann::json::parse(in, nullptr, false);
-  const auto isTokenList = [&](const char *key) {
-    if (!record.contains(key) || !record[key].is_array())
-      return false;
-    return std::all_of(record[key].begin(), record[key].end(),
-                       [](const nlohmann::json &t) { return t.is_number_integer(); });
-  };
-  if (record.is_discarded() || !record.is_object() || !isTokenList("tokens"))
-    return Error(path, "not an hf_greedy.json or hf_zoo.json record: it needs \"tokens\", a list of token ids");
-  expect = record["tokens"].get<std::vector<int32_t>>();
-  if (prompt.empty() && isTokenList("prompt"))
-    prompt = record["prompt"].get<std::vector<int32_t>>();
-  return std::nullopt;
-}
-
 // "--force-tokens: token 40 (position 1) is out of range; ..." for the first token outside the vocabulary.
 std::optional<std::string> checkVocabulary(const char *option, const std::vector<int32_t> &tokens, int64_t vocab) {
   for (size_t i = 0; i < tokens.size(); ++i)
@@ -252,6 +231,27 @@ Result<std::vector<BenchRow>> benchSteps(StepRunner &runner, const std::vector<i
 }
 
 } // namespace
+
+std::optional<Error> readExpectFile(const std::string &path, std::vector<int32_t> &expect,
+                                    std::vector<int32_t> &prompt) {
+  std::ifstream in(path);
+  if (!in)
+    return Error(path, "cannot open the expected tokens");
+  nlohmann::json record = nlohmann::json::parse(in, nullptr, false);
+  const auto isTokenList = [&](const char *key) {
+    if (!record.contains(key) || !record[key].is_array())
+      return false;
+    return std::all_of(record[key].begin(), record[key].end(),
+                       [](const nlohmann::json &t) { return t.is_number_integer(); });
+  };
+  if (record.is_discarded() || !record.is_object() || !isTokenList("tokens"))
+    return Error(path, "not an hf_greedy.json or hf_zoo.json record: it needs \"tokens\", a list of token ids");
+  expect = record["tokens"].get<std::vector<int32_t>>();
+  if (prompt.empty() && isTokenList("prompt"))
+    prompt = record["prompt"].get<std::vector<int32_t>>();
+  return std::nullopt;
+}
+
 
 Result<std::unique_ptr<StepRunner>> makeStepRunner(bool cpu, double timeoutSeconds, const std::string &checkerVersion,
                                                    const ir::Program &program, [[maybe_unused]] const std::string &text,

@@ -63,6 +63,11 @@ enum class GpuRunOutcome {
   InternalError,
 };
 
+// Reads "tokens" into `expect` (and "prompt", when `prompt` is empty) from an hf_greedy.json or
+// hf_zoo.json record; an error names the file and what is missing.
+std::optional<Error> readExpectFile(const std::string &path, std::vector<int32_t> &expect,
+                                    std::vector<int32_t> &prompt);
+
 // The megakernel on the GPU, or with `cpu` (the only choice in a build without the GPU runtime) the
 // CPU executor, running the certified `program` (canonical `text`) with the checkpoint's weights.
 Result<std::unique_ptr<StepRunner>> makeStepRunner(bool cpu, double timeoutSeconds, const std::string &checkerVersion,

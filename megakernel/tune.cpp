@@ -51,21 +51,6 @@ std::string label(const lowering::PlanOptions &p) {
   return s;
 }
 
-std::optional<std::string> readExpected(const std::string &path, std::vector<int32_t> &tokens) {
-  std::ifstream in(path);
-  if (!in)
-    return path + ": cannot open the expected tokens";
-  nlohmann::json record = nlohmann::json::parse(in, nullptr, false);
-  if (record.is_discarded() || !record.is_object() || !record.contains("tokens") || !record["tokens"].is_array())
-    return path + ": not an hf_greedy.json record (it needs \"tokens\", a list of token ids)";
-  for (const nlohmann::json &t : record["tokens"]) {
-    if (!t.is_number_integer())
-      return path + ": \"tokens\" holds something that is not a token id";
-    tokens.push_back(t.get<int32_t>());
-  }
-  return std::nullopt;
-}
-
 } // namespace
 
 TuneOutcome runTune(const TuneOptions &options, const Certifier &certify, std::ostream &out, std::ostream &err) {
@@ -90,11 +75,18 @@ TuneOutcome runTune(const TuneOptions &options, const Certifier &certify, std::o
       return TuneOutcome::InputError;
     }
   std::vector<int32_t> reference;
-  if (!options.expectFile.empty())
-    if (std::optional<std::string> e = readExpected(options.expectFile, reference)) {
-      err << "amk-tune: error: " << *e << "\n";
+  if (!options.expectFile.empty()) {
+    // The file's tokens continue the file's prompt: a check against them must decode that prompt.
+    std::vector<int32_t> filePrompt;
+    if (std::optional<Error> e = readExpectFile(options.expectFile, reference, filePrompt)) {
+      err << e->render() << "\n";
       return TuneOutcome::InputError;
     }
+    if (!filePrompt.empty() && std::vector<int64_t>(filePrompt.begin(), filePrompt.end()) != options.prompt) {
+      err << "amk-tune: error: " << options.expectFile << " continues another prompt than --prompt-tokens; give its prompt\n";
+      return TuneOutcome::InputError;
+    }
+  }
 
   // The default schedule first (its tokens are the reference without --expect-file), then the space.
   std::vector<Candidate> candidates;

@@ -117,5 +117,25 @@ TEST(Tune, UnplannableKnobsAreCountedAndARejectedDefaultStopsTheSearch) {
       << err2.str();
 }
 
+// An expect file's tokens continue its own prompt: a search that decodes another prompt cannot be
+// checked against them, and a file without "tokens" is refused by name.
+TEST(Tune, AnExpectFileOfAnotherPromptOrWithoutTokensIsRefused) {
+  if (!std::filesystem::exists(kModel + "/config.json"))
+    GTEST_SKIP() << "fixture tiny-gqa-tied-bf16 not generated (scripts/make_fixtures.py)";
+  TuneOptions o = smallSearch("expect");
+  const std::string expect = ::testing::TempDir() + "amk-tune-expect.json";
+  std::ofstream(expect) << R"({"prompt": [7, 8, 9], "tokens": [1, 2, 3]})";
+  o.expectFile = expect;
+  auto accept = [](const ir::Program &) -> std::optional<std::string> { return std::nullopt; };
+  std::ostringstream out, err;
+  EXPECT_EQ(runTune(o, accept, out, err), TuneOutcome::InputError);
+  EXPECT_NE(err.str().find("continues another prompt than --prompt-tokens"), std::string::npos) << err.str();
+  std::ofstream(expect) << R"({"prompt": [1, 2, 3]})";
+  std::ostringstream out2, err2;
+  EXPECT_EQ(runTune(o, accept, out2, err2), TuneOutcome::InputError);
+  EXPECT_NE(err2.str().find(expect + ": error: not an hf_greedy.json or hf_zoo.json record"), std::string::npos)
+      << err2.str();
+}
+
 } // namespace
 } // namespace amk::megakernel
