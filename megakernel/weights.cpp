@@ -164,8 +164,8 @@ Result<std::vector<ParamBytes>> bindParams(const ir::Program &program, const Che
       if (shape != binding.tensorShape)
         return Error(*tensor->file, "tensor '" + name + "' has shape " + ir::shapeString(shape) + ", expected " +
                                         ir::shapeString(binding.tensorShape));
-      // A tensor already in the param's type is copied as it is: widening to fp32 and rounding back
-      // gives the same bits (a signalling NaN's payload aside) at the cost of passes over gigabytes.
+      // W8A16: the tensor's rows quantised (the rows param and its scale param each quantise them,
+      // with the same scale type, so the two agree).
       if (quantised) {
         Result<std::vector<float>> widened = toFloat32(*tensor);
         if (!widened)
@@ -181,6 +181,8 @@ Result<std::vector<ParamBytes>> bindParams(const ir::Program &program, const Che
         }
         continue;
       }
+      // A tensor already in the param's type is copied as it is: widening to fp32 and rounding back
+      // gives the same bits (a signalling NaN's payload aside) at the cost of passes over gigabytes.
       if (sameType(tensor->info->dtype, buffer.dtype)) {
         bytes.insert(bytes.end(), tensor->bytes.begin(), tensor->bytes.end());
         continue;
