@@ -78,6 +78,69 @@ def bf16_ulp(x):
     return 2.0 ** (exponent - 8)
 
 
+def plant_cycle(model, prompt, length, embed_scale, step_gain, top_logit, seed):
+    """Plants a cycle of `length` distinct tokens into a fp32 model, starting at the prompt's last token:
+    fed token c_k (of the cycle c_0 = prompt[-1], c_1, ...), the model's argmax is c_{k+1} with a margin of
+    tens of bf16 ulps, while every other weight keeps its random draw. Returns the cycle.
+
+    - The cycle's embedding rows are orthogonal, of norm R = embed_scale * sqrt(layers) * sqrt(hidden):
+      per element embed_scale * sqrt(layers), several times the residual stream the random layers add (each
+      adds O(1) per element after its pre-norm), so the token's direction dominates the residual while the
+      layers still move it by tens of percent. An untied output projection gets the same rows.
+    - The last layer's MLP maps direction q_k to q_{k+1}: gate and up rows k are 4 q_k / sqrt(hidden),
+      divided by the post-attention norm's weight, so both read 4 cos(q_k, x) off the residual x; down
+      column k is q_{k+1} scaled so that the MLP adds about step_gain * R q_{k+1} when cos = 0.9.
+    - The final norm's weight is scaled so that the largest logit after the prompt is top_logit: the
+      margins in ulps do not depend on it, the logits then have the size of a trained model's.
+    The other intermediate rows and columns of that MLP, all other layers and the other tokens' rows stay
+    random."""
+    config = model.config
+    hidden, layers, vocab = config.hidden_size, config.num_hidden_layers, config.vocab_size
+    if length > hidden or length > config.intermediate_size:
+        raise SystemExit(f"hf_zoo.py: error: --cycle {length} needs hidden_size and intermediate_size >= {length} "
+                         f"(this model: {hidden}, {config.intermediate_size})")
+    if length > vocab - len(prompt) + 1:
+        raise SystemExit(f"hf_zoo.py: error: --cycle {length} is larger than the vocabulary ({vocab}) allows")
+    generator = torch.Generator().manual_seed(seed + 3)
+    others = [t for t in torch.randperm(vocab, generator=generator).tolist() if t not in prompt][:length - 1]
+    cycle = [prompt[-1]] + others
+    device = next(model.parameters()).device
+    basis, _ = torch.linalg.qr(torch.randn(hidden, length, generator=generator, dtype=torch.float64))
+    directions = basis.T.to(torch.float32).to(device)  # [length, hidden], orthonormal rows
+    radius = embed_scale * math.sqrt(layers) * math.sqrt(hidden)
+    rows = torch.tensor(cycle, device=device)
+    following = torch.roll(torch.arange(length, device=device), -1)  # k -> k + 1 (mod length)
+    amplitude = 4.0
+    product = torch.nn.functional.silu(torch.tensor(0.9 * amplitude)) * 0.9 * amplitude
+    with torch.no_grad():
+        embed = model.get_input_embeddings().weight
+        head = model.get_output_embeddings().weight
+        embed[rows] = radius * directions
+        if head.data_ptr() != embed.data_ptr():
+            head[rows] = radius * directions
+        last = model.model.layers[-1]
+        reads = amplitude * directions / last.post_attention_layernorm.weight / math.sqrt(hidden)
+        last.mlp.gate_proj.weight[:length] = reads
+        last.mlp.up_proj.weight[:length] = reads
+        last.mlp.down_proj.weight[:, :length] = (step_gain * radius / float(product)) * directions[following].T
+        logits = model(torch.tensor([prompt], device=device)).logits[0, -1]
+        model.model.norm.weight.mul_(top_logit / float(logits.max()))
+    return cycle
+
+
+def random_layers_share(model, sequence):
+    """How much the random layers move the residual stream before the planted last layer: per position,
+    ||h - e|| / ||h|| with e the token's embedding and h the residual entering the last layer; median and
+    smallest over the sequence. Near 0 would mean the decode tests only the embedding and the last MLP."""
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        states = model(torch.tensor([sequence], device=device), output_hidden_states=True).hidden_states
+    assert len(states) == model.config.num_hidden_layers + 1, "hidden_states: the embeddings and every layer's output"
+    embedded, entering = states[0][0].to(torch.float64), states[-2][0].to(torch.float64)
+    share = (torch.linalg.vector_norm(entering - embedded, dim=-1) / torch.linalg.vector_norm(entering, dim=-1))
+    return {"median": float(share.median()), "min": float(share.min())}
+
+
 def decode(model, tokens, new_tokens=0, forced=False):
     """Batch-1 decode, one token per forward pass with HF's KV cache. Greedy (forced=False): feeds `tokens`
     (the prompt), then the argmax, until new_tokens are generated (len(tokens) + new_tokens - 1 forwards).
@@ -229,7 +292,10 @@ def summary(record):
             f"{record['min_margin_over_noise']:.3g}x noise; bf16-vs-fp32 logits rel err max "
             f"{record['fp32']['logits_rel_err_max']:.3g}; fp32 greedy agrees on "
             f"{record['fp32']['agree']} of {len(record['tokens'])}; ppl {record['ppl']:.4g} "
-            f"(fp32 {record['fp32']['ppl']:.4g}); HF self diff {record['hf_self_max_abs_diff']:.3g}")
+            f"(fp32 {record['fp32']['ppl']:.4g}); HF self diff {record['hf_self_max_abs_diff']:.3g}"
+            + (f"; follows the planted cycle for {record['follows_cycle']} tokens, random layers' share of the "
+               f"residual {record['random_layers_share']['median']:.2f} median, "
+               f"{record['random_layers_share']['min']:.2f} min" if "cycle" in record else ""))
 
 
 def values(text, kind):
@@ -261,6 +327,20 @@ def main():
                              "of at least --min-distinct different tokens (default 1: --prompt)")
     parser.add_argument("--min-distinct", type=int, default=16,
                         help="--prompt-search: continuations with fewer different tokens rank last (default 16)")
+    parser.add_argument("--cycle", type=int, default=0, metavar="K",
+                        help="plant a cycle of K tokens starting at the prompt's last token (plant_cycle): every "
+                             "greedy step then has a margin of tens of ulps; K > --new keeps the decode's tokens "
+                             "distinct (default 0: none)")
+    parser.add_argument("--cycle-embed", type=float, default=1.0,
+                        help="--cycle: the cycle's embedding rows have std cycle_embed * sqrt(layers) per element "
+                             "(default 1: the random layers make about half of the residual entering the last "
+                             "layer)")
+    parser.add_argument("--cycle-gain", type=float, default=3.0,
+                        help="--cycle: the last MLP adds about this many times the token's embedding norm in the "
+                             "next token's direction (default 3)")
+    parser.add_argument("--cycle-top-logit", type=float, default=16.0,
+                        help="--cycle: the final norm is scaled so that the largest logit after the prompt is "
+                             "this (default 16)")
     parser.add_argument("--device", default="cuda", help="torch device (default cuda; cpu for trying it out)")
     args = parser.parse_args()
     if args.probe == (args.out_dir is not None):
@@ -271,6 +351,8 @@ def main():
         parser.error("lists of knob values are for --probe; a checkpoint takes one of each")
     if args.prompt_search < 1:
         parser.error("--prompt-search needs at least 1 prompt")
+    if args.cycle < 0 or (args.cycle > 0 and args.prompt_search != 1):
+        parser.error("--cycle takes K >= 1 and plants its cycle after --prompt, so not with --prompt-search")
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device
     common = {
         "config_from": str(args.config_dir),
@@ -284,13 +366,24 @@ def main():
     for gain, tail, embed_std in itertools.product(gains, tails, embed_stds):
         knobs = {"init_gain": gain, "logit_tail": tail, "embed_std": embed_std, "norm_std": args.norm_std}
         start = time.perf_counter()
-        model = build(args.config_dir, args.seed, torch.bfloat16, gain=gain, embed_std=embed_std,
-                      norm_std=args.norm_std, logit_tail=tail, device=args.device)
+        model = build(args.config_dir, args.seed, torch.float32 if args.cycle else torch.bfloat16, gain=gain,
+                      embed_std=embed_std, norm_std=args.norm_std, logit_tail=tail, device=args.device)
+        cycle = None
+        if args.cycle:
+            knobs.update(cycle=args.cycle, cycle_embed=args.cycle_embed, cycle_gain=args.cycle_gain,
+                         cycle_top_logit=args.cycle_top_logit)
+            cycle = plant_cycle(model, prompt, args.cycle, args.cycle_embed, args.cycle_gain, args.cycle_top_logit,
+                                args.seed)
+            model = model.to(torch.bfloat16)
         chosen, tried = search_prompt(model, prompt, args.prompt_search, args.new, min(args.min_distinct, args.new),
                                       args.seed)
         record, hf_logits = measure(model, chosen, args.new)
         record = {"format": "amk-hf-zoo/1", **common, "knobs": knobs,
                   "attention": model.config._attn_implementation, "prompt_search": tried, **record}
+        if cycle is not None:
+            record["cycle"] = cycle
+            record["follows_cycle"] = agreeing_prefix(record["tokens"], (cycle[1:] + cycle) * 2)
+            record["random_layers_share"] = random_layers_share(model, record["sequence"])
         if args.probe:
             minima = sorted(t["min_margin_ulps"] for t in tried)
             varied = sum(t["distinct_tokens"] >= min(args.min_distinct, args.new) for t in tried)
