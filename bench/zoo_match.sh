@@ -18,7 +18,7 @@
 # RESULTS_DIR/ckpt), STRATEGIES (default "fused dataflow"), NEW_TOKENS (default 64), CONTEXT (KV
 # positions, default 1024), DELAY_TRIALS (default 0; > 0: the first strategy's greedy run also relaunches
 # its last step that many times with random delays, amk-run --delay-trials), HF_ZOO_ARGS (more
-# hf_zoo.py options, e.g. "--init-gain 2 --logit-tail 1"), KEEP_CKPT=1 (keep checkpoints), KEEP_LOGITS=1
+# hf_zoo.py options, e.g. "--cycle 80", as run on 2026-12-02), KEEP_CKPT=1 (keep checkpoints), KEEP_LOGITS=1
 # (keep amk-run's logits in RESULTS_DIR/logits), PYTHON (default python3).
 set -uo pipefail
 results=${1:?usage: bash bench/zoo_match.sh RESULTS_DIR [models...]}

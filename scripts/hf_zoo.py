@@ -19,6 +19,12 @@
 # would not help: what widens them is the shape of the logit distribution (S), the path taken (the
 # prompt) and, through the nonlinearities, G. A random model readily falls into repeating one token,
 # with wide margins that test little: the probe reports how many distinct tokens the decode has.
+# No setting of these knobs gave a varied decode without one-ulp near-ties. --cycle K does
+# (plant_cycle). It keeps the random draws and changes two things:
+#   - K tokens' embeddings become orthogonal, large enough to carry through the random layers;
+#   - K rows of the last MLP become a map from each of those tokens to the next.
+# The decode then follows the cycle with margins of tens of ulps. The random layers still make about
+# half of the residual (random_layers_share in hf_zoo.json).
 #
 # Decoding is batch-1 as a user runs it: one token per forward pass with HF's KV cache, transformers'
 # default attention (sdpa). Writes into OUT_DIR:
@@ -44,6 +50,9 @@
 #                                     on the same tokens (0 when HF's decode is deterministic)
 #     knobs, prompt_search            the knob values; each prompt tried, its smallest margin in ulps and
 #                                     its distinct tokens
+#     cycle, follows_cycle,           with --cycle: the planted tokens, how many greedy tokens follow them,
+#     random_layers_share             and ||h - e|| / ||h|| of the residual h entering the last layer
+#                                     against the token's embedding e (median and min over the sequence)
 #
 # --probe builds, decodes and reports the same numbers for every combination of the comma-separated
 # knob values given, one line each (and one JSON object per line with --probe-out), saving nothing:
