@@ -505,21 +505,36 @@ __device__ __forceinline__ void amk_rows_dot(const void *base, const AmkOperand 
     acc[j] = amk_warp_sum(acc[j]);
 }
 
+// The rows [first, last) of a projection that the calling thread's warp computes: a contiguous share.
+struct AmkRowShare {
+  int first, last;
+};
+
+// The prologue of every projection: stages its input x (W.cols values) in xs, normalised with the norm
+// weight w when `normalised` (amk_stage_normalised), syncs the block, and returns this warp's rows.
+__device__ __forceinline__ AmkRowShare amk_stage_projection(const AmkParams &p, const AmkInstr *in,
+                                                            const AmkOperand &x, bool normalised,
+                                                            const AmkOperand &w, const AmkOperand &W, float *xs,
+                                                            float *scratch) {
+  if (normalised)
+    amk_stage_normalised(p, in, x, w, W.cols, xs, scratch);
+  else
+    for (int k = threadIdx.x; k < W.cols; k += AMK_THREADS)
+      xs[k] = amk_load(p, x, k);
+  __syncthreads();
+  const int perWarp = (W.rows + AMK_WARPS - 1) / AMK_WARPS;
+  const int first = (threadIdx.x / 32) * perWarp;
+  return {first, min(W.rows, first + perWarp)};
+}
+
 // matvec (y <- W, x), matvec_add (y <- W, x, r), rmsnorm_matvec (y <- W, x, w). The input vector is
 // staged once in shared memory; each warp then takes a contiguous share of the rows, up to
 // AMK_MV_ROWS of them at a time.
 __device__ void amk_matvec(const AmkParams &p, const AmkInstr *in, float *xs, float *scratch) {
   const AmkOperand y = AMK_OUT(0), W = AMK_IN(0), x = AMK_IN(1);
-  const int K = W.cols, op = in->op;
-  if (op == AMK_OP_RMSNORM_MATVEC)
-    amk_stage_normalised(p, in, x, AMK_IN(2), K, xs, scratch);
-  else
-    for (int k = threadIdx.x; k < K; k += AMK_THREADS)
-      xs[k] = amk_load(p, x, k);
-  __syncthreads();
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int perWarp = (W.rows + AMK_WARPS - 1) / AMK_WARPS;
-  const int first = warp * perWarp, last = min(W.rows, first + perWarp);
+  const int op = in->op, lane = threadIdx.x % 32;
+  const AmkRowShare share = amk_stage_projection(p, in, x, op == AMK_OP_RMSNORM_MATVEC, AMK_IN(2), W, xs, scratch);
+  const int first = share.first, last = share.last;
   const void *base = p.buffers[W.buffer];
   AmkOperand residual = y;
   if (op == AMK_OP_MATVEC_ADD)
@@ -562,16 +577,9 @@ __device__ __forceinline__ float amk_dot16_i8(uint4 packed, const float *xk) {
 // 16-byte load, AMK_MV_ROWS rows and two chunks of each per lane in flight.
 __device__ void amk_matvec_q8(const AmkParams &p, const AmkInstr *in, float *xs, float *scratch) {
   const AmkOperand y = AMK_OUT(0), W = AMK_IN(0), s = AMK_IN(1), x = AMK_IN(2), extra = AMK_IN(3);
-  const int K = W.cols, op = in->op;
-  if (op == AMK_OP_RMSNORM_MATVEC_Q8)
-    amk_stage_normalised(p, in, x, extra, K, xs, scratch);
-  else
-    for (int k = threadIdx.x; k < K; k += AMK_THREADS)
-      xs[k] = amk_load(p, x, k);
-  __syncthreads();
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int perWarp = (W.rows + AMK_WARPS - 1) / AMK_WARPS;
-  const int first = warp * perWarp, last = min(W.rows, first + perWarp);
+  const int K = W.cols, op = in->op, lane = threadIdx.x % 32;
+  const AmkRowShare share = amk_stage_projection(p, in, x, op == AMK_OP_RMSNORM_MATVEC_Q8, extra, W, xs, scratch);
+  const int first = share.first, last = share.last;
   const signed char *base = (const signed char *)p.buffers[W.buffer];
   const bool vector = (K % 16) == 0 && (W.offset % 16) == 0 && (W.rowStride % 16) == 0;
   for (int r0 = first; r0 < last; r0 += AMK_MV_ROWS) {
