@@ -118,6 +118,9 @@ Result<std::vector<ParamBytes>> bindParams(const ir::Program &program, const Che
        lowering::weightBindings(config, int8 ? lowering::WeightFormat::Int8 : lowering::WeightFormat::Model))
     bindings.emplace(b.param, std::move(b));
   std::vector<ParamBytes> params;
+  // W8A16: quantising a tensor gives both its int8 rows and its row scales. The first param of such a
+  // pair to be bound quantises once and leaves its partner's bytes here.
+  std::map<std::string, std::vector<std::byte>> partnerBytes;
   for (const ir::Buffer &buffer : program.buffers) {
     if (buffer.kind != ir::ast::BufferKind::Param)
       continue;
@@ -139,13 +142,22 @@ Result<std::vector<ParamBytes>> bindParams(const ir::Program &program, const Che
                                            ir::ast::dtypeName(buffer.dtype));
     // Rows and scales are quantised with the scale param's type, so that they agree.
     ir::ast::DType scaleType = buffer.dtype;
+    std::string partner;
     if (rowsParam) {
+      partner = buffer.name + "_scale";
       auto scale = std::find_if(program.buffers.begin(), program.buffers.end(),
-                                [&](const ir::Buffer &b) { return b.name == buffer.name + "_scale"; });
+                                [&](const ir::Buffer &b) { return b.name == partner; });
       if (scale == program.buffers.end() || !ir::ast::isFloatType(scale->dtype))
-        return Error(program.sourceName, "int8 param '" + buffer.name + "' needs a float param '" + buffer.name +
-                                             "_scale' with its row scales");
+        return Error(program.sourceName, "int8 param '" + buffer.name + "' needs a float param '" + partner +
+                                             "' with its row scales");
       scaleType = scale->dtype;
+    } else if (quantised) {
+      partner = buffer.name.substr(0, buffer.name.size() - std::string("_scale").size());
+    }
+    if (auto ready = partnerBytes.find(buffer.name); ready != partnerBytes.end()) {
+      params.push_back({buffer.name, std::move(ready->second)});
+      partnerBytes.erase(ready);
+      continue;
     }
     const int64_t copies = binding.perLayer ? config.numLayers : 1;
     std::vector<std::byte> bytes;
@@ -164,20 +176,22 @@ Result<std::vector<ParamBytes>> bindParams(const ir::Program &program, const Che
       if (shape != binding.tensorShape)
         return Error(*tensor->file, "tensor '" + name + "' has shape " + ir::shapeString(shape) + ", expected " +
                                         ir::shapeString(binding.tensorShape));
-      // W8A16: the tensor's rows quantised (the rows param and its scale param each quantise them,
-      // with the same scale type, so the two agree).
+      // W8A16: the tensor's rows quantised; this param takes one half, its partner the other.
       if (quantised) {
         Result<std::vector<float>> widened = toFloat32(*tensor);
         if (!widened)
           return widened.error();
         const int64_t rows = binding.tensorShape[0], columns = binding.tensorShape[1];
         QuantisedRows q = quantiseRows(*widened, rows, columns, scaleType);
-        if (binding.encoding == lowering::WeightEncoding::Int8Rows) {
-          const auto *first = reinterpret_cast<const std::byte *>(q.values.data());
+        const auto *first = reinterpret_cast<const std::byte *>(q.values.data());
+        std::vector<std::byte> scales = encodeFloats(q.scales, scaleType);
+        std::vector<std::byte> &other = partnerBytes[partner];
+        if (rowsParam) {
           bytes.insert(bytes.end(), first, first + q.values.size());
+          other.insert(other.end(), scales.begin(), scales.end());
         } else {
-          std::vector<std::byte> encoded = encodeFloats(q.scales, buffer.dtype);
-          bytes.insert(bytes.end(), encoded.begin(), encoded.end());
+          bytes.insert(bytes.end(), scales.begin(), scales.end());
+          other.insert(other.end(), first, first + q.values.size());
         }
         continue;
       }

@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <random>
@@ -393,6 +394,41 @@ TEST(BindParams, QuantisesTheProjectionsOfAnInt8Schedule) {
   ASSERT_EQ(bytes.size(), static_cast<size_t>(2 * H * I));
   for (int64_t i = 0; i < H * I; ++i)
     ASSERT_EQ(static_cast<int8_t>(bytes[static_cast<size_t>(H * I + i)]), qd.values[static_cast<size_t>(i)]) << i;
+}
+
+// Quantising a tensor gives both params of its pair, whichever of the two is bound first: binding the
+// params in reverse order gives every param the same bytes, and a per-layer scale param holds every
+// layer's scales in layer order.
+TEST(BindParams, BindsAnInt8PairTheSameInEitherOrder) {
+  BoundFixture fixture = bindFixture(lowering::WeightFormat::Int8);
+  if (!fixture.checkpoint)
+    GTEST_SKIP() << "fixture tiny-gqa-tied-bf16 absent (scripts/make_fixtures.py)";
+  ASSERT_TRUE(fixture.params) << fixture.params.error().render();
+  ir::Program reversed = *fixture.schedule.program;
+  std::reverse(reversed.buffers.begin(), reversed.buffers.end());
+  Result<std::vector<ParamBytes>> again = bindParams(reversed, *fixture.checkpoint);
+  ASSERT_TRUE(again) << again.error().render();
+  std::map<std::string, std::vector<std::byte>> forward, backward;
+  for (const ParamBytes &p : *fixture.params)
+    forward[p.param] = p.bytes;
+  for (const ParamBytes &p : *again)
+    backward[p.param] = p.bytes;
+  ASSERT_EQ(forward.size(), backward.size());
+  for (const auto &[name, bytes] : forward) {
+    ASSERT_TRUE(backward.count(name)) << name;
+    EXPECT_EQ(bytes, backward[name]) << name;
+  }
+  const lowering::ModelConfig &config = fixture.checkpoint->config();
+  std::vector<float> scales;
+  for (int l = 0; l < config.numLayers; ++l) {
+    std::optional<TensorView> down = fixture.checkpoint->find("model.layers." + std::to_string(l) + ".mlp.down_proj.weight");
+    ASSERT_TRUE(down);
+    Result<std::vector<float>> values = toFloat32(*down);
+    ASSERT_TRUE(values);
+    QuantisedRows q = quantiseRows(*values, config.hiddenSize, config.intermediateSize, ir::ast::DType::BF16);
+    scales.insert(scales.end(), q.scales.begin(), q.scales.end());
+  }
+  EXPECT_EQ(forward["w_down_scale"], encodeFloats(scales, ir::ast::DType::BF16));
 }
 
 } // namespace
