@@ -6,8 +6,9 @@
 # The fixture (default tests/fixtures/tiny-gqa-tied, fp32) is decoded for 3 tokens with 16 blocks;
 # each tool's full output goes to RESULTS_DIR/sanitizer-<tool>-<strategy>[-int8].log and a summary
 # line per run to RESULTS_DIR/sanitizers.tsv. The int8 runs print their tokens without comparing them
-# (quantised weights change the logits, so HF's tokens are not theirs to match). racecheck reports shared-memory hazards (the megakernel's
-# cross-block communication goes through global memory, which the checker certifies); synccheck,
+# (quantised weights change the logits, so HF's tokens are not theirs to match). racecheck reports
+# shared-memory hazards (the megakernel's cross-block communication goes through global memory, which
+# the checker certifies); synccheck,
 # invalid uses of __syncthreads; memcheck, out-of-bounds and misaligned accesses, and leaks
 # (--leak-check full). Exit status 1 when any run reports an error or fails its token check.
 # AMK_RUN points at the amk-run binary (default build/bin/amk-run); COMPUTE_SANITIZER at the tool.
