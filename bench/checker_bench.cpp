@@ -7,8 +7,8 @@
 // different path than the one being measured. Peak resident memory is VmHWM of the process; with
 // several --size values each size runs in its own forked child so that peaks do not mix.
 #include "bench/gen_schedule.h"
-#include "checker/verify.h"
-#include "ir/frontend.h"
+#include "amk/checker/verify.h"
+#include "amk/ir/frontend.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>

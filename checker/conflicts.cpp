@@ -1,4 +1,4 @@
-#include "checker/conflicts.h"
+#include "amk/checker/conflicts.h"
 
 #include <algorithm>
 #include <array>

@@ -8,10 +8,10 @@
 // are enumerated.
 #pragma once
 
-#include "checker/happens_before.h"
-#include "checker/progress.h"
-#include "checker/verdict.h"
-#include "ir/program.h"
+#include "amk/checker/happens_before.h"
+#include "amk/checker/progress.h"
+#include "amk/checker/verdict.h"
+#include "amk/ir/program.h"
 
 #include <vector>
 

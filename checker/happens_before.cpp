@@ -1,4 +1,4 @@
-#include "checker/happens_before.h"
+#include "amk/checker/happens_before.h"
 
 #include <boost/graph/compressed_sparse_row_graph.hpp>
 #include <boost/graph/topological_sort.hpp>

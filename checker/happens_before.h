@@ -3,9 +3,9 @@
 // monotone fixpoint on a Boost.Graph graph; queries answer in O(1) from per-segment vector clocks.
 #pragma once
 
-#include "checker/progress.h"
-#include "checker/verdict.h"
-#include "ir/program.h"
+#include "amk/checker/progress.h"
+#include "amk/checker/verdict.h"
+#include "amk/ir/program.h"
 
 #include <cstdint>
 #include <unordered_map>

@@ -1,4 +1,4 @@
-#include "checker/progress.h"
+#include "amk/checker/progress.h"
 
 #include <boost/graph/adjacency_list.hpp>
 #include <boost/graph/strong_components.hpp>

@@ -3,8 +3,8 @@
 // whatever order it is done; blocks left unfinished there are stuck in every fair execution.
 #pragma once
 
-#include "checker/verdict.h"
-#include "ir/program.h"
+#include "amk/checker/verdict.h"
+#include "amk/ir/program.h"
 
 #include <cstdint>
 #include <optional>

@@ -1,6 +1,6 @@
-#include "checker/report.h"
+#include "amk/checker/report.h"
 
-#include "checker/verify.h"
+#include "amk/checker/verify.h"
 
 #include <nlohmann/json.hpp>
 

@@ -2,9 +2,9 @@
 // files and a Graphviz view of a witness. The tool's main is a thin shell over runVerifyTool.
 #pragma once
 
-#include "checker/smt.h"
-#include "checker/verdict.h"
-#include "ir/frontend.h"
+#include "amk/checker/smt.h"
+#include "amk/checker/verdict.h"
+#include "amk/ir/frontend.h"
 
 #include <nlohmann/json_fwd.hpp>
 

@@ -2,9 +2,9 @@
 // and race-freedom on it. The only file of the project that includes z3++.h. It reads the program
 // and nothing of the checker's analysis: conflicting pairs come from a plain all-pairs loop over the
 // footprints, happens-before from vector clocks over the model's own synchronisation.
-#include "checker/smt.h"
+#include "amk/checker/smt.h"
 
-#include "checker/verify.h"
+#include "amk/checker/verify.h"
 
 #include <z3++.h>
 

@@ -5,9 +5,9 @@
 // No solver type appears here: Z3 is confined to smt.cpp.
 #pragma once
 
-#include "checker/verdict.h"
-#include "ir/diagnostics.h"
-#include "ir/program.h"
+#include "amk/checker/verdict.h"
+#include "amk/ir/diagnostics.h"
+#include "amk/ir/program.h"
 
 #include <cstdint>
 #include <optional>

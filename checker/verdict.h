@@ -2,7 +2,7 @@
 // names blocks, instructions (source line, block, loop values), counters and buffers.
 #pragma once
 
-#include "ir/program.h"
+#include "amk/ir/program.h"
 
 #include <cstdint>
 #include <optional>

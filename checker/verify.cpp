@@ -1,8 +1,8 @@
-#include "checker/verify.h"
+#include "amk/checker/verify.h"
 
-#include "checker/conflicts.h"
-#include "checker/happens_before.h"
-#include "checker/progress.h"
+#include "amk/checker/conflicts.h"
+#include "amk/checker/happens_before.h"
+#include "amk/checker/progress.h"
 
 #include <algorithm>
 #include <chrono>

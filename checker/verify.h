@@ -2,9 +2,9 @@
 // return every violated rule with its witness. Depends only on the program and the op registry.
 #pragma once
 
-#include "checker/verdict.h"
-#include "ir/diagnostics.h"
-#include "ir/program.h"
+#include "amk/checker/verdict.h"
+#include "amk/ir/diagnostics.h"
+#include "amk/ir/program.h"
 
 #include <optional>
 #include <string>

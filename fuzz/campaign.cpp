@@ -2,12 +2,12 @@
 // first (a real lowering the checker rejects fails the campaign on its own); every mutant is printed,
 // parsed back, deduplicated by its canonical text and judged; true positives are minimised into
 // corpus files, false accepts into regression files.
-#include "fuzz/campaign.h"
+#include "amk/fuzz/campaign.h"
 
-#include "fuzz/minimise.h"
-#include "fuzz/mutation.h"
-#include "ir/frontend.h"
-#include "ir/printer.h"
+#include "amk/fuzz/minimise.h"
+#include "amk/fuzz/mutation.h"
+#include "amk/ir/frontend.h"
+#include "amk/ir/printer.h"
 
 #include <nlohmann/json.hpp>
 

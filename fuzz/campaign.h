@@ -5,8 +5,8 @@
 // operator `a mod operators`, and a source and its edit drawn from a generator seeded by (seed, a).
 #pragma once
 
-#include "fuzz/explicit.h"
-#include "fuzz/oracle.h"
+#include "amk/fuzz/explicit.h"
+#include "amk/fuzz/oracle.h"
 
 #include <cstdint>
 #include <functional>

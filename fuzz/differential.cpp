@@ -1,10 +1,10 @@
-#include "fuzz/differential.h"
+#include "amk/fuzz/differential.h"
 
-#include "checker/smt.h"
-#include "checker/verify.h"
-#include "fuzz/generator.h"
-#include "ir/frontend.h"
-#include "replay/explorer.h"
+#include "amk/checker/smt.h"
+#include "amk/checker/verify.h"
+#include "amk/fuzz/generator.h"
+#include "amk/ir/frontend.h"
+#include "amk/replay/explorer.h"
 
 #include <algorithm>
 #include <chrono>

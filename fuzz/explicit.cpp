@@ -1,11 +1,11 @@
 // The explicit form: from an elaborated program to editable per-block instruction lists and back to
 // AMKIR text, plus the canonical text used to deduplicate mutants and a structural comparison of
 // programs that the round-trip tests and the elaboration fuzz target rely on.
-#include "fuzz/explicit.h"
+#include "amk/fuzz/explicit.h"
 
-#include "ir/frontend.h"
-#include "ir/ops.h"
-#include "ir/printer.h"
+#include "amk/ir/frontend.h"
+#include "amk/ir/ops.h"
+#include "amk/ir/printer.h"
 
 #include <sstream>
 

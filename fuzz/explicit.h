@@ -5,8 +5,8 @@
 // is one edit here but rarely one edit of the loop-and-affine-index surface text.
 #pragma once
 
-#include "ir/ast.h"
-#include "ir/program.h"
+#include "amk/ir/ast.h"
+#include "amk/ir/program.h"
 
 #include <cstdint>
 #include <optional>

@@ -1,4 +1,4 @@
-#include "fuzz/generator.h"
+#include "amk/fuzz/generator.h"
 
 #include <algorithm>
 #include <map>

@@ -1,10 +1,10 @@
 // ddmin over the explicit form. Every candidate goes through the printer and the front end, so a
 // property holds of a schedule text, exactly what ends up in a corpus file.
-#include "fuzz/minimise.h"
+#include "amk/fuzz/minimise.h"
 
-#include "checker/verify.h"
-#include "ir/frontend.h"
-#include "replay/explorer.h"
+#include "amk/checker/verify.h"
+#include "amk/ir/frontend.h"
+#include "amk/replay/explorer.h"
 
 #include <algorithm>
 #include <map>

@@ -4,8 +4,8 @@
 // instructions (ddmin), then unused declarations and metadata.
 #pragma once
 
-#include "fuzz/explicit.h"
-#include "fuzz/oracle.h"
+#include "amk/fuzz/explicit.h"
+#include "amk/fuzz/oracle.h"
 
 #include <cstddef>
 #include <functional>

@@ -2,7 +2,7 @@
 // edits the explicit form and says what it did. They edit text-level facts only (which instruction,
 // which index, which counter); well-formedness is the front end's to judge when the mutant is
 // printed and parsed again, and safety is the oracles'.
-#include "fuzz/mutation.h"
+#include "amk/fuzz/mutation.h"
 
 #include <algorithm>
 #include <functional>

@@ -5,8 +5,8 @@
 // else depends on is still exact if the extra signal exists).
 #pragma once
 
-#include "fuzz/explicit.h"
-#include "fuzz/generator.h"
+#include "amk/fuzz/explicit.h"
+#include "amk/fuzz/generator.h"
 
 #include <optional>
 #include <span>

@@ -1,10 +1,10 @@
 // The checker against its oracles on one program: the explorer first (exact, cheap on the
 // scaled-down lowerings), Z3 where the explorer cannot finish.
-#include "fuzz/oracle.h"
+#include "amk/fuzz/oracle.h"
 
-#include "checker/smt.h"
-#include "checker/verify.h"
-#include "replay/explorer.h"
+#include "amk/checker/smt.h"
+#include "amk/checker/verify.h"
+#include "amk/replay/explorer.h"
 
 #include <chrono>
 

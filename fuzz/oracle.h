@@ -4,7 +4,7 @@
 // counted as safe or unsafe. Labels come from these, never from what a mutation operator meant.
 #pragma once
 
-#include "ir/program.h"
+#include "amk/ir/program.h"
 
 #include <cstdint>
 #include <optional>

@@ -1,4 +1,4 @@
-#include "ir/ast.h"
+#include "amk/ir/ast.h"
 
 namespace amk::ir::ast {
 

@@ -2,7 +2,7 @@
 // its source range; structural equality (sameStructure) ignores ranges, so parse(print(p)) == p.
 #pragma once
 
-#include "ir/source.h"
+#include "amk/ir/source.h"
 
 #include <cstdint>
 #include <memory>

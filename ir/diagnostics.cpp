@@ -1,4 +1,4 @@
-#include "ir/diagnostics.h"
+#include "amk/ir/diagnostics.h"
 
 #include <nlohmann/json.hpp>
 

@@ -2,7 +2,7 @@
 // or JSON. Libraries collect them; only tools decide what to print and which exit code to use.
 #pragma once
 
-#include "ir/source.h"
+#include "amk/ir/source.h"
 
 #include <cstddef>
 #include <string>

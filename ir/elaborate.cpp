@@ -1,7 +1,7 @@
-#include "ir/elaborate.h"
+#include "amk/ir/elaborate.h"
 
-#include "ir/limits.h"
-#include "ir/printer.h"
+#include "amk/ir/limits.h"
+#include "amk/ir/printer.h"
 
 #include <map>
 #include <set>

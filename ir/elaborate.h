@@ -3,10 +3,10 @@
 // read-only buffers, in-place aliasing, 32-bit counters, size limits).
 #pragma once
 
-#include "ir/ast.h"
-#include "ir/diagnostics.h"
-#include "ir/program.h"
-#include "ir/source.h"
+#include "amk/ir/ast.h"
+#include "amk/ir/diagnostics.h"
+#include "amk/ir/program.h"
+#include "amk/ir/source.h"
 
 #include <optional>
 

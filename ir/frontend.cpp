@@ -1,8 +1,8 @@
-#include "ir/frontend.h"
+#include "amk/ir/frontend.h"
 
-#include "ir/elaborate.h"
-#include "ir/limits.h"
-#include "ir/parser.h"
+#include "amk/ir/elaborate.h"
+#include "amk/ir/limits.h"
+#include "amk/ir/parser.h"
 
 #include <cerrno>
 #include <cstring>

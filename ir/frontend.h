@@ -2,10 +2,10 @@
 // tools and the other components use to get from a path to a checked core program.
 #pragma once
 
-#include "ir/ast.h"
-#include "ir/diagnostics.h"
-#include "ir/program.h"
-#include "ir/source.h"
+#include "amk/ir/ast.h"
+#include "amk/ir/diagnostics.h"
+#include "amk/ir/program.h"
+#include "amk/ir/source.h"
 
 #include <memory>
 #include <optional>

@@ -1,4 +1,4 @@
-#include "ir/lexer.h"
+#include "amk/ir/lexer.h"
 
 #include <cerrno>
 #include <charconv>

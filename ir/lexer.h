@@ -2,8 +2,8 @@
 // comments are tokens (the printer keeps them), so the parser sees the whole text.
 #pragma once
 
-#include "ir/diagnostics.h"
-#include "ir/source.h"
+#include "amk/ir/diagnostics.h"
+#include "amk/ir/source.h"
 
 #include <cstdint>
 #include <string>

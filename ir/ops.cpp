@@ -1,4 +1,4 @@
-#include "ir/ops.h"
+#include "amk/ir/ops.h"
 
 #include <cassert>
 

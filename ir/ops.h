@@ -3,7 +3,7 @@
 // CPU and CUDA implementations elsewhere are bound to these entries by OpId.
 #pragma once
 
-#include "ir/ast.h"
+#include "amk/ir/ast.h"
 
 #include <cstdint>
 #include <optional>

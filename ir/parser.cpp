@@ -1,8 +1,8 @@
-#include "ir/parser.h"
+#include "amk/ir/parser.h"
 
-#include "ir/lexer.h"
-#include "ir/limits.h"
-#include "ir/printer.h"
+#include "amk/ir/lexer.h"
+#include "amk/ir/limits.h"
+#include "amk/ir/printer.h"
 
 #include <algorithm>
 #include <set>

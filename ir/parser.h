@@ -2,9 +2,9 @@
 // so that one run reports several errors.
 #pragma once
 
-#include "ir/ast.h"
-#include "ir/diagnostics.h"
-#include "ir/source.h"
+#include "amk/ir/ast.h"
+#include "amk/ir/diagnostics.h"
+#include "amk/ir/source.h"
 
 #include <optional>
 

@@ -1,4 +1,4 @@
-#include "ir/printer.h"
+#include "amk/ir/printer.h"
 
 #include <charconv>
 

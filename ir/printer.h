@@ -2,7 +2,7 @@
 // same AST) and the elaborated core form (one instruction list per block).
 #pragma once
 
-#include "ir/ast.h"
+#include "amk/ir/ast.h"
 
 #include <string>
 

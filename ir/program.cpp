@@ -1,6 +1,6 @@
-#include "ir/program.h"
+#include "amk/ir/program.h"
 
-#include "ir/printer.h"
+#include "amk/ir/printer.h"
 
 namespace amk::ir {
 

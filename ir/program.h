@@ -4,9 +4,9 @@
 // read this form, never the surface AST.
 #pragma once
 
-#include "ir/ast.h"
-#include "ir/ops.h"
-#include "ir/source.h"
+#include "amk/ir/ast.h"
+#include "amk/ir/ops.h"
+#include "amk/ir/source.h"
 
 #include <cstdint>
 #include <string>

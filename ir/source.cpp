@@ -1,4 +1,4 @@
-#include "ir/source.h"
+#include "amk/ir/source.h"
 
 #include <algorithm>
 

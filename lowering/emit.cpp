@@ -1,7 +1,7 @@
 // Core program → instruction tape and kernel source. Every operand region becomes a matrix view
 // (offset, rows, columns, row stride); a region that is no such view (two strided dimensions) is
 // refused with its source line rather than lowered approximately.
-#include "lowering/emit.h"
+#include "amk/lowering/emit.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -98,7 +98,7 @@ float attributeNumber(const ir::ast::Value &value) {
   return s == "llama3" ? 1.0f : 0.0f; // rope's scaling word; opaque's name is not needed on the device
 }
 
-// The prefetch hints of every wait and barrier (tape_format.h): the weight operands of the projections
+// The prefetch hints of every wait and barrier (megakernel/device/amk_abi.h): the weight operands of the projections
 // and the cache operands of the attentions that follow it before the block's next synchronisation,
 // as many as fit in its operand slots.
 void addPrefetchHints(Tape &tape) {

@@ -3,8 +3,8 @@
 // source of that kernel, specialised with the schedule's block size and stamped with its content hash.
 #pragma once
 
-#include "ir/program.h"
-#include "lowering/tape_format.h"
+#include "amk/ir/program.h"
+#include "amk/megakernel/device/amk_abi.h"
 
 #include <cstdint>
 #include <string>

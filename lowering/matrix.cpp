@@ -1,6 +1,6 @@
 // The lowering matrix: plan every (model, target, variant), write each schedule, verify it, and
 // summarise per model. Jobs run on a small thread pool; results keep the enumeration order.
-#include "lowering/matrix.h"
+#include "amk/lowering/matrix.h"
 
 #include <nlohmann/json.hpp>
 
@@ -156,14 +156,14 @@ MatrixSummary runMatrix(const MatrixOptions &options, const Verifier &verify,
   std::vector<Variant> variants = options.variants.empty() ? defaultVariants() : options.variants;
 
   struct Job {
-    const ModelConfig *model;
+    const model::ModelConfig *model;
     const Target *target;
     const Variant *variant;
   };
-  std::vector<ModelConfig> models;
+  std::vector<model::ModelConfig> models;
   models.reserve(modelNames.size());
   for (const std::string &name : modelNames) {
-    ConfigResult config = loadModelConfig((fs::path(options.modelsDirectory) / name).string());
+    model::ConfigResult config = model::loadModelConfig((fs::path(options.modelsDirectory) / name).string());
     if (!config.ok()) {
       summary.modelErrors.push_back(name + ": " + config.render());
       continue;
@@ -172,7 +172,7 @@ MatrixSummary runMatrix(const MatrixOptions &options, const Verifier &verify,
     models.back().name = name;
   }
   std::vector<Job> jobs;
-  for (const ModelConfig &m : models)
+  for (const model::ModelConfig &m : models)
     for (const Target &t : targets)
       for (const Variant &v : variants)
         jobs.push_back({&m, &t, &v});

@@ -3,7 +3,7 @@
 // so that this library stays independent of the checker it is judged by.
 #pragma once
 
-#include "lowering/plan.h"
+#include "amk/lowering/plan.h"
 
 #include <cstdint>
 #include <functional>

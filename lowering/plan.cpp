@@ -13,10 +13,10 @@
 // blocks), a per-head consumer for the row tiles of its head (one signal per tile). Every counter
 // element is waited for with its exact total, so each wait synchronises with every signal it
 // counts, which is what the checker's guaranteed-signal rule needs to certify the schedule.
-#include "lowering/plan.h"
+#include "amk/lowering/plan.h"
 
-#include "ir/frontend.h"
-#include "ir/printer.h"
+#include "amk/ir/frontend.h"
+#include "amk/ir/printer.h"
 
 #include <algorithm>
 #include <charconv>
@@ -90,7 +90,7 @@ std::vector<int64_t> WeightBinding::paramShape() const {
   return tensorShape;
 }
 
-std::vector<WeightBinding> weightBindings(const ModelConfig &m, WeightFormat format) {
+std::vector<WeightBinding> weightBindings(const model::ModelConfig &m, WeightFormat format) {
   const int64_t H = m.hiddenSize, I = m.intermediateSize, V = m.vocabSize;
   std::vector<WeightBinding> bindings = {
       {"embed", "model.embed_tokens.weight", false, {V, H}},
@@ -261,7 +261,7 @@ int64_t participants(int64_t n, int64_t available) { return std::min(n, availabl
 
 class Planner {
 public:
-  Planner(const ModelConfig &m, const PlanOptions &o, int64_t blocks, int64_t context)
+  Planner(const model::ModelConfig &m, const PlanOptions &o, int64_t blocks, int64_t context)
       : m_(m), o_(o), B_(blocks), C_(context), dt_(dtypeName(m.dtype)) {
     const int64_t D = m.headDim;
     rowsQkv_ = divisorAtMost(D, o.rowsPerTile); // q, k and v tiles never straddle a head
@@ -315,7 +315,7 @@ private:
   }
 
   void header() {
-    const ModelConfig &m = m_;
+    const model::ModelConfig &m = m_;
     w_.line("# One batch-1 decode step of " + m.name + ", strategy " + strategyName(o_.strategy) + ", planned by " +
             "amk-plan for " + o_.target.gpu + ".");
     w_.line("amkir 1");
@@ -332,7 +332,7 @@ private:
   }
 
   void declarations() {
-    const ModelConfig &m = m_;
+    const model::ModelConfig &m = m_;
     const int64_t L = m.numLayers, H = m.hiddenSize, I = m.intermediateSize;
     w_.line("# Weights, named after their HF tensors; per-layer weights are stacked along the first dimension.");
     if (int8())
@@ -488,7 +488,7 @@ private:
 
   std::string ropeAttributes() const {
     std::string a = "head_dim=" + str(m_.headDim) + " theta=" + number(m_.rope.theta);
-    if (m_.rope.scaling == RopeScaling::Llama3)
+    if (m_.rope.scaling == model::RopeScaling::Llama3)
       a += " scaling=\"llama3\" factor=" + number(m_.rope.factor) +
            " low_freq_factor=" + number(m_.rope.lowFreqFactor) + " high_freq_factor=" + number(m_.rope.highFreqFactor) +
            " original_max_position=" + str(m_.rope.originalMaxPosition);
@@ -496,7 +496,7 @@ private:
   }
 
   void attentionHalf() {
-    const ModelConfig &m = m_;
+    const model::ModelConfig &m = m_;
     const int64_t D = m.headDim, Hkv = m.numKvHeads, rows = rowsQkv_;
     const Affine l = Affine::var("l");
     const std::string attnIn = "2*l", attnOut = "2*l+1";
@@ -631,7 +631,7 @@ private:
   // v) when they fit in the grid; otherwise each kind starts at block 0. Every block does all its
   // projections before any attention, so no block waits for work placed after its own wait.
   void headwiseAttention(const std::string &attnIn) {
-    const ModelConfig &m = m_;
+    const model::ModelConfig &m = m_;
     const int64_t D = m.headDim, H = m.numHeads, Hkv = m.numKvHeads;
     const bool spread = H + 2 * Hkv <= B_;
     const std::string wait = inputWait(attnIn);
@@ -675,7 +675,7 @@ private:
 
   // Output projection with the residual: h[2l+1] = h[2l] + W_o attn, after `attnSignals` signals.
   void outputProjection(const std::string &attnIn, const std::string &attnOut, int64_t attnSignals) {
-    const ModelConfig &m = m_;
+    const model::ModelConfig &m = m_;
     const int64_t oRows = rowsO_;
     rowStage(
         m.hiddenSize / oRows, "wait attn_ready[l] >= " + str(attnSignals),
@@ -690,7 +690,7 @@ private:
   }
 
   void mlpHalf() {
-    const ModelConfig &m = m_;
+    const model::ModelConfig &m = m_;
     const std::string mlpIn = "2*l+1", mlpOut = "2*l+2";
     w_.line("# Layer l, MLP half.");
     if (!fused())
@@ -721,7 +721,7 @@ private:
   }
 
   void head() {
-    const ModelConfig &m = m_;
+    const model::ModelConfig &m = m_;
     const std::string last = str(2 * m.numLayers);
     w_.blank();
     w_.line("# Final norm, LM head and the next token.");
@@ -766,7 +766,7 @@ private:
     w_.close();
   }
 
-  const ModelConfig &m_;
+  const model::ModelConfig &m_;
   const PlanOptions &o_;
   const int64_t B_, C_;
   const std::string dt_;
@@ -778,7 +778,7 @@ private:
 
 } // namespace
 
-PlanResult planSchedule(const ModelConfig &model, const PlanOptions &options) {
+PlanResult planSchedule(const model::ModelConfig &model, const PlanOptions &options) {
   PlanResult result;
   if (options.target.sms <= 0) {
     result.error = "no target: give --target (one of a100, l4, l40s, h100, rtx5090, or an sm_ architecture)";

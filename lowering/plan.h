@@ -3,7 +3,7 @@
 // what they fuse (RMSNorm into the projection prologue, split-KV attention, a split argmax).
 #pragma once
 
-#include "lowering/model_config.h"
+#include "amk/model/model_config.h"
 
 #include <cstdint>
 #include <optional>
@@ -76,7 +76,7 @@ struct PlanResult {
   std::string error; // why no schedule was made (bad knob for this model), naming the knob and value
 };
 
-PlanResult planSchedule(const ModelConfig &model, const PlanOptions &options);
+PlanResult planSchedule(const model::ModelConfig &model, const PlanOptions &options);
 
 // The HF tensor each schedule `param` is made of: per-layer params stack the tensor of every layer
 // along a new first dimension. The planner declares its params from this table, and the runtime
@@ -97,6 +97,6 @@ struct WeightBinding {
   std::vector<int64_t> paramShape() const; // one layer's part of the param
 };
 
-std::vector<WeightBinding> weightBindings(const ModelConfig &model, WeightFormat format = WeightFormat::Model);
+std::vector<WeightBinding> weightBindings(const model::ModelConfig &model, WeightFormat format = WeightFormat::Model);
 
 } // namespace amk::lowering

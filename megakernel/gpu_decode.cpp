@@ -1,13 +1,13 @@
 // GpuSchedule behind the StepRunner interface.
-#include "megakernel/gpu_decode.h"
+#include "amk/megakernel/gpu_decode.h"
 
-#include "megakernel/weights.h"
+#include "amk/executor/weights.h"
 
 namespace amk::megakernel {
 
 namespace {
 
-class GpuStepRunner final : public StepRunner {
+class GpuStepRunner final : public executor::StepRunner {
 public:
   GpuStepRunner(const ir::Program &program, std::unique_ptr<GpuSchedule> gpu)
       : program_(program), gpu_(std::move(gpu)) {}
@@ -27,14 +27,14 @@ public:
     return gpu_->setDelays(delaysNs);
   }
 
-  Result<StepLaunch> launch() override {
+  Result<executor::StepLaunch> launch() override {
     Result<LaunchResult> launched = zeroedLaunch();
     if (!launched)
       return launched.error();
-    StepLaunch launch;
-    launch.status = launched->completed  ? LaunchStatus::Completed
-                    : launched->timedOut ? LaunchStatus::TimedOut
-                                         : LaunchStatus::Failed;
+    executor::StepLaunch launch;
+    launch.status = launched->completed  ? executor::LaunchStatus::Completed
+                    : launched->timedOut ? executor::LaunchStatus::TimedOut
+                                         : executor::LaunchStatus::Failed;
     launch.report = std::move(launched->report);
     launch.milliseconds = launched->milliseconds;
     return launch;
@@ -42,7 +42,7 @@ public:
 
   Result<std::vector<std::byte>> readBytes(std::string_view buffer) const override { return gpu_->readBytes(buffer); }
 
-  Result<std::vector<ProfiledInstruction>> profiledLaunch() override {
+  Result<std::vector<executor::ProfiledInstruction>> profiledLaunch() override {
     if (std::optional<Error> e = gpu_->setProfiling(true))
       return *e;
     Result<LaunchResult> launched = zeroedLaunch();
@@ -70,18 +70,18 @@ private:
 
 } // namespace
 
-Result<std::unique_ptr<StepRunner>> makeGpuStepRunner(const ir::Program &program, const std::string &canonicalText,
-                                                      const Checkpoint &checkpoint, const GpuOptions &options) {
+Result<std::unique_ptr<executor::StepRunner>> makeGpuStepRunner(const ir::Program &program, const std::string &canonicalText,
+                                                      const model::Checkpoint &checkpoint, const GpuOptions &options) {
   Result<std::unique_ptr<GpuSchedule>> created = GpuSchedule::create(program, canonicalText, options);
   if (!created)
     return created.error();
-  Result<std::vector<ParamBytes>> params = bindParams(program, checkpoint);
+  Result<std::vector<executor::ParamBytes>> params = executor::bindParams(program, checkpoint);
   if (!params)
     return params.error();
-  for (const ParamBytes &p : *params)
+  for (const executor::ParamBytes &p : *params)
     if (std::optional<Error> e = (*created)->setBytes(p.param, p.bytes))
       return *e;
-  return std::unique_ptr<StepRunner>(std::make_unique<GpuStepRunner>(program, std::move(*created)));
+  return std::unique_ptr<executor::StepRunner>(std::make_unique<GpuStepRunner>(program, std::move(*created)));
 }
 
 } // namespace amk::megakernel

@@ -3,11 +3,11 @@
 // on the device between launches.
 #pragma once
 
-#include "ir/program.h"
-#include "megakernel/checkpoint.h"
-#include "megakernel/decode.h"
-#include "megakernel/gpu_runtime.h"
-#include "megakernel/result.h"
+#include "amk/ir/program.h"
+#include "amk/model/checkpoint.h"
+#include "amk/executor/decode.h"
+#include "amk/megakernel/gpu_runtime.h"
+#include "amk/ir/result.h"
 
 #include <memory>
 #include <string>
@@ -16,7 +16,7 @@ namespace amk::megakernel {
 
 // `program` must be certified by the caller and outlive the runner; `canonicalText` is its canonical
 // form (the kernel refuses a tape whose hash is not that text's).
-Result<std::unique_ptr<StepRunner>> makeGpuStepRunner(const ir::Program &program, const std::string &canonicalText,
-                                                      const Checkpoint &checkpoint, const GpuOptions &options);
+Result<std::unique_ptr<executor::StepRunner>> makeGpuStepRunner(const ir::Program &program, const std::string &canonicalText,
+                                                      const model::Checkpoint &checkpoint, const GpuOptions &options);
 
 } // namespace amk::megakernel

@@ -1,16 +1,16 @@
 // amk-run with a schedule: plan or load, certify, decode on the GPU or the CPU executor, report.
-#include "megakernel/gpu_run_tool.h"
+#include "amk/megakernel/gpu_run_tool.h"
 
-#include "ir/frontend.h"
-#include "ir/printer.h"
-#include "lowering/plan.h"
-#include "megakernel/checkpoint.h"
-#include "megakernel/decode.h"
-#include "megakernel/npy.h"
-#include "megakernel/op_check.h"
+#include "amk/ir/frontend.h"
+#include "amk/ir/printer.h"
+#include "amk/lowering/plan.h"
+#include "amk/model/checkpoint.h"
+#include "amk/executor/decode.h"
+#include "amk/megakernel/npy.h"
+#include "amk/megakernel/op_check.h"
 
 #ifdef AMK_HAVE_GPU_RUNTIME
-#include "megakernel/gpu_decode.h"
+#include "amk/megakernel/gpu_decode.h"
 #endif
 
 #include <nlohmann/json.hpp>
@@ -47,7 +47,7 @@ struct ScheduleSource {
 
 // The schedule's canonical text, loaded from --schedule or planned for the checkpoint; nullopt after
 // printing why not.
-std::optional<ScheduleSource> loadOrPlan(const GpuRunOptions &options, const Checkpoint &checkpoint,
+std::optional<ScheduleSource> loadOrPlan(const GpuRunOptions &options, const model::Checkpoint &checkpoint,
                                          std::ostream &err) {
   if (!options.schedulePath.empty()) {
     ir::Schedule loaded = ir::loadSchedule(options.schedulePath, ir::Stage::Parse);
@@ -98,7 +98,7 @@ std::optional<std::string> checkContext(const ir::Program &program, int64_t step
 
 // What to feed and what to expect, from the options (and --expect-file), checked against the vocabulary.
 struct RunInputs {
-  DecodeFeed feed;
+  executor::DecodeFeed feed;
   std::vector<int32_t> expect; // greedy only; empty: no check
 };
 
@@ -112,7 +112,7 @@ Result<RunInputs> resolveInputs(const GpuRunOptions &options, int64_t vocab) {
                               "--expect-file");
     if (std::optional<std::string> e = checkVocabulary("--force-tokens", sequence, vocab))
       return Error("amk-run", *e);
-    return RunInputs{DecodeFeed::teacherForced(sequence), {}};
+    return RunInputs{executor::DecodeFeed::teacherForced(sequence), {}};
   }
   if (!options.expectFile.empty())
     if (std::optional<Error> e = readExpectFile(options.expectFile, expect, prompt))
@@ -121,19 +121,19 @@ Result<RunInputs> resolveInputs(const GpuRunOptions &options, int64_t vocab) {
     return Error("amk-run", "give --prompt-tokens (or --expect-file with a prompt), or --force-tokens");
   if (std::optional<std::string> e = checkVocabulary("--prompt-tokens", prompt, vocab))
     return Error("amk-run", *e);
-  return RunInputs{DecodeFeed::greedy(prompt, options.newTokens), expect};
+  return RunInputs{executor::DecodeFeed::greedy(prompt, options.newTokens), expect};
 }
 
 // Everything but the verdicts: where it ran, the tokens, the step latencies, the logits file.
-void printRun(std::ostream &out, const GpuRunOptions &options, const StepRunner &runner, const std::string &name,
-              const DecodeFeed &feed, const DecodeRun &run) {
+void printRun(std::ostream &out, const GpuRunOptions &options, const executor::StepRunner &runner, const std::string &name,
+              const executor::DecodeFeed &feed, const executor::DecodeRun &run) {
   std::vector<int32_t> predictions;
   std::vector<double> ms;
-  for (const DecodeStep &s : run.steps) {
+  for (const executor::DecodeStep &s : run.steps) {
     predictions.push_back(s.output);
     ms.push_back(s.milliseconds);
   }
-  const bool forced = feed.mode == DecodeFeed::Mode::TeacherForced;
+  const bool forced = feed.mode == executor::DecodeFeed::Mode::TeacherForced;
   if (options.quiet) {
     out << join(forced ? predictions : run.continuation) << "\n";
     return;
@@ -154,14 +154,14 @@ void printRun(std::ostream &out, const GpuRunOptions &options, const StepRunner 
     out << "prompt: " << join(feed.tokens) << "\n";
     out << "tokens: " << join(run.continuation) << "\n";
   }
-  out << std::fixed << std::setprecision(1) << "step latency us: median " << percentile(ms, 0.5) * 1000 << ", p10 "
-      << percentile(ms, 0.1) * 1000 << ", p90 " << percentile(ms, 0.9) * 1000 << " over " << ms.size() << " steps\n";
+  out << std::fixed << std::setprecision(1) << "step latency us: median " << executor::percentile(ms, 0.5) * 1000 << ", p10 "
+      << executor::percentile(ms, 0.1) * 1000 << ", p90 " << executor::percentile(ms, 0.9) * 1000 << " over " << ms.size() << " steps\n";
   if (!options.logitsOut.empty())
     out << "logits: " << run.steps.size() << " x " << run.vocab << " float32 written to " << options.logitsOut << "\n";
 }
 
 // The DELAYED line and a line per failure; true when every relaunch was bit-identical.
-bool reportDelays(std::ostream &out, const DelayReport &report, const DelayTrialOptions &options) {
+bool reportDelays(std::ostream &out, const executor::DelayReport &report, const executor::DelayTrialOptions &options) {
   out << summaryLine(report, options) << "\n";
   if (report.notIdempotent)
     out << "  " << *report.notIdempotent << "\n";
@@ -183,13 +183,13 @@ bool reportExpected(std::ostream &out, const std::vector<int32_t> &expect, const
 }
 
 // Every buffer of the runner's program as the last launch left it.
-Result<std::vector<HostBuffer>> readAllBuffers(const StepRunner &runner) {
-  std::vector<HostBuffer> buffers;
+Result<std::vector<executor::HostBuffer>> readAllBuffers(const executor::StepRunner &runner) {
+  std::vector<executor::HostBuffer> buffers;
   for (const ir::Buffer &b : runner.program().buffers) {
     Result<std::vector<std::byte>> bytes = runner.readBytes(b.name);
     if (!bytes)
       return bytes.error();
-    HostBuffer buffer(b.dtype, b.shape);
+    executor::HostBuffer buffer(b.dtype, b.shape);
     if (bytes->size() != buffer.bytes().size())
       return Error("amk-run", "buffer " + b.name + " read back with " + std::to_string(bytes->size()) +
                                   " bytes, expected " + std::to_string(buffer.bytes().size()));
@@ -206,16 +206,16 @@ struct BenchRow {
 };
 
 // One step at each KV length: position kv - 1, a fixed token, warm-up launches first.
-Result<std::vector<BenchRow>> benchSteps(StepRunner &runner, const std::vector<int64_t> &kvLengths, int64_t steps,
+Result<std::vector<BenchRow>> benchSteps(executor::StepRunner &runner, const std::vector<int64_t> &kvLengths, int64_t steps,
                                          const std::string &profilePrefix) {
   std::vector<BenchRow> rows;
   for (int64_t kv : kvLengths) {
-    Result<std::vector<double>> timed = timeSteps(runner, kv, steps);
+    Result<std::vector<double>> timed = executor::timeSteps(runner, kv, steps);
     if (!timed)
       return Error("amk-run", "--bench-kv " + std::to_string(kv) + ": " + timed.error().message);
     BenchRow row{kv, std::move(*timed), std::nullopt};
     if (!profilePrefix.empty()) {
-      Result<std::vector<ProfiledInstruction>> profiled = runner.profiledLaunch();
+      Result<std::vector<executor::ProfiledInstruction>> profiled = runner.profiledLaunch();
       if (!profiled)
         return profiled.error();
       const std::string path = profilePrefix + ".kv" + std::to_string(kv) + ".tsv";
@@ -253,9 +253,9 @@ std::optional<Error> readExpectFile(const std::string &path, std::vector<int32_t
 }
 
 
-Result<std::unique_ptr<StepRunner>> makeStepRunner(bool cpu, double timeoutSeconds, const std::string &checkerVersion,
+Result<std::unique_ptr<executor::StepRunner>> makeStepRunner(bool cpu, double timeoutSeconds, const std::string &checkerVersion,
                                                    const ir::Program &program, [[maybe_unused]] const std::string &text,
-                                                   const Checkpoint &checkpoint) {
+                                                   const model::Checkpoint &checkpoint) {
 #ifdef AMK_HAVE_GPU_RUNTIME
   if (!cpu) {
     GpuOptions gpu;
@@ -265,13 +265,13 @@ Result<std::unique_ptr<StepRunner>> makeStepRunner(bool cpu, double timeoutSecon
   }
 #endif
   (void)cpu;
-  return makeExecutorStepRunner(program, checkpoint,
+  return executor::makeExecutorStepRunner(program, checkpoint,
                                 std::chrono::milliseconds(static_cast<int64_t>(timeoutSeconds * 1000)));
 }
 
 GpuRunOutcome runGpuRunTool(const GpuRunOptions &options, const Certifier &certify, std::ostream &out,
                             std::ostream &err) {
-  Result<Checkpoint> checkpoint = Checkpoint::open(options.modelDirectory);
+  Result<model::Checkpoint> checkpoint = model::Checkpoint::open(options.modelDirectory);
   if (!checkpoint) {
     err << checkpoint.error().render() << "\n";
     return GpuRunOutcome::InputError;
@@ -312,14 +312,14 @@ GpuRunOutcome runGpuRunTool(const GpuRunOptions &options, const Certifier &certi
     return GpuRunOutcome::InputError;
   }
 #endif
-  Result<std::unique_ptr<StepRunner>> runner = makeStepRunner(options.cpu, options.timeoutSeconds, options.checkerVersion,
+  Result<std::unique_ptr<executor::StepRunner>> runner = makeStepRunner(options.cpu, options.timeoutSeconds, options.checkerVersion,
                                                               *schedule.program, source->text, *checkpoint);
   if (!runner) {
     err << runner.error().render() << "\n";
     return GpuRunOutcome::InternalError;
   }
 
-  Result<DecodeRun> run = decode(**runner, inputs->feed, !options.logitsOut.empty());
+  Result<executor::DecodeRun> run = decode(**runner, inputs->feed, !options.logitsOut.empty());
   if (!run) {
     err << run.error().render() << "\n";
     return GpuRunOutcome::InternalError;
@@ -333,16 +333,16 @@ GpuRunOutcome runGpuRunTool(const GpuRunOptions &options, const Certifier &certi
   // The op check reads what the last step left, so it comes before any relaunch.
   std::optional<OpCheckResult> opCheck;
   if (options.opCheck) {
-    Result<std::vector<HostBuffer>> buffers = readAllBuffers(**runner);
+    Result<std::vector<executor::HostBuffer>> buffers = readAllBuffers(**runner);
     if (!buffers) {
       err << buffers.error().render() << "\n";
       return GpuRunOutcome::InternalError;
     }
     opCheck = checkOps(*schedule.program, *buffers);
   }
-  std::optional<DelayReport> delayed;
+  std::optional<executor::DelayReport> delayed;
   if (options.delays.trials > 0) {
-    Result<DelayReport> report = runDelayTrials(**runner, options.delays);
+    Result<executor::DelayReport> report = executor::runDelayTrials(**runner, options.delays);
     if (!report) {
       err << report.error().render() << "\n";
       return GpuRunOutcome::InternalError;
@@ -358,8 +358,8 @@ GpuRunOutcome runGpuRunTool(const GpuRunOptions &options, const Certifier &certi
   printRun(out, options, **runner, source->name, inputs->feed, *run);
   for (const BenchRow &row : *bench)
     out << std::fixed << std::setprecision(1) << "bench: kv " << row.kv << ": step us median "
-        << percentile(row.microseconds, 0.5) << ", p10 " << percentile(row.microseconds, 0.1) << ", p90 "
-        << percentile(row.microseconds, 0.9) << " over " << row.microseconds.size()
+        << executor::percentile(row.microseconds, 0.5) << ", p10 " << executor::percentile(row.microseconds, 0.1) << ", p90 "
+        << executor::percentile(row.microseconds, 0.9) << " over " << row.microseconds.size()
         << " launches (kernel time, CUDA events; 20 warm-up launches before)\n";
   for (const BenchRow &row : *bench)
     if (row.profile)

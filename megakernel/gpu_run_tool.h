@@ -4,10 +4,10 @@
 // (HF's), write every step's logits to a .npy file, and relaunch the last step with random delays.
 #pragma once
 
-#include "ir/program.h"
-#include "megakernel/checkpoint.h"
-#include "megakernel/decode.h"
-#include "megakernel/delay_trials.h"
+#include "amk/ir/program.h"
+#include "amk/model/checkpoint.h"
+#include "amk/executor/decode.h"
+#include "amk/executor/delay_trials.h"
 
 #include <cstdint>
 #include <functional>
@@ -33,7 +33,7 @@ struct GpuRunOptions {
   // (then prompt, newTokens and the expected tokens are not used and must be empty).
   std::vector<int64_t> forceTokens;
   std::string logitsOut; // write every step's logits here: .npy, float32 [steps, vocab]
-  DelayTrialOptions delays;
+  executor::DelayTrialOptions delays;
   // After decoding: read every buffer back and run each task of the last step again with its CPU
   // reference on the device's inputs (megakernel/op_check.h); any element off its tolerance fails.
   bool opCheck = false;
@@ -70,9 +70,9 @@ std::optional<Error> readExpectFile(const std::string &path, std::vector<int32_t
 
 // The megakernel on the GPU, or with `cpu` (the only choice in a build without the GPU runtime) the
 // CPU executor, running the certified `program` (canonical `text`) with the checkpoint's weights.
-Result<std::unique_ptr<StepRunner>> makeStepRunner(bool cpu, double timeoutSeconds, const std::string &checkerVersion,
+Result<std::unique_ptr<executor::StepRunner>> makeStepRunner(bool cpu, double timeoutSeconds, const std::string &checkerVersion,
                                                    const ir::Program &program, const std::string &text,
-                                                   const Checkpoint &checkpoint);
+                                                   const model::Checkpoint &checkpoint);
 
 GpuRunOutcome runGpuRunTool(const GpuRunOptions &options, const Certifier &certify, std::ostream &out,
                             std::ostream &err);

@@ -1,8 +1,8 @@
 // The GPU runtime (CUDA driver API and NVRTC). One context per process (the device's primary
 // context); every call is checked and a failure becomes an Error naming the call and the CUDA error.
-#include "megakernel/gpu_runtime.h"
+#include "amk/megakernel/gpu_runtime.h"
 
-#include "lowering/emit.h"
+#include "amk/lowering/emit.h"
 
 #include <cuda.h>
 #include <dlfcn.h>
@@ -146,10 +146,10 @@ size_t taskSharedFloats(const AmkInstr &in, size_t warps) {
 } // namespace
 
 extern const char *const kAmkDeviceHeader; // generated from megakernel/device/amk_device.cuh
-extern const char *const kAmkTapeHeader;   // generated from lowering/tape_format.h
+extern const char *const kAmkAbiHeader;   // generated from megakernel/device/amk_abi.h
 
 std::vector<std::pair<std::string, std::string>> deviceHeaders() {
-  return {{"amk_device.cuh", kAmkDeviceHeader}, {"tape_format.h", kAmkTapeHeader}};
+  return {{"amk_device.cuh", kAmkDeviceHeader}, {"amk_abi.h", kAmkAbiHeader}};
 }
 
 Result<std::vector<char>> compileMegakernel(const std::string &source, const std::string &arch,

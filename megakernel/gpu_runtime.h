@@ -4,9 +4,9 @@
 // turning a time-out recorded by the kernel into a report. CUDA types stay inside gpu_runtime.cpp.
 #pragma once
 
-#include "ir/program.h"
-#include "megakernel/profile.h"
-#include "megakernel/result.h"
+#include "amk/ir/program.h"
+#include "amk/megakernel/profile.h"
+#include "amk/ir/result.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -34,7 +34,7 @@ struct LaunchResult {
   std::string report;                       // why not: the block, instruction, counter, value and threshold
   double milliseconds = 0;                  // kernel time, CUDA events
   std::vector<std::vector<uint32_t>> trace; // per block, when tracing
-  std::vector<ProfiledInstruction> profile; // every executed instruction, when profiling
+  std::vector<executor::ProfiledInstruction> profile; // every executed instruction, when profiling
 };
 
 class GpuSchedule {
@@ -77,7 +77,7 @@ private:
 Result<std::vector<char>> compileMegakernel(const std::string &source, const std::string &arch,
                                             const std::string &cacheDirectory = "");
 
-// The NVRTC headers of the device interpreter (megakernel/device/amk_device.cuh, lowering/tape_format.h).
+// The NVRTC headers of the device interpreter (megakernel/device/amk_device.cuh, megakernel/device/amk_abi.h).
 std::vector<std::pair<std::string, std::string>> deviceHeaders();
 
 } // namespace amk::megakernel

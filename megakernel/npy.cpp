@@ -1,7 +1,7 @@
 // The .npy format, version 1.0: the magic "\x93NUMPY", the version bytes 1 0, a little-endian uint16
 // header length, then a Python dict literal (descr, fortran_order, shape) padded with spaces and ended
 // by a newline, then the raw elements.
-#include "megakernel/npy.h"
+#include "amk/megakernel/npy.h"
 
 #include <bit>
 #include <cerrno>

@@ -2,7 +2,7 @@
 // logits of a decode run this way (--logits-out), one row per step.
 #pragma once
 
-#include "megakernel/result.h"
+#include "amk/ir/result.h"
 
 #include <cstdint>
 #include <optional>

@@ -1,4 +1,4 @@
-#include "megakernel/op_check.h"
+#include "amk/megakernel/op_check.h"
 
 #include <algorithm>
 #include <cmath>
@@ -82,7 +82,7 @@ double tolerance(ir::ast::DType dtype, double x, double m) {
 
 // Element indices (row-major over the buffer) of a region, in row-major order of the box.
 template <class Visit> void forEachElement(const ir::Region &region, const std::vector<int64_t> &shape, Visit &&visit) {
-  forEachRun(region, shape, [&](int64_t first, int64_t count) {
+  executor::forEachRun(region, shape, [&](int64_t first, int64_t count) {
     for (int64_t e = first; e < first + count; ++e)
       visit(e);
   });
@@ -94,8 +94,8 @@ template <class Visit> void forEachElement(const ir::Region &region, const std::
 // come from a rotation of a pair (x_i, x_{i+d/2}), so they scale with the pair's norm; matvec_add's
 // y = round(W x) + r scales with |W x| + |r| (matvec_q8_add's likewise). rmsnorm_matvec's rounded, normalised input is
 // discussed below.
-std::vector<double> toleranceScales(const ir::Instruction &task, const ir::Site &site, const HostBuffer &reference,
-                                    const std::vector<Operand> &inputs, const ir::Region &out,
+std::vector<double> toleranceScales(const ir::Instruction &task, const ir::Site &site, const executor::HostBuffer &reference,
+                                    const std::vector<executor::Operand> &inputs, const ir::Region &out,
                                     const std::vector<int64_t> &shape) {
   std::vector<double> values;
   forEachElement(out, shape, [&](int64_t e) { values.push_back(reference.load(e)); });
@@ -113,7 +113,7 @@ std::vector<double> toleranceScales(const ir::Instruction &task, const ir::Site 
   const bool q8 = task.op == ir::OpId::MatVecQ8Add || task.op == ir::OpId::RmsNormMatVecQ8;
   if ((task.op == ir::OpId::MatVecAdd && inputs.size() == 3) || (task.op == ir::OpId::MatVecQ8Add && inputs.size() == 4)) {
     std::vector<double> residual;
-    const Operand &r = inputs[q8 ? 3 : 2];
+    const executor::Operand &r = inputs[q8 ? 3 : 2];
     forEachElement(*r.region, r.buffer->shape(), [&](int64_t e) { residual.push_back(r.buffer->load(e)); });
     for (size_t k = 0; k < values.size(); ++k)
       scales[k] = k < residual.size() ? std::fabs(values[k] - residual[k]) + std::fabs(residual[k]) : std::fabs(values[k]);
@@ -126,7 +126,7 @@ std::vector<double> toleranceScales(const ir::Instruction &task, const ir::Site 
     // another order: an element near a rounding boundary may round the other way there, moving its
     // term by one rounding step. Up to four such steps of the row's largest term are allowed. The
     // W8A16 form's terms carry the row's scale.
-    auto elements = [&](const Operand &operand) {
+    auto elements = [&](const executor::Operand &operand) {
       std::vector<double> v;
       forEachElement(*operand.region, operand.buffer->shape(), [&](int64_t e) { v.push_back(operand.buffer->load(e)); });
       return v;
@@ -188,7 +188,7 @@ bool OpCheckResult::ok() const {
   return std::all_of(rows.begin(), rows.end(), [](const OpCheckRow &r) { return r.failures == 0; });
 }
 
-OpCheckResult checkOps(const ir::Program &program, const std::vector<HostBuffer> &buffers) {
+OpCheckResult checkOps(const ir::Program &program, const std::vector<executor::HostBuffer> &buffers) {
   OpCheckResult result;
   if (buffers.size() != program.buffers.size()) {
     result.error = "op check: " + std::to_string(buffers.size()) + " buffers read back for a program of " +
@@ -227,15 +227,15 @@ OpCheckResult checkOps(const ir::Program &program, const std::vector<HostBuffer>
   // input, e.g. rope's q). Outputs go to the shadow and are compared with the device's where they
   // are final (nothing writes them later); an output that a later in-place op rewrites is checked
   // through that op's output.
-  std::vector<std::optional<OpCheckRow>> rows(kOpCount);
+  std::vector<std::optional<OpCheckRow>> rows(executor::kOpCount);
   std::vector<std::vector<double>> inherited(program.buffers.size()); // per element, of chained outputs
-  std::vector<std::optional<HostBuffer>> shadow(program.buffers.size());
-  auto shadowOf = [&](uint32_t buffer) -> HostBuffer & {
+  std::vector<std::optional<executor::HostBuffer>> shadow(program.buffers.size());
+  auto shadowOf = [&](uint32_t buffer) -> executor::HostBuffer & {
     if (!shadow[buffer])
       shadow[buffer] = buffers[buffer];
     return *shadow[buffer];
   };
-  std::vector<Operand> outputs, inputs;
+  std::vector<executor::Operand> outputs, inputs;
   for (size_t p = 0; p < order->size(); ++p) {
     const ir::Instruction &task = at((*order)[p]);
     std::optional<OpCheckRow> &row = rows[static_cast<size_t>(task.op)];
@@ -246,14 +246,14 @@ OpCheckResult checkOps(const ir::Program &program, const std::vector<HostBuffer>
     outputs.clear();
     inputs.clear();
     for (const ir::Region &in : task.inputs) {
-      HostBuffer *source = writtenFrom(p, true, in) ? &shadowOf(in.buffer)
-                                                    : const_cast<HostBuffer *>(&buffers[in.buffer]); // only read
-      inputs.push_back(Operand{source, &in});
+      executor::HostBuffer *source = writtenFrom(p, true, in) ? &shadowOf(in.buffer)
+                                                    : const_cast<executor::HostBuffer *>(&buffers[in.buffer]); // only read
+      inputs.push_back(executor::Operand{source, &in});
     }
     for (const ir::Region &out : task.outputs)
-      outputs.push_back(Operand{&shadowOf(out.buffer), &out});
+      outputs.push_back(executor::Operand{&shadowOf(out.buffer), &out});
     if (std::optional<std::string> failed =
-            runTask(task.op, TaskOperands{outputs, inputs, program.sites[task.site].attributes})) {
+            executor::runTask(task.op, executor::TaskOperands{outputs, inputs, program.sites[task.site].attributes})) {
       result.error = "op check: block " + std::to_string((*order)[p].block) + " instruction " +
                      std::to_string((*order)[p].index) + " (" + program.sites[task.site].text + "): " + *failed;
       return result;
@@ -269,7 +269,7 @@ OpCheckResult checkOps(const ir::Program &program, const std::vector<HostBuffer>
         const ir::ast::DType dtype = program.buffers[out.buffer].dtype;
         if (isInteger(dtype))
           continue;
-        const HostBuffer &reference = *shadow[out.buffer];
+        const executor::HostBuffer &reference = *shadow[out.buffer];
         const std::vector<int64_t> &shape = program.buffers[out.buffer].shape;
         double largest = 0;
         forEachElement(out, shape, [&](int64_t e) { largest = std::max(largest, double(std::fabs(reference.load(e)))); });
@@ -285,8 +285,8 @@ OpCheckResult checkOps(const ir::Program &program, const std::vector<HostBuffer>
     for (const ir::Region &out : task.outputs) {
       if (writtenFrom(p, false, out))
         continue; // rewritten later: checked through the later op
-      const HostBuffer &device = buffers[out.buffer];
-      HostBuffer &reference = *shadow[out.buffer];
+      const executor::HostBuffer &device = buffers[out.buffer];
+      executor::HostBuffer &reference = *shadow[out.buffer];
       const std::vector<int64_t> &shape = program.buffers[out.buffer].shape;
       const ir::ast::DType dtype = program.buffers[out.buffer].dtype;
       double largest = 0;

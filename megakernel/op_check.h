@@ -14,8 +14,8 @@
 // reference magnitude of the task's output region (cancellation in a long dot product).
 #pragma once
 
-#include "ir/program.h"
-#include "megakernel/op_reference.h"
+#include "amk/ir/program.h"
+#include "amk/executor/op_reference.h"
 
 #include <cstdint>
 #include <ostream>
@@ -43,7 +43,7 @@ struct OpCheckResult {
 
 // `buffers[i]` holds buffer i of `program` as the step left it (the device's memory, read back).
 // The program must have run to completion (every block executed every instruction).
-OpCheckResult checkOps(const ir::Program &program, const std::vector<HostBuffer> &buffers);
+OpCheckResult checkOps(const ir::Program &program, const std::vector<executor::HostBuffer> &buffers);
 
 // The table: op, tasks compared, chained, elements, failures, max |d|, max |d|/tol.
 void printOpCheck(const OpCheckResult &result, std::ostream &out);

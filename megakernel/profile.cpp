@@ -1,7 +1,7 @@
-#include "megakernel/profile.h"
+#include "amk/megakernel/profile.h"
 
-#include "ir/ops.h"
-#include "lowering/tape_format.h"
+#include "amk/ir/ops.h"
+#include "amk/megakernel/device/amk_abi.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -11,7 +11,7 @@
 namespace amk::megakernel {
 namespace {
 
-std::string what(const ProfiledInstruction &in) {
+std::string what(const executor::ProfiledInstruction &in) {
   switch (in.kind) {
   case AMK_BARRIER:
     return "barrier";
@@ -29,7 +29,7 @@ std::string what(const ProfiledInstruction &in) {
 
 } // namespace
 
-ProfileSummary summariseProfile(const std::vector<ProfiledInstruction> &instructions) {
+ProfileSummary summariseProfile(const std::vector<executor::ProfiledInstruction> &instructions) {
   ProfileSummary summary;
   if (instructions.empty())
     return summary;
@@ -43,7 +43,7 @@ ProfileSummary summariseProfile(const std::vector<ProfiledInstruction> &instruct
   };
   std::map<uint32_t, BlockSpan> blocks;
   uint64_t first = std::numeric_limits<uint64_t>::max(), last = 0;
-  for (const ProfiledInstruction &in : instructions) {
+  for (const executor::ProfiledInstruction &in : instructions) {
     const uint64_t ns = in.endNs >= in.startNs ? in.endNs - in.startNs : 0;
     Accumulator &a = byWhat[what(in)];
     ++a.count;
@@ -102,12 +102,12 @@ std::string formatProfile(const ProfileSummary &s) {
   return out;
 }
 
-std::string profileTsv(const std::vector<ProfiledInstruction> &instructions) {
+std::string profileTsv(const std::vector<executor::ProfiledInstruction> &instructions) {
   uint64_t first = std::numeric_limits<uint64_t>::max();
-  for (const ProfiledInstruction &in : instructions)
+  for (const executor::ProfiledInstruction &in : instructions)
     first = std::min(first, in.startNs);
   std::string out = "block\tindex\tsite\twhat\tstart_ns\tend_ns\n";
-  for (const ProfiledInstruction &in : instructions)
+  for (const executor::ProfiledInstruction &in : instructions)
     out += std::to_string(in.block) + "\t" + std::to_string(in.index) + "\t" + std::to_string(in.site) + "\t" +
            what(in) + "\t" + std::to_string(in.startNs - first) + "\t" + std::to_string(in.endNs - first) + "\n";
   return out;

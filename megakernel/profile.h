@@ -3,19 +3,13 @@
 // interpreter's own time between instructions. amk-run --profile prints it (docs/megakernel.md).
 #pragma once
 
+#include "amk/executor/decode.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace amk::megakernel {
-
-// One executed instruction of a profiled launch.
-struct ProfiledInstruction {
-  uint32_t block = 0, index = 0; // the block and the instruction's index in its sequence
-  int kind = 0, op = 0;          // AmkKind (lowering/tape_format.h); ir::OpId of a task
-  uint32_t site = 0;             // source instruction
-  uint64_t startNs = 0, endNs = 0;
-};
 
 struct ProfileRow {
   std::string what;        // an op name, "barrier", "signal", "wait" or "between instructions"
@@ -34,9 +28,9 @@ struct ProfileSummary {
   std::vector<ProfileRow> rows; // by total time, largest first
 };
 
-ProfileSummary summariseProfile(const std::vector<ProfiledInstruction> &instructions);
+ProfileSummary summariseProfile(const std::vector<executor::ProfiledInstruction> &instructions);
 std::string formatProfile(const ProfileSummary &summary);
 // One line per instruction: block, index, site, what, start and end in ns from the launch's first start.
-std::string profileTsv(const std::vector<ProfiledInstruction> &instructions);
+std::string profileTsv(const std::vector<executor::ProfiledInstruction> &instructions);
 
 } // namespace amk::megakernel

@@ -1,9 +1,9 @@
 // amk-run's body: checks the request against the checkpoint's config before any forward pass, so a
 // bad token is reported as the user wrote it rather than from deep inside the model.
-#include "megakernel/run_tool.h"
+#include "amk/megakernel/run_tool.h"
 
-#include "megakernel/checkpoint.h"
-#include "megakernel/reference.h"
+#include "amk/model/checkpoint.h"
+#include "amk/model/reference.h"
 
 #include <chrono>
 #include <cstdio>
@@ -18,7 +18,7 @@ std::string milliseconds(double seconds) {
   return text;
 }
 
-std::string describe(const lowering::ModelConfig &config) {
+std::string describe(const model::ModelConfig &config) {
   return std::to_string(config.numLayers) + " layers, hidden " + std::to_string(config.hiddenSize) + ", " +
          std::to_string(config.numHeads) + " heads, " + std::to_string(config.numKvHeads) + " KV heads, vocab " +
          std::to_string(config.vocabSize) + (config.tieWordEmbeddings ? ", tied embeddings" : "");
@@ -42,26 +42,26 @@ RunOutcome runRunTool(const RunOptions &options, std::ostream &out, std::ostream
 
   using Clock = std::chrono::steady_clock;
   auto loadStart = Clock::now();
-  Result<Checkpoint> checkpoint = Checkpoint::open(options.cpuModelDirectory);
+  Result<model::Checkpoint> checkpoint = model::Checkpoint::open(options.cpuModelDirectory);
   if (!checkpoint) {
     err << checkpoint.error().render() << "\n";
     return RunOutcome::InputError;
   }
-  const lowering::ModelConfig &config = checkpoint->config();
+  const model::ModelConfig &config = checkpoint->config();
   for (size_t i = 0; i < options.tokens.size(); ++i)
     if (options.tokens[i] < 0 || options.tokens[i] >= config.vocabSize) {
       err << "amk-run: error: --tokens: token " << options.tokens[i] << " (position " << i
           << ") is out of range; the model's vocab_size is " << config.vocabSize << "\n";
       return RunOutcome::InputError;
     }
-  Result<ReferenceWeights> weights = loadReferenceWeights(*checkpoint);
+  Result<model::ReferenceWeights> weights = model::loadReferenceWeights(*checkpoint);
   if (!weights) {
     err << weights.error().render() << "\n";
     return RunOutcome::InputError;
   }
   double loadSeconds = std::chrono::duration<double>(Clock::now() - loadStart).count();
 
-  ReferenceOptions reference;
+  model::ReferenceOptions reference;
   reference.roundToBf16 = options.roundToBf16;
   if (!options.quiet) {
     out << "model: " << config.name << " (" << describe(config) << ") from " << options.cpuModelDirectory << "\n";
@@ -69,7 +69,7 @@ RunOutcome runRunTool(const RunOptions &options, std::ostream &out, std::ostream
         << (options.roundToBf16 ? " with activations rounded to bf16" : "") << "\n";
     out << "loaded in " << milliseconds(loadSeconds) << " ms\n";
   }
-  Result<Generation> generation = greedyGenerate(*weights, options.tokens, options.newTokens, reference);
+  Result<model::Generation> generation = model::greedyGenerate(*weights, options.tokens, options.newTokens, reference);
   if (!generation) {
     err << generation.error().render() << "\n";
     return RunOutcome::InputError;

@@ -1,7 +1,7 @@
-#include "megakernel/tune.h"
+#include "amk/megakernel/tune.h"
 
-#include "ir/frontend.h"
-#include "lowering/plan.h"
+#include "amk/ir/frontend.h"
+#include "amk/lowering/plan.h"
 
 #include <nlohmann/json.hpp>
 
@@ -54,7 +54,7 @@ std::string label(const lowering::PlanOptions &p) {
 } // namespace
 
 TuneOutcome runTune(const TuneOptions &options, const Certifier &certify, std::ostream &out, std::ostream &err) {
-  Result<Checkpoint> checkpoint = Checkpoint::open(options.modelDirectory);
+  Result<model::Checkpoint> checkpoint = model::Checkpoint::open(options.modelDirectory);
   if (!checkpoint) {
     err << checkpoint.error().render() << "\n";
     return TuneOutcome::InputError;
@@ -127,8 +127,8 @@ TuneOutcome runTune(const TuneOptions &options, const Certifier &certify, std::o
         << options.newTokens << " greedy tokens checked against "
         << (reference.empty() ? "the default schedule's" : options.expectFile) << ", then " << options.steps
         << " timed launches at KV " << options.kv << " (" << (options.cpu ? "CPU executor" : "GPU") << ")\n";
-  const DecodeFeed feed =
-      DecodeFeed::greedy(std::vector<int32_t>(options.prompt.begin(), options.prompt.end()), options.newTokens);
+  const executor::DecodeFeed feed =
+      executor::DecodeFeed::greedy(std::vector<int32_t>(options.prompt.begin(), options.prompt.end()), options.newTokens);
   for (size_t i = 0; i < candidates.size(); ++i) {
     Candidate &c = candidates[i];
     lowering::PlanResult planned = lowering::planSchedule(checkpoint->config(), c.plan);
@@ -146,9 +146,9 @@ TuneOutcome runTune(const TuneOptions &options, const Certifier &certify, std::o
         c.status = Status::Rejected; // never launched
         c.note = rejection->substr(0, rejection->find('\n'));
       } else {
-        Result<std::unique_ptr<StepRunner>> runner = makeStepRunner(
+        Result<std::unique_ptr<executor::StepRunner>> runner = makeStepRunner(
             options.cpu, options.timeoutSeconds, options.checkerVersion, *schedule.program, c.text, *checkpoint);
-        Result<DecodeRun> run = runner ? decode(**runner, feed, false) : Result<DecodeRun>(runner.error());
+        Result<executor::DecodeRun> run = runner ? decode(**runner, feed, false) : Result<executor::DecodeRun>(runner.error());
         if (!run) {
           c.status = Status::Failed;
           c.note = run.error().message;
@@ -158,15 +158,15 @@ TuneOutcome runTune(const TuneOptions &options, const Certifier &certify, std::o
         } else {
           if (reference.empty())
             reference = run->continuation; // the default schedule's
-          Result<std::vector<double>> timed = timeSteps(**runner, options.kv, options.steps);
+          Result<std::vector<double>> timed = executor::timeSteps(**runner, options.kv, options.steps);
           if (!timed) {
             c.status = Status::Failed;
             c.note = timed.error().message;
           } else {
             c.status = Status::Timed;
-            c.medianUs = percentile(*timed, 0.5);
-            c.p10Us = percentile(*timed, 0.1);
-            c.p90Us = percentile(*timed, 0.9);
+            c.medianUs = executor::percentile(*timed, 0.5);
+            c.p10Us = executor::percentile(*timed, 0.1);
+            c.p90Us = executor::percentile(*timed, 0.9);
           }
         }
       }

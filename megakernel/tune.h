@@ -5,7 +5,7 @@
 // of the default schedule) and is then timed at one KV length. The best schedule is written out.
 #pragma once
 
-#include "megakernel/gpu_run_tool.h"
+#include "amk/megakernel/gpu_run_tool.h"
 
 #include <cstdint>
 #include <ostream>

@@ -3,8 +3,8 @@
 // their smallest admissible position, signals whose place in the order cannot matter), branching
 // only over the signals whose order can be observed (and, under a co-residency bound, over which
 // block is dispatched), and merging canonical states. docs/explorer.md proves each reduction.
-#include "replay/explorer.h"
-#include "replay/machine.h"
+#include "amk/replay/explorer.h"
+#include "amk/replay/machine.h"
 
 #include <algorithm>
 #include <cassert>

@@ -5,9 +5,9 @@
 // checker/ but the elaborated program. docs/explorer.md states the reductions and why they are exact.
 #pragma once
 
-#include "ir/program.h"
-#include "replay/interleaving.h"
-#include "replay/verdict.h"
+#include "amk/ir/program.h"
+#include "amk/replay/interleaving.h"
+#include "amk/replay/verdict.h"
 
 #include <cstdint>
 #include <string>

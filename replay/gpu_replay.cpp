@@ -1,10 +1,10 @@
 // GPU witness replay over the megakernel runtime. Each launch starts from the same seeded buffers as
 // the CPU replay (the runtime keeps device buffers between launches, so every one is uploaded again),
 // with the watchdog armed; races are ordered by sleeping before one access, then the other.
-#include "replay/gpu_replay.h"
+#include "amk/replay/gpu_replay.h"
 
 #ifdef AMK_HAVE_GPU_RUNTIME
-#include "megakernel/gpu_runtime.h"
+#include "amk/megakernel/gpu_runtime.h"
 #endif
 
 #include <algorithm>
@@ -47,7 +47,7 @@ std::optional<std::string> upload(GpuSchedule &gpu, const ir::Program &program, 
   Simulator data(program);
   data.fillRandom(seed);
   for (size_t i = 0; i < program.buffers.size(); ++i)
-    if (std::optional<megakernel::Error> error = gpu.setBytes(program.buffers[i].name, data.buffers()[i].bytes()))
+    if (std::optional<amk::Error> error = gpu.setBytes(program.buffers[i].name, data.buffers()[i].bytes()))
       return error->render();
   return std::nullopt;
 }
@@ -65,18 +65,18 @@ Launch launchOnce(GpuSchedule &gpu, const ir::Program &program, uint64_t seed,
     launch.error = *error;
     return launch;
   }
-  if (std::optional<megakernel::Error> error = gpu.setDelays(delays)) {
+  if (std::optional<amk::Error> error = gpu.setDelays(delays)) {
     launch.error = error->render();
     return launch;
   }
-  megakernel::Result<LaunchResult> result = gpu.launch();
+  amk::Result<LaunchResult> result = gpu.launch();
   if (!result) {
     launch.error = result.error().render();
     return launch;
   }
   launch.result = std::move(*result);
   for (const ir::Buffer &buffer : program.buffers) {
-    megakernel::Result<std::vector<std::byte>> bytes = gpu.readBytes(buffer.name);
+    amk::Result<std::vector<std::byte>> bytes = gpu.readBytes(buffer.name);
     if (!bytes) {
       launch.error = bytes.error().render();
       return launch;
@@ -109,7 +109,7 @@ int64_t differingElements(const ir::Program &program, const ir::Region &region, 
                           const std::vector<std::byte> &y) {
   const size_t width = ir::ast::dtypeBytes(program.buffers[region.buffer].dtype);
   int64_t differing = 0;
-  megakernel::forEachRun(region, program.buffers[region.buffer].shape, [&](int64_t first, int64_t count) {
+  executor::forEachRun(region, program.buffers[region.buffer].shape, [&](int64_t first, int64_t count) {
     for (int64_t e = first; e < first + count; ++e)
       differing += std::memcmp(x.data() + e * width, y.data() + e * width, width) != 0;
   });
@@ -239,7 +239,7 @@ GpuReplayResult replayOnGpu(const ir::Program &program, const std::string &sourc
   for (const auto &code : program.blockPrograms)
     longest = std::max(longest, code.size());
   gpuOptions.traceCapacity = static_cast<uint32_t>(longest);
-  megakernel::Result<std::unique_ptr<GpuSchedule>> created = GpuSchedule::create(program, sourceText, gpuOptions);
+  amk::Result<std::unique_ptr<GpuSchedule>> created = GpuSchedule::create(program, sourceText, gpuOptions);
   if (!created) {
     result.error = created.error().render();
     return result;

@@ -5,9 +5,9 @@
 // an interleaving can reorder. Without a GPU runtime in the build, or without a driver, it says so.
 #pragma once
 
-#include "ir/program.h"
-#include "replay/witness.h"
-#include "replay/witness_replay.h"
+#include "amk/ir/program.h"
+#include "amk/replay/witness.h"
+#include "amk/replay/witness_replay.h"
 
 #include <cstdint>
 #include <optional>

@@ -1,5 +1,5 @@
 // The amk-interleaving/1 format: what the explorer writes and replay reads.
-#include "replay/interleaving.h"
+#include "amk/replay/interleaving.h"
 
 #include <nlohmann/json.hpp>
 

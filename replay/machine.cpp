@@ -1,5 +1,5 @@
 // The AMKIR §3 step semantics, executed literally (modification orders, coherence, vector clocks).
-#include "replay/machine.h"
+#include "amk/replay/machine.h"
 
 #include <algorithm>
 #include <cassert>

@@ -6,9 +6,9 @@
 // waits) and the accesses that may still race.
 #pragma once
 
-#include "ir/program.h"
-#include "replay/interleaving.h"
-#include "replay/verdict.h"
+#include "amk/ir/program.h"
+#include "amk/replay/interleaving.h"
+#include "amk/replay/verdict.h"
 
 #include <cstdint>
 #include <optional>

@@ -1,5 +1,5 @@
 // Text and JSON forms of an exploration result.
-#include "replay/report.h"
+#include "amk/replay/report.h"
 
 #include <nlohmann/json.hpp>
 

@@ -2,9 +2,9 @@
 // (with every witness interleaving in amk-interleaving/1 form).
 #pragma once
 
-#include "ir/program.h"
-#include "ir/source.h"
-#include "replay/verdict.h"
+#include "amk/ir/program.h"
+#include "amk/ir/source.h"
+#include "amk/replay/verdict.h"
 
 #include <string>
 

@@ -1,7 +1,7 @@
 // The step-controlled executor: AMKIR §3's sequentially consistent steps (a task is atomic, a signal
 // adds, a wait passes once its threshold is met, the last barrier arrival releases every block) on
 // host buffers, with the op references doing the compute.
-#include "replay/simulator.h"
+#include "amk/replay/simulator.h"
 
 #include <algorithm>
 #include <cassert>
@@ -11,7 +11,7 @@ namespace amk::replay {
 
 using ir::Instruction;
 using ir::InstructionKind;
-using megakernel::HostBuffer;
+using executor::HostBuffer;
 
 Simulator::Simulator(const ir::Program &program, uint32_t residentSlots)
     : program_(program), blocks_(static_cast<uint32_t>(program.blockPrograms.size())), residentSlots_(residentSlots),
@@ -33,7 +33,7 @@ void Simulator::fillRandom(uint64_t seed) {
   // The generator's output is used directly (not a std:: distribution) so that a seed names the same
   // data with every standard library.
   std::mt19937_64 random(seed);
-  for (HostBuffer &buffer : buffers_) {
+  for (executor::HostBuffer &buffer : buffers_) {
     switch (buffer.dtype()) {
     case ir::ast::DType::I32:
       buffer.zero();
@@ -103,13 +103,13 @@ const SimEvent &Simulator::step(uint32_t block) {
   switch (instruction.kind) {
   case InstructionKind::Task: {
     event.kind = StepKind::Task;
-    std::vector<megakernel::Operand> outputs, inputs;
+    std::vector<executor::Operand> outputs, inputs;
     for (const ir::Region &region : instruction.outputs)
       outputs.push_back({&buffers_[region.buffer], &region});
     for (const ir::Region &region : instruction.inputs)
       inputs.push_back({&buffers_[region.buffer], &region});
     if (std::optional<std::string> error =
-            megakernel::runTask(instruction.op, {outputs, inputs, program_.sites[instruction.site].attributes}))
+            executor::runTask(instruction.op, {outputs, inputs, program_.sites[instruction.site].attributes}))
       event.error = *error;
     ++pc_[block];
     break;

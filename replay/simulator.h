@@ -4,9 +4,9 @@
 // for; the CPU executor's deterministic mode only lets a seed choose, which cannot force an order.
 #pragma once
 
-#include "ir/program.h"
-#include "megakernel/op_reference.h"
-#include "replay/interleaving.h"
+#include "amk/ir/program.h"
+#include "amk/executor/op_reference.h"
+#include "amk/replay/interleaving.h"
 
 #include <cstdint>
 #include <optional>
@@ -87,8 +87,8 @@ public:
   // "ready[1] = 0, done = 3": every counter element, for reports.
   std::string countersText() const;
 
-  std::vector<megakernel::HostBuffer> &buffers() { return buffers_; }
-  const std::vector<megakernel::HostBuffer> &buffers() const { return buffers_; }
+  std::vector<executor::HostBuffer> &buffers() { return buffers_; }
+  const std::vector<executor::HostBuffer> &buffers() const { return buffers_; }
 
 private:
   size_t element(const ir::Instruction &instruction) const;
@@ -96,7 +96,7 @@ private:
   const ir::Program &program_;
   uint32_t blocks_;
   uint32_t residentSlots_;
-  std::vector<megakernel::HostBuffer> buffers_;
+  std::vector<executor::HostBuffer> buffers_;
   std::vector<size_t> counterBase_;
   std::vector<uint64_t> counters_;
   // Per element: (value after, event) of every signal on it, in order, to find which one enabled a wait.

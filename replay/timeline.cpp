@@ -1,7 +1,7 @@
 // The HTML/SVG timeline of a replay. Time runs left to right in steps of the simulator (one column
 // per step, so the order the replay chose is exactly what is drawn); tooltips (<title>) carry each
 // step's instruction, source line and values, so the picture stays readable for long runs.
-#include "replay/timeline.h"
+#include "amk/replay/timeline.h"
 
 #include <algorithm>
 #include <cinttypes>

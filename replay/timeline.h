@@ -4,8 +4,8 @@
 // two orders of a race leave. No scripts, fonts or images from elsewhere: it opens offline.
 #pragma once
 
-#include "ir/program.h"
-#include "replay/witness_replay.h"
+#include "amk/ir/program.h"
+#include "amk/replay/witness_replay.h"
 
 #include <string>
 

@@ -3,8 +3,8 @@
 // rule, each carrying the interleaving that exhibits it, or unknown when the state budget ran out.
 #pragma once
 
-#include "ir/program.h"
-#include "replay/interleaving.h"
+#include "amk/ir/program.h"
+#include "amk/replay/interleaving.h"
 
 #include <cstdint>
 #include <optional>

@@ -1,6 +1,6 @@
 // Reading amk-witness/1 documents: every field replay uses is checked for presence and type, so a
 // truncated or hand-edited witness is refused with the field's path rather than replayed wrongly.
-#include "replay/witness.h"
+#include "amk/replay/witness.h"
 
 #include <nlohmann/json.hpp>
 

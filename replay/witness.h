@@ -3,8 +3,8 @@
 // from JSON only, so that replay/ stays independent of checker/ (docs/checker.md defines the format).
 #pragma once
 
-#include "ir/program.h"
-#include "replay/verdict.h"
+#include "amk/ir/program.h"
+#include "amk/replay/verdict.h"
 
 #include <cstdint>
 #include <optional>

@@ -4,10 +4,10 @@
 // bounded-residency executions (co-residency). Where the memory model, not an interleaving, lets the
 // second access miss the first (relaxed or CTA-scoped synchronisation), the explorer's machine must
 // confirm that nothing orders them before replay shows that outcome.
-#include "replay/witness_replay.h"
+#include "amk/replay/witness_replay.h"
 
-#include "replay/explorer.h"
-#include "replay/machine.h"
+#include "amk/replay/explorer.h"
+#include "amk/replay/machine.h"
 
 #include <algorithm>
 #include <cinttypes>
@@ -22,7 +22,7 @@ namespace {
 
 using ir::Instruction;
 using ir::InstructionKind;
-using megakernel::HostBuffer;
+using executor::HostBuffer;
 
 constexpr size_t kUnranked = SIZE_MAX;
 
@@ -130,19 +130,19 @@ ViolationReplay replayStuck(const ir::Program &program, const Witness &witness, 
 // ---------------------------------------------------------------------------------------------------
 // Races: the conflicting pair in both orders.
 
-void saveRegion(const HostBuffer &buffer, const ir::Region &region, std::vector<std::byte> &to) {
+void saveRegion(const executor::HostBuffer &buffer, const ir::Region &region, std::vector<std::byte> &to) {
   to.clear();
   const size_t width = buffer.elementBytes();
-  megakernel::forEachRun(region, buffer.shape(), [&](int64_t first, int64_t count) {
+  executor::forEachRun(region, buffer.shape(), [&](int64_t first, int64_t count) {
     auto bytes = buffer.bytes().subspan(static_cast<size_t>(first) * width, static_cast<size_t>(count) * width);
     to.insert(to.end(), bytes.begin(), bytes.end());
   });
 }
 
-void restoreRegion(HostBuffer &buffer, const ir::Region &region, const std::vector<std::byte> &from) {
+void restoreRegion(executor::HostBuffer &buffer, const ir::Region &region, const std::vector<std::byte> &from) {
   const size_t width = buffer.elementBytes();
   size_t at = 0;
-  megakernel::forEachRun(region, buffer.shape(), [&](int64_t first, int64_t count) {
+  executor::forEachRun(region, buffer.shape(), [&](int64_t first, int64_t count) {
     size_t bytes = static_cast<size_t>(count) * width;
     std::memcpy(buffer.bytes().data() + static_cast<size_t>(first) * width, from.data() + at, bytes);
     at += bytes;
@@ -166,9 +166,9 @@ struct PairPlan {
 struct PairRun {
   std::unique_ptr<Simulator> sim;
   std::optional<size_t> eventA, eventB;
-  std::map<uint32_t, HostBuffer> afterA, afterB; // the buffers each access's task wrote, right after it
-  std::optional<HostBuffer> seenByA, seenByB;    // the overlap's buffer as each task read it
-  std::optional<HostBuffer> overlapAfterBoth;    // the overlap's buffer once both have run
+  std::map<uint32_t, executor::HostBuffer> afterA, afterB; // the buffers each access's task wrote, right after it
+  std::optional<executor::HostBuffer> seenByA, seenByB;    // the overlap's buffer as each task read it
+  std::optional<executor::HostBuffer> overlapAfterBoth;    // the overlap's buffer once both have run
   std::vector<std::byte> overlapByB;             // the overlap right after b ran
   std::string error;
 };
@@ -188,7 +188,7 @@ PairRun runPair(const ir::Program &program, const ReplayOptions &options, const 
   const Instruction &taskB = program.blockPrograms[plan.b.block][plan.b.index];
   const bool aWrites = touches(taskA.outputs, plan.overlap), aReads = touches(taskA.inputs, plan.overlap);
   const bool bWrites = touches(taskB.outputs, plan.overlap), bReads = touches(taskB.inputs, plan.overlap);
-  HostBuffer &shared = sim.buffers()[plan.overlap.buffer];
+  executor::HostBuffer &shared = sim.buffers()[plan.overlap.buffer];
   std::vector<std::byte> beforeA, current;
   size_t prefixAt = 0;
   for (;;) {
@@ -249,7 +249,7 @@ PairRun runPair(const ir::Program &program, const ReplayOptions &options, const 
   return run;
 }
 
-uint64_t elementBits(const HostBuffer &buffer, int64_t index) {
+uint64_t elementBits(const executor::HostBuffer &buffer, int64_t index) {
   uint64_t bits = 0;
   const size_t width = buffer.elementBytes();
   std::memcpy(&bits, buffer.bytes().data() + static_cast<size_t>(index) * width, width);
@@ -265,15 +265,15 @@ std::vector<int64_t> unflatten(int64_t flat, const std::vector<int64_t> &shape) 
   return index;
 }
 
-RegionDiff diffRegion(const ir::Program &program, std::string what, const ir::Region &region, const HostBuffer &first,
-                      const HostBuffer &second, size_t listed) {
+RegionDiff diffRegion(const ir::Program &program, std::string what, const ir::Region &region, const executor::HostBuffer &first,
+                      const executor::HostBuffer &second, size_t listed) {
   RegionDiff diff;
   diff.what = std::move(what);
   diff.buffer = region.buffer;
   diff.region = region;
   const std::vector<int64_t> &shape = program.buffers[region.buffer].shape;
   const size_t width = first.elementBytes();
-  megakernel::forEachRun(region, shape, [&](int64_t start, int64_t count) {
+  executor::forEachRun(region, shape, [&](int64_t start, int64_t count) {
     for (int64_t e = start; e < start + count; ++e) {
       ++diff.elements;
       if (std::memcmp(first.bytes().data() + e * width, second.bytes().data() + e * width, width) == 0)
@@ -488,8 +488,8 @@ ViolationReplay replayRace(const ir::Program &program, const Witness &witness, c
   const Instruction &taskB = program.blockPrograms[plan.b.block][plan.b.index];
   const bool aWrites = touches(taskA.outputs, plan.overlap), aReads = touches(taskA.inputs, plan.overlap);
   const bool bWrites = touches(taskB.outputs, plan.overlap), bReads = touches(taskB.inputs, plan.overlap);
-  auto compare = [&](std::string what, const ir::Region &region, const std::optional<HostBuffer> &x,
-                     const std::optional<HostBuffer> &y) {
+  auto compare = [&](std::string what, const ir::Region &region, const std::optional<executor::HostBuffer> &x,
+                     const std::optional<executor::HostBuffer> &y) {
     if (x && y)
       out.diffs.push_back(diffRegion(program, std::move(what), region, *x, *y, options.listedElements));
   };
@@ -499,8 +499,8 @@ ViolationReplay replayRace(const ir::Program &program, const Witness &witness, c
     compare(overlapText + " as " + firstBlock + " reads it", plan.overlap, first.seenByA, second.seenByA);
   if (aWrites && bWrites)
     compare(overlapText + " once both have written", plan.overlap, first.overlapAfterBoth, second.overlapAfterBoth);
-  auto compareOutputs = [&](const Instruction &task, const std::string &who, const std::map<uint32_t, HostBuffer> &x,
-                            const std::map<uint32_t, HostBuffer> &y) {
+  auto compareOutputs = [&](const Instruction &task, const std::string &who, const std::map<uint32_t, executor::HostBuffer> &x,
+                            const std::map<uint32_t, executor::HostBuffer> &y) {
     for (const ir::Region &r : task.outputs)
       if (x.count(r.buffer) && y.count(r.buffer)) {
         out.diffs.push_back(diffRegion(program, who + "'s output " + program.regionText(r), r, x.at(r.buffer),

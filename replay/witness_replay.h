@@ -5,10 +5,10 @@
 // sms × occupancy resident blocks, in a dispatch order that hangs. docs/replay.md is the user's guide.
 #pragma once
 
-#include "ir/program.h"
-#include "replay/simulator.h"
-#include "replay/verdict.h"
-#include "replay/witness.h"
+#include "amk/ir/program.h"
+#include "amk/replay/simulator.h"
+#include "amk/replay/verdict.h"
+#include "amk/replay/witness.h"
 
 #include <cstddef>
 #include <cstdint>

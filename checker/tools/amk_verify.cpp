@@ -1,7 +1,7 @@
 // amk-verify: certify AMKIR schedules deadlock-free and race-free, or print counterexamples.
-#include "checker/report.h"
-#include "checker/verify.h"
-#include "ir/frontend.h"
+#include "amk/checker/report.h"
+#include "amk/checker/verify.h"
+#include "amk/ir/frontend.h"
 
 #include <CLI/CLI.hpp>
 

@@ -2,9 +2,9 @@
 // diagnostics, never a crash, a hang or unbounded memory; and whatever parses must print to text that
 // parses back to the same AST, and printing that again must give the same text (the canonical form
 // is a fixed point, which amk-fmt --check and the campaign's deduplication rely on).
-#include "ir/frontend.h"
-#include "ir/parser.h"
-#include "ir/printer.h"
+#include "amk/ir/frontend.h"
+#include "amk/ir/parser.h"
+#include "amk/ir/printer.h"
 
 #include <cstdint>
 #include <cstdlib>

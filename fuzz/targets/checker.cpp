@@ -4,11 +4,11 @@
 // the time, and on inputs that do not parse). Each well-formed input is checked; on small programs
 // the explorer labels it too, and a certified schedule the explorer shows unsafe (a false accept)
 // aborts. The verdict must also survive printing in explicit form (same program, same verdict).
-#include "fuzz/explicit.h"
-#include "fuzz/generator.h"
-#include "fuzz/mutation.h"
-#include "fuzz/oracle.h"
-#include "ir/frontend.h"
+#include "amk/fuzz/explicit.h"
+#include "amk/fuzz/generator.h"
+#include "amk/fuzz/mutation.h"
+#include "amk/fuzz/oracle.h"
+#include "amk/ir/frontend.h"
 
 #include <cstdint>
 #include <cstdio>

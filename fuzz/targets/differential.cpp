@@ -1,8 +1,8 @@
 // libFuzzer target, structure-aware: the input bytes drive the schedule generator (every byte string
 // is some well-formed schedule), and the checker is compared with the explorer and Z3. A false accept
 // or a disagreement between the oracles aborts, leaving the input as the reproducer.
-#include "fuzz/differential.h"
-#include "fuzz/generator.h"
+#include "amk/fuzz/differential.h"
+#include "amk/fuzz/generator.h"
 
 #include <cstdint>
 #include <cstdio>

@@ -3,9 +3,9 @@
 // counter elements in bounds, no write to a param or input, counter sums within 32 bits, grid within
 // limits), print in core form, and mean the same program when printed in explicit form and parsed
 // again: a difference is an elaboration bug and aborts, leaving the input as the reproducer.
-#include "fuzz/explicit.h"
-#include "ir/frontend.h"
-#include "ir/limits.h"
+#include "amk/fuzz/explicit.h"
+#include "amk/ir/frontend.h"
+#include "amk/ir/limits.h"
 
 #include <cstdint>
 #include <cstdio>

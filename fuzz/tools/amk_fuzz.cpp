@@ -1,13 +1,13 @@
 // amk-fuzz: adversarial campaigns on real lowerings (mutation operators, oracle labels, minimised
 // counterexamples), differential campaigns of the checker against the explorer and Z3 on generated
 // schedules, and the small tools around them (one mutant, the explicit form, the minimiser).
-#include "fuzz/campaign.h"
-#include "fuzz/differential.h"
-#include "fuzz/explicit.h"
-#include "fuzz/generator.h"
-#include "fuzz/minimise.h"
-#include "fuzz/mutation.h"
-#include "ir/frontend.h"
+#include "amk/fuzz/campaign.h"
+#include "amk/fuzz/differential.h"
+#include "amk/fuzz/explicit.h"
+#include "amk/fuzz/generator.h"
+#include "amk/fuzz/minimise.h"
+#include "amk/fuzz/mutation.h"
+#include "amk/ir/frontend.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>

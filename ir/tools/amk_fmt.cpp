@@ -1,6 +1,6 @@
 // amk-fmt: print AMKIR schedules in canonical form, check that they are, or print their core form.
-#include "ir/frontend.h"
-#include "ir/printer.h"
+#include "amk/ir/frontend.h"
+#include "amk/ir/printer.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>

@@ -1,9 +1,9 @@
 // amk-lower: a certified AMKIR schedule to the CUDA source of its persistent megakernel. The schedule
 // is verified first; a rejected one is refused unless --unsafe (for replaying counterexamples).
-#include "checker/verify.h"
-#include "ir/frontend.h"
-#include "ir/printer.h"
-#include "lowering/emit.h"
+#include "amk/checker/verify.h"
+#include "amk/ir/frontend.h"
+#include "amk/ir/printer.h"
+#include "amk/lowering/emit.h"
 
 #include <CLI/CLI.hpp>
 

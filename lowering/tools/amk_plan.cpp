@@ -1,9 +1,9 @@
 // amk-plan: lower a HF Llama config to an AMKIR decode-step schedule, or the whole matrix of models,
 // targets and strategies, each lowering verified by the checker.
-#include "checker/verify.h"
-#include "ir/frontend.h"
-#include "lowering/matrix.h"
-#include "lowering/plan.h"
+#include "amk/checker/verify.h"
+#include "amk/ir/frontend.h"
+#include "amk/lowering/matrix.h"
+#include "amk/lowering/plan.h"
 
 #include <CLI/CLI.hpp>
 
@@ -106,7 +106,7 @@ int main(int argc, char **argv) {
     plan.target = *target;
     plan.strategy = *lowering::parseStrategy(strategyName);
     plan.weights = *lowering::parseWeightFormat(weightsName);
-    lowering::ConfigResult model = lowering::loadModelConfig(config);
+    model::ConfigResult model = model::loadModelConfig(config);
     if (!model.ok()) {
       std::cerr << model.render();
       return 2;

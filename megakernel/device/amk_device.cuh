@@ -1,5 +1,5 @@
 // The AMK megakernel: one persistent cooperative kernel whose every block interprets its own part of
-// a certified schedule's instruction tape (lowering/tape_format.h), in order. Compute tasks run on
+// a certified schedule's instruction tape (megakernel/device/amk_abi.h), in order. Compute tasks run on
 // the whole block; consecutive tasks are separated by a block barrier. Synchronisation follows the
 // publish pattern AMKIR.md §3 asks for: all threads write, block barrier, one thread signals with a
 // GPU-scope release add; one thread spins with GPU-scope acquire loads, block barrier, all threads
@@ -11,7 +11,7 @@
 #ifndef AMK_DEVICE_CUH
 #define AMK_DEVICE_CUH
 
-#include "tape_format.h"
+#include "amk_abi.h"
 
 #ifndef AMK_THREADS
 #error "the emitted kernel defines AMK_THREADS"
@@ -993,7 +993,7 @@ __device__ void amk_prefetch_rows(const AmkParams &p, const AmkOperand &o, int f
 }
 
 // While thread 0 spins on a wait or a barrier, warps 1.. pull the record's prefetch hints
-// (lowering/tape_format.h) into L2: what the block's next tasks will read.
+// (megakernel/device/amk_abi.h) into L2: what the block's next tasks will read.
 __device__ void amk_prefetch_hints(const AmkParams &p, const AmkInstr *in) {
   if (threadIdx.x < 32)
     return;

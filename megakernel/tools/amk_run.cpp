@@ -1,9 +1,9 @@
 // amk-run: greedy (or teacher-forced) decoding of a HF Llama checkpoint: on the GPU with a certified
 // megakernel schedule, or with --cpu on the CPU, by the reference forward pass or by the executor on a
 // certified schedule.
-#include "checker/verify.h"
-#include "megakernel/gpu_run_tool.h"
-#include "megakernel/run_tool.h"
+#include "amk/checker/verify.h"
+#include "amk/megakernel/gpu_run_tool.h"
+#include "amk/megakernel/run_tool.h"
 
 #include <CLI/CLI.hpp>
 

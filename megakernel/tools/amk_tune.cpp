@@ -1,6 +1,6 @@
 // amk-tune: search the planner's knobs for the fastest certified decode step (megakernel/tune.h).
-#include "checker/verify.h"
-#include "megakernel/tune.h"
+#include "amk/checker/verify.h"
+#include "amk/megakernel/tune.h"
 
 #include <CLI/CLI.hpp>
 

@@ -1,9 +1,9 @@
 // amk-explore: decide AMKIR schedules by exploring every execution (the oracle for amk-verify).
 // Exit codes: 0 every file safe, 1 some file unsafe, 2 usage or a malformed/unreadable file,
 // 3 some file unknown (state budget exhausted), 101 internal error. Precedence: 2, then 1, then 3.
-#include "ir/frontend.h"
-#include "replay/explorer.h"
-#include "replay/report.h"
+#include "amk/ir/frontend.h"
+#include "amk/replay/explorer.h"
+#include "amk/replay/report.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>

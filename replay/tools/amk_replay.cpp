@@ -2,13 +2,13 @@
 // (--witness-out) or a schedule, which it verifies first to get the witness.
 // Exit codes: 0 every violation exhibited, 1 some violation not exhibited (or nothing to replay: the
 // schedule is safe), 2 usage, input or GPU set-up error, 101 internal error.
-#include "checker/report.h"
-#include "checker/verify.h"
-#include "ir/frontend.h"
-#include "replay/gpu_replay.h"
-#include "replay/timeline.h"
-#include "replay/witness.h"
-#include "replay/witness_replay.h"
+#include "amk/checker/report.h"
+#include "amk/checker/verify.h"
+#include "amk/ir/frontend.h"
+#include "amk/replay/gpu_replay.h"
+#include "amk/replay/timeline.h"
+#include "amk/replay/witness.h"
+#include "amk/replay/witness_replay.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>

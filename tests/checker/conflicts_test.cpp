@@ -1,10 +1,10 @@
 // Footprint conflicts (findRaces and verify): which pairs of accesses of different blocks race, the
 // overlap box, deduplication per source-instruction pair, the race cap, and the race witness.
-#include "checker/conflicts.h"
-#include "checker/happens_before.h"
-#include "checker/progress.h"
-#include "checker/verify.h"
-#include "ir/frontend.h"
+#include "amk/checker/conflicts.h"
+#include "amk/checker/happens_before.h"
+#include "amk/checker/progress.h"
+#include "amk/checker/verify.h"
+#include "amk/ir/frontend.h"
 
 #include <gtest/gtest.h>
 

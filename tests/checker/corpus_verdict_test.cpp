@@ -2,9 +2,9 @@
 // `# expect: safe` or `# expect: unsafe AMK-V00N[, AMK-V00M...]` (every violated rule, sorted).
 // Each file is one test case: it must be well-formed, and the checker must certify exactly the
 // expected files safe and reject the others with exactly the listed set of rule ids.
-#include "checker/verify.h"
-#include "ir/diagnostics.h"
-#include "ir/frontend.h"
+#include "amk/checker/verify.h"
+#include "amk/ir/diagnostics.h"
+#include "amk/ir/frontend.h"
 #include "test_support.h"
 
 #include <gtest/gtest.h>

@@ -2,9 +2,9 @@
 // synchronizes-with rule of AMKIR §3 (a release signal s is guaranteed to synchronize with an
 // acquire wait w >= n only when the other signals w may read, leaving out those happening after s
 // and those happening after w, add up to less than n), transitivity and the fixpoint.
-#include "checker/happens_before.h"
-#include "checker/progress.h"
-#include "ir/frontend.h"
+#include "amk/checker/happens_before.h"
+#include "amk/checker/progress.h"
+#include "amk/ir/frontend.h"
 
 #include <gtest/gtest.h>
 

@@ -2,9 +2,9 @@
 // counter value against the threshold, the blocks that still hold a signal, the barrier arrivals),
 // wait-for cycles, barrier counts, co-residency, and that the maximal execution is a linear
 // extension of the program, barrier and counter constraints (AMKIR §3).
-#include "checker/progress.h"
-#include "checker/verify.h"
-#include "ir/frontend.h"
+#include "amk/checker/progress.h"
+#include "amk/checker/verify.h"
+#include "amk/ir/frontend.h"
 
 #include <gtest/gtest.h>
 

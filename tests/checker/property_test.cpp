@@ -10,11 +10,11 @@
 // on deadlock, barrier mismatch, co-residency, and on the number of racing instruction pairs.
 //
 // AMK_PROPERTY_SEED and AMK_PROPERTY_COUNT (environment) override the seed and the program count.
-#include "checker/happens_before.h"
-#include "checker/progress.h"
-#include "checker/verify.h"
-#include "ir/frontend.h"
-#include "ir/printer.h"
+#include "amk/checker/happens_before.h"
+#include "amk/checker/progress.h"
+#include "amk/checker/verify.h"
+#include "amk/ir/frontend.h"
+#include "amk/ir/printer.h"
 
 #include <gtest/gtest.h>
 

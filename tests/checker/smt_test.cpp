@@ -3,10 +3,10 @@
 // both query strategies giving one answer, amk-verify --z3's verdict combination, and agreement
 // with the checker on every file of corpus/examples and corpus/handwritten (the checker may only be
 // more conservative, on races; each such difference is printed).
-#include "checker/report.h"
-#include "checker/smt.h"
-#include "checker/verify.h"
-#include "ir/frontend.h"
+#include "amk/checker/report.h"
+#include "amk/checker/smt.h"
+#include "amk/checker/verify.h"
+#include "amk/ir/frontend.h"
 #include "test_support.h"
 
 #include <gtest/gtest.h>

@@ -1,8 +1,8 @@
 // The checker's headline behaviour on the smallest programs: a producer/consumer pair with an exact
 // count is safe; one signal too few is a deadlock; a threshold one too low with several producers is
 // a race.
-#include "checker/verify.h"
-#include "ir/frontend.h"
+#include "amk/checker/verify.h"
+#include "amk/ir/frontend.h"
 
 #include <gtest/gtest.h>
 

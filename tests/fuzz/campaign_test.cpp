@@ -2,11 +2,11 @@
 // false accept and keeps every lowering accepted; the campaign is deterministic by seed; the
 // minimiser shrinks a rejected mutant and keeps its rule; the files the campaign committed
 // (corpus/lowerings, corpus/adversarial) say what they are and mean it.
-#include "fuzz/campaign.h"
-#include "fuzz/minimise.h"
-#include "fuzz/mutation.h"
-#include "ir/frontend.h"
-#include "replay/explorer.h"
+#include "amk/fuzz/campaign.h"
+#include "amk/fuzz/minimise.h"
+#include "amk/fuzz/mutation.h"
+#include "amk/ir/frontend.h"
+#include "amk/replay/explorer.h"
 #include "test_support.h"
 
 #include <gtest/gtest.h>

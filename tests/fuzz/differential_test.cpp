@@ -1,9 +1,9 @@
 // The checker against its two oracles on generated schedules: no false accept and no disagreement
 // between the explorer and Z3 on a fixed slice of seeds; the generator is deterministic, always
 // produces well-formed schedules, and covers both verdicts; minimisation keeps the failure.
-#include "fuzz/differential.h"
-#include "fuzz/generator.h"
-#include "ir/frontend.h"
+#include "amk/fuzz/differential.h"
+#include "amk/fuzz/generator.h"
+#include "amk/ir/frontend.h"
 
 #include <gtest/gtest.h>
 

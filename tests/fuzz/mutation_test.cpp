@@ -2,10 +2,10 @@
 // the explicit form means the same program; every operator applies to some real lowering and makes
 // a well-formed schedule that differs from it; there are at least twenty, each documented with the
 // bug it models; mutants are deduplicated by canonical text.
-#include "fuzz/campaign.h"
-#include "fuzz/explicit.h"
-#include "fuzz/mutation.h"
-#include "ir/frontend.h"
+#include "amk/fuzz/campaign.h"
+#include "amk/fuzz/explicit.h"
+#include "amk/fuzz/mutation.h"
+#include "amk/ir/frontend.h"
 #include "test_support.h"
 
 #include <gtest/gtest.h>

@@ -2,9 +2,9 @@
 // garbage bytes, line-ending variants, inputs past every documented limit (ir/limits.h), reused
 // names and unreadable paths. Exact message texts are specified in diagnostics_table_test.cpp; these
 // tests pin the rule id and, where it matters, the position or the amount of output.
-#include "ir/frontend.h"
-#include "ir/limits.h"
-#include "ir/printer.h"
+#include "amk/ir/frontend.h"
+#include "amk/ir/limits.h"
+#include "amk/ir/printer.h"
 #include "test_support.h"
 
 #include <gtest/gtest.h>

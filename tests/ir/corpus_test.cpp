@@ -1,7 +1,7 @@
 // The corpus states its own expectations: every file opens with an `# expect:` line. Examples are
 // well-formed schedules (`# expect: safe` or `# expect: unsafe AMK-V00N`); malformed files are refused
 // by the front end, and the first diagnostic carries the rule named on their expect line.
-#include "ir/frontend.h"
+#include "amk/ir/frontend.h"
 #include "test_support.h"
 
 #include <gtest/gtest.h>

@@ -2,7 +2,7 @@
 // text `parseSchedule("t.amkir", input).renderDiagnostics()` must return (Souper's parser tests are
 // the model). Every rule id the front end emits has a row; AMK-X001 and AMK-F001 need a file on disk
 // and live in bad_input_test.cpp. Rows with a comment state a judgment on what the message should be.
-#include "ir/frontend.h"
+#include "amk/ir/frontend.h"
 #include "test_support.h"
 
 #include <gtest/gtest.h>

@@ -2,8 +2,8 @@
 // in which order, what every elaborated instruction carries (source position, loop values, concrete
 // regions, counters, amounts and orders), integer semantics of the affine expressions, the 32-bit
 // counter rules, and the exact core form that printCore writes.
-#include "ir/frontend.h"
-#include "ir/printer.h"
+#include "amk/ir/frontend.h"
+#include "amk/ir/printer.h"
 
 #include <gtest/gtest.h>
 

@@ -2,8 +2,8 @@
 // schedules that must be well-formed, or must be refused with a given rule id as the first diagnostic
 // and a given phrase in its message. Also: the registry lists exactly the ops of section 4, with
 // their operands, in-place pairs and attributes, and absent attributes get their registry defaults.
-#include "ir/frontend.h"
-#include "ir/ops.h"
+#include "amk/ir/frontend.h"
+#include "amk/ir/ops.h"
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,8 @@
 // parse∘print is the identity (ARCHITECTURE.md, ir/): on every corpus file, on thousands of random
 // syntactically valid ASTs (seeded, so a failure names the seed and prints the program), and on a few
 // hand-written cases that pin down the canonical spelling of expressions and comments.
-#include "ir/frontend.h"
-#include "ir/printer.h"
+#include "amk/ir/frontend.h"
+#include "amk/ir/printer.h"
 #include "test_support.h"
 
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // The smallest end-to-end specification of the front end: a well-formed schedule elaborates to the
 // expected per-block programs, and canonical text survives print(parse(text)) unchanged.
-#include "ir/frontend.h"
-#include "ir/printer.h"
+#include "amk/ir/frontend.h"
+#include "amk/ir/printer.h"
 
 #include <gtest/gtest.h>
 

@@ -2,11 +2,11 @@
 // device interpreter reads (offset, rows, columns, row stride, and where slices start), sync
 // instructions find their flat counter elements, the tape keeps each block's program in order, the
 // kernel source names the schedule's hash, and the device's op numbering is the registry's.
-#include "ir/frontend.h"
-#include "ir/ops.h"
-#include "ir/printer.h"
-#include "lowering/emit.h"
-#include "lowering/plan.h"
+#include "amk/ir/frontend.h"
+#include "amk/ir/ops.h"
+#include "amk/ir/printer.h"
+#include "amk/lowering/emit.h"
+#include "amk/lowering/plan.h"
 
 #include <gtest/gtest.h>
 
@@ -144,7 +144,7 @@ TEST(Tape, WaitsAndBarriersCarryPrefetchHintsForTheTasksAfterThem) {
 }
 
 TEST(Tape, EveryPlannedStrategyLowers) {
-  ConfigResult config = loadModelConfig(std::string(AMK_SOURCE_DIR) + "/models/tiny-llama3-untied");
+  model::ConfigResult config = model::loadModelConfig(std::string(AMK_SOURCE_DIR) + "/models/tiny-llama3-untied");
   ASSERT_TRUE(config.ok()) << config.render();
   for (Strategy s : allStrategies()) {
     PlanOptions o;

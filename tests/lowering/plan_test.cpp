@@ -2,9 +2,9 @@
 // well-formed, certified by the checker, and touches exactly the tensors a decode step needs (each
 // projection weight element read by exactly one task, every activation element produced by exactly
 // one task); the strategies differ in the way they say; knobs that do not fit are refused by name.
-#include "checker/verify.h"
-#include "ir/frontend.h"
-#include "lowering/plan.h"
+#include "amk/checker/verify.h"
+#include "amk/ir/frontend.h"
+#include "amk/lowering/plan.h"
 
 #include <gtest/gtest.h>
 
@@ -16,10 +16,10 @@
 namespace amk::lowering {
 namespace {
 
-ModelConfig model(const std::string &folder) {
-  ConfigResult r = loadModelConfig(std::string(AMK_SOURCE_DIR) + "/models/" + folder);
+model::ModelConfig model(const std::string &folder) {
+  model::ConfigResult r = model::loadModelConfig(std::string(AMK_SOURCE_DIR) + "/models/" + folder);
   EXPECT_TRUE(r.ok()) << r.render();
-  ModelConfig config = r.config.value_or(ModelConfig{});
+  model::ModelConfig config = r.config.value_or(model::ModelConfig{});
   config.name = folder;
   return config;
 }
@@ -94,7 +94,7 @@ class TinyPlan : public testing::TestWithParam<Case> {};
 
 TEST_P(TinyPlan, IsCertifiedAndTouchesExactlyTheDecodeTensors) {
   const Case &c = GetParam();
-  ModelConfig m = model(c.model);
+  model::ModelConfig m = model(c.model);
   PlanOptions planOptions = options(c.strategy, c.blocks, c.rows, c.splits);
   planOptions.weights = c.weights;
   PlanResult result = planSchedule(m, planOptions);
@@ -181,7 +181,7 @@ std::map<ir::OpId, int> opCounts(const ir::Program &program, int &barriers, int 
 }
 
 TEST(Plan, StrategiesDifferInSynchronisationAndFusion) {
-  ModelConfig m = model("tiny-gqa-tied");
+  model::ModelConfig m = model("tiny-gqa-tied");
   std::map<Strategy, std::map<ir::OpId, int>> ops;
   std::map<Strategy, int> barriers, waits;
   for (Strategy s : allStrategies()) {
@@ -216,7 +216,7 @@ TEST(Plan, StrategiesDifferInSynchronisationAndFusion) {
 
 TEST(Plan, ParamsFollowTheWeightBindings) {
   for (const char *folder : {"tiny-gqa-tied", "tiny-llama3-untied"}) {
-    ModelConfig m = model(folder);
+    model::ModelConfig m = model(folder);
     PlanResult r = planSchedule(m, options(Strategy::Fused, 4, 16));
     ASSERT_TRUE(r.plan) << r.error;
     ir::Schedule schedule = ir::parseSchedule("plan.amkir", r.plan->text);
@@ -239,7 +239,7 @@ TEST(Plan, ParamsFollowTheWeightBindings) {
 
 TEST(Plan, Int8WeightsUseTheQ8OpsAndDeclareRowScales) {
   for (const char *folder : {"tiny-gqa-tied", "tiny-llama3-untied"}) {
-    ModelConfig m = model(folder);
+    model::ModelConfig m = model(folder);
     PlanOptions o = options(Strategy::Fused, 4, 16);
     o.weights = WeightFormat::Int8;
     PlanResult r = planSchedule(m, o);
@@ -270,7 +270,7 @@ TEST(Plan, Int8WeightsUseTheQ8OpsAndDeclareRowScales) {
 }
 
 TEST(Plan, LargestModelStaysReadable) {
-  ModelConfig m = model("llama-3.1-8b");
+  model::ModelConfig m = model("llama-3.1-8b");
   for (Strategy s : allStrategies()) {
     PlanResult r = planSchedule(m, options(s, 132, 16, 8));
     ASSERT_TRUE(r.plan) << r.error;
@@ -280,7 +280,7 @@ TEST(Plan, LargestModelStaysReadable) {
 }
 
 TEST(Plan, TileRowsAreDivisorsSoTilesNeverStraddleAHead) {
-  ModelConfig m = model("open-llama-3b-v2"); // head_dim 100
+  model::ModelConfig m = model("open-llama-3b-v2"); // head_dim 100
   PlanResult r = planSchedule(m, options(Strategy::Dataflow, 132, 16));
   ASSERT_TRUE(r.plan) << r.error;
   std::map<std::string, int64_t> rows(r.plan->stats.tileRows.begin(), r.plan->stats.tileRows.end());
@@ -295,7 +295,7 @@ struct BadKnob {
 };
 
 TEST(Plan, KnobsThatDoNotFitAreRefusedByName) {
-  ModelConfig m = model("tiny-gqa-tied"); // 128 positions
+  model::ModelConfig m = model("tiny-gqa-tied"); // 128 positions
   PlanOptions noTarget = options(Strategy::Fused, 4, 16);
   noTarget.target = Target{};
   PlanOptions context = options(Strategy::Fused, 4, 16);

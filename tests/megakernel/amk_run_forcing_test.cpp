@@ -3,8 +3,8 @@
 // every forced step are the reference forward pass's; a greedy run's logits are those of teacher
 // forcing on the tokens it fed, bit for bit, bf16 logits included; the last step relaunched under
 // delays is bit-identical; and conflicting or bad options are refused naming the option.
-#include "megakernel/reference.h"
-#include "megakernel_support.h"
+#include "amk/model/reference.h"
+#include "checkpoint_support.h"
 #include "test_support.h"
 
 #include <gtest/gtest.h>
@@ -89,9 +89,9 @@ TEST(AmkRunForcing, LogitsOfEveryForcedStepAreTheReferences) {
   EXPECT_NE(run.out.find("over 7 steps\n"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("logits: 7 x 40 float32 written to " + logits + "\n"), std::string::npos) << run.out;
 
-  auto weights = megakernel::loadReferenceWeights(checkpoint.string());
+  auto weights = model::loadReferenceWeights(checkpoint.string());
   ASSERT_TRUE(weights) << weights.error().render();
-  auto reference = megakernel::teacherForcedLogits(*weights, sequence);
+  auto reference = model::teacherForcedLogits(*weights, sequence);
   ASSERT_TRUE(reference) << reference.error().render();
   Npy npy = readNpy(logits);
   ASSERT_EQ(npy.shape, (std::vector<int64_t>{7, 40}));
@@ -216,10 +216,10 @@ TEST(AmkRunForcing, RefusesConflictingAndBadOptionsNamingThem) {
 TEST(AmkRunForcing, ExpectFileReadsAnHfZooRecord) {
   TempDir dir;
   const std::filesystem::path checkpoint = tinyCheckpoint(dir);
-  auto weights = megakernel::loadReferenceWeights(checkpoint.string());
+  auto weights = model::loadReferenceWeights(checkpoint.string());
   ASSERT_TRUE(weights);
   const std::vector<int64_t> prompt{3, 1, 4};
-  auto greedy = megakernel::greedyGenerate(*weights, prompt, 6);
+  auto greedy = model::greedyGenerate(*weights, prompt, 6);
   ASSERT_TRUE(greedy);
   nlohmann::json record = {{"format", "amk-hf-zoo/1"},
                            {"prompt", prompt},

@@ -1,7 +1,7 @@
 // amk-run end to end: the built tool through the shell on a random checkpoint written by the test
 // (and on a HF fixture when present). Exit codes: 0 ok, 2 for a bad directory, token or usage.
-#include "megakernel/reference.h"
-#include "megakernel_support.h"
+#include "amk/model/reference.h"
+#include "checkpoint_support.h"
 #include "test_support.h"
 
 #include <gtest/gtest.h>
@@ -26,10 +26,10 @@ TEST(AmkRun, PrintsTheGreedyContinuationAndStepTimes) {
   TempDir dir;
   TinyLlama model;
   writeCheckpoint(dir.path() / "tiny", model, randomWeights(model, 40));
-  auto weights = megakernel::loadReferenceWeights(dir / "tiny");
+  auto weights = model::loadReferenceWeights(dir / "tiny");
   ASSERT_TRUE(weights);
   std::vector<int64_t> prompt{1, 2, 3};
-  auto expected = megakernel::greedyGenerate(*weights, prompt, 5);
+  auto expected = model::greedyGenerate(*weights, prompt, 5);
   ASSERT_TRUE(expected);
 
   CommandResult run = runCommand(tool() + " --cpu " + (dir / "tiny") + " --tokens 1,2,3 --new 5");

@@ -1,12 +1,12 @@
 // The emitted megakernel compiles with NVRTC for every architecture the project targets (sm_80,
 // sm_90, sm_120), on a machine without a GPU; and without a CUDA driver the runtime refuses with a
 // message, never a crash.
-#include "ir/frontend.h"
-#include "lowering/emit.h"
-#include "lowering/plan.h"
+#include "amk/ir/frontend.h"
+#include "amk/lowering/emit.h"
+#include "amk/lowering/plan.h"
 
 #ifdef AMK_HAVE_GPU_RUNTIME
-#include "megakernel/gpu_runtime.h"
+#include "amk/megakernel/gpu_runtime.h"
 #endif
 
 #include <gtest/gtest.h>
@@ -19,7 +19,7 @@ namespace {
 
 #ifdef AMK_HAVE_GPU_RUNTIME
 TEST(GpuCompile, EmittedKernelCompilesForEveryTarget) {
-  lowering::ConfigResult config = lowering::loadModelConfig(std::string(AMK_SOURCE_DIR) + "/models/tiny-gqa-tied");
+  model::ConfigResult config = model::loadModelConfig(std::string(AMK_SOURCE_DIR) + "/models/tiny-gqa-tied");
   ASSERT_TRUE(config.ok());
   lowering::PlanOptions o;
   o.strategy = lowering::Strategy::SplitKv;

@@ -2,13 +2,13 @@
 // executor must pass it with every op compared and no element off (the executor runs the very
 // references the check uses, so any difference would be a bug of the check), and a single element
 // changed in a task's output by more than its tolerance must be found, named and counted.
-#include "ir/frontend.h"
-#include "lowering/plan.h"
-#include "megakernel/checkpoint.h"
-#include "megakernel/executor.h"
-#include "megakernel/gpu_run_tool.h"
-#include "megakernel/op_check.h"
-#include "megakernel/weights.h"
+#include "amk/ir/frontend.h"
+#include "amk/lowering/plan.h"
+#include "amk/model/checkpoint.h"
+#include "amk/executor/executor.h"
+#include "amk/megakernel/gpu_run_tool.h"
+#include "amk/megakernel/op_check.h"
+#include "amk/executor/weights.h"
 
 #include <gtest/gtest.h>
 
@@ -25,14 +25,14 @@ const std::string kFixtures = std::string(AMK_SOURCE_DIR) + "/tests/fixtures/";
 
 struct Step {
   ir::Schedule schedule;
-  std::vector<HostBuffer> buffers;
+  std::vector<executor::HostBuffer> buffers;
 };
 
 // Plans `strategy` for the bf16 fixture, runs positions 0..2 on the CPU executor and keeps the
 // buffers the last step left.
 std::optional<Step> runStep(lowering::Strategy strategy) {
   const std::string directory = kFixtures + "tiny-gqa-tied-bf16";
-  Result<Checkpoint> checkpoint = Checkpoint::open(directory);
+  Result<model::Checkpoint> checkpoint = model::Checkpoint::open(directory);
   EXPECT_TRUE(checkpoint) << checkpoint.error().render();
   if (!checkpoint)
     return std::nullopt;
@@ -50,21 +50,21 @@ std::optional<Step> runStep(lowering::Strategy strategy) {
   Step step{ir::parseSchedule("step.amkir", plan.plan->text), {}};
   EXPECT_TRUE(step.schedule.wellFormed()) << step.schedule.renderDiagnostics();
   const ir::Program &program = *step.schedule.program;
-  Executor executor(program);
-  Result<std::vector<ParamBytes>> params = bindParams(program, *checkpoint);
+  executor::Executor executor(program);
+  Result<std::vector<executor::ParamBytes>> params = executor::bindParams(program, *checkpoint);
   EXPECT_TRUE(params);
   if (!params)
     return std::nullopt;
-  for (const ParamBytes &p : *params)
+  for (const executor::ParamBytes &p : *params)
     EXPECT_FALSE(executor.setBytes(p.param, p.bytes));
-  ExecutorOptions threads;
-  threads.mode = ExecutionMode::Threads;
+  executor::ExecutorOptions threads;
+  threads.mode = executor::ExecutionMode::Threads;
   for (int32_t pos : {0, 1, 2}) {
     const int32_t tok = 3 + 5 * pos;
     EXPECT_FALSE(executor.setInts("tok", std::span<const int32_t>(&tok, 1)));
     EXPECT_FALSE(executor.setInts("pos", std::span<const int32_t>(&pos, 1)));
-    ExecutionResult result = executor.run(threads);
-    EXPECT_EQ(result.status, ExecutionStatus::Completed) << result.report;
+    executor::ExecutionResult result = executor.run(threads);
+    EXPECT_EQ(result.status, executor::ExecutionStatus::Completed) << result.report;
   }
   for (const ir::Buffer &b : program.buffers)
     step.buffers.push_back(*executor.buffer(b.name));
@@ -110,7 +110,7 @@ TEST(OpCheckFailure, AnOutputElementOffByMoreThanItsToleranceIsFound) {
   size_t logits = 0;
   while (program.buffers[logits].name != "logits")
     ++logits;
-  HostBuffer &buffer = step->buffers[logits];
+  executor::HostBuffer &buffer = step->buffers[logits];
   const float before = buffer.load(5);
   buffer.store(5, before * 1.03f + (before == 0 ? 1.0f : 0.0f));
   OpCheckResult result = checkOps(program, step->buffers);
@@ -154,20 +154,20 @@ TEST(OpCheckChained, RopeOfAChainedProjectionAllowsTheProjectionsTolerance) {
     x[i] = std::cos(0.61 * double(i)) * 1.3f;
   const int32_t pos = 7;
   auto run = [&](const ir::Program &program, const std::vector<float> *q) {
-    Executor executor(program);
+    executor::Executor executor(program);
     EXPECT_FALSE(executor.setFloats("W", w));
     EXPECT_FALSE(executor.setFloats("x", x));
     EXPECT_FALSE(executor.setInts("pos", std::span<const int32_t>(&pos, 1)));
     if (q) {
       EXPECT_FALSE(executor.setFloats("q", *q));
     }
-    EXPECT_EQ(executor.run({ExecutionMode::Threads}).status, ExecutionStatus::Completed);
-    std::vector<HostBuffer> buffers;
+    EXPECT_EQ(executor.run({executor::ExecutionMode::Threads}).status, executor::ExecutionStatus::Completed);
+    std::vector<executor::HostBuffer> buffers;
     for (const ir::Buffer &b : program.buffers)
       buffers.push_back(*executor.buffer(b.name));
     return buffers;
   };
-  std::vector<HostBuffer> device = run(*checked.program, nullptr);
+  std::vector<executor::HostBuffer> device = run(*checked.program, nullptr);
   const size_t qIndex = device.size() - 1;
   // The projection one bf16 step up in every element, then rotated exactly.
   std::vector<float> projected = run(*project.program, nullptr)[qIndex].toFloats();

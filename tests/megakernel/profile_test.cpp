@@ -1,22 +1,22 @@
 // The profile summary of amk-run --profile (megakernel/profile.h) on a hand-made launch: time per op
 // and per kind of synchronisation, the interpreter's time between instructions, shares of block time.
-#include "ir/ops.h"
-#include "lowering/tape_format.h"
-#include "megakernel/profile.h"
+#include "amk/ir/ops.h"
+#include "amk/megakernel/device/amk_abi.h"
+#include "amk/megakernel/profile.h"
 
 #include <gtest/gtest.h>
 
 namespace amk::megakernel {
 namespace {
 
-ProfiledInstruction at(uint32_t block, uint32_t index, int kind, int op, uint64_t start, uint64_t end) {
+executor::ProfiledInstruction at(uint32_t block, uint32_t index, int kind, int op, uint64_t start, uint64_t end) {
   return {block, index, kind, op, 0, start, end};
 }
 
 TEST(Profile, SummarisesTimePerOpAndSynchronisationAndBetweenInstructions) {
   const int matvec = static_cast<int>(ir::OpId::MatVec);
   // Block 0: matvec 1000..4000, signal 4400..5000. Block 1: wait 1000..6000, matvec 6000..8000.
-  const std::vector<ProfiledInstruction> launch = {
+  const std::vector<executor::ProfiledInstruction> launch = {
       at(0, 0, AMK_TASK, matvec, 1000, 4000), at(0, 1, AMK_SIGNAL, 0, 4400, 5000),
       at(1, 0, AMK_WAIT, 0, 1000, 6000), at(1, 1, AMK_TASK, matvec, 6000, 8000)};
   ProfileSummary s = summariseProfile(launch);

@@ -1,8 +1,8 @@
 // amk-tune's search (megakernel/tune.h) on the CPU executor with a small fixture: every candidate
 // goes through the certifier first, rejected ones are counted and never run, knobs the planner
 // cannot use are counted as unplannable, and the fastest timed schedule is written out.
-#include "ir/frontend.h"
-#include "megakernel/tune.h"
+#include "amk/ir/frontend.h"
+#include "amk/megakernel/tune.h"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 // with `# expect: safe` or `# expect: unsafe AMK-V00N[, AMK-V00M...]`, and the explorer, deciding
 // each one by exhaustive search within the default budget, must find exactly those rules, with every
 // witness interleaving replaying to its violation.
-#include "replay/explorer.h"
+#include "amk/replay/explorer.h"
 #include "replay/replay_support.h"
 #include "test_support.h"
 

@@ -3,8 +3,8 @@
 // read every admissible position of its counter's modification order, and merges only identical raw
 // states (no canonical forms, no forgotten accesses); it drives the same step semantics (Machine), so
 // what this compares is the reductions: lone steps, smallest reads, canonicalization.
-#include "replay/explorer.h"
-#include "replay/machine.h"
+#include "amk/replay/explorer.h"
+#include "amk/replay/machine.h"
 #include "replay/replay_support.h"
 
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 // The explorer on small programs, one per AMKIR §3 situation it must decide: each states the verdict,
 // the rule ids, the witness it names, and that the witness interleaving replays to it.
-#include "replay/explorer.h"
+#include "amk/replay/explorer.h"
 #include "replay/replay_support.h"
 
 #include <gtest/gtest.h>

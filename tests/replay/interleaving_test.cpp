@@ -1,7 +1,7 @@
 // The amk-interleaving/1 format and follow(): round trips, malformed inputs with their exact error
 // text, and the steps follow() refuses because AMKIR §3 does not allow them.
-#include "replay/explorer.h"
-#include "replay/interleaving.h"
+#include "amk/replay/explorer.h"
+#include "amk/replay/interleaving.h"
 #include "replay/replay_support.h"
 
 #include <gtest/gtest.h>

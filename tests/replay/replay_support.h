@@ -2,8 +2,8 @@
 // witness interleaving an exploration reports replays to the violation it claims.
 #pragma once
 
-#include "ir/frontend.h"
-#include "replay/explorer.h"
+#include "amk/ir/frontend.h"
+#include "amk/replay/explorer.h"
 
 #include <gtest/gtest.h>
 

@@ -4,11 +4,11 @@
 // stuck state with a block at a wait or a barrier, a co-residency violation as a hang with fewer
 // resident blocks than the grid, a race as two runs ordering the pair both ways with different
 // values. Replay may leave a violation unshown only where the explorer proves no execution shows it.
-#include "checker/report.h"
-#include "checker/verify.h"
-#include "ir/frontend.h"
-#include "replay/explorer.h"
-#include "replay/witness_replay.h"
+#include "amk/checker/report.h"
+#include "amk/checker/verify.h"
+#include "amk/ir/frontend.h"
+#include "amk/replay/explorer.h"
+#include "amk/replay/witness_replay.h"
 #include "test_support.h"
 
 #include <gtest/gtest.h>

@@ -1,0 +1,67 @@
+// The model description that planning, the CPU reference and the runtime share: the fields of a
+// HuggingFace `LlamaForCausalLM` config.json that decode needs, validated. Anything the project does
+// not implement (another activation, biases, an unknown RoPE type) is refused, naming the field.
+#pragma once
+
+#include "amk/ir/diagnostics.h"
+#include "amk/ir/source.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace amk::model {
+
+enum class RopeScaling { None, Llama3 };
+enum class WeightDType { BF16, F16, F32 };
+
+struct RopeConfig {
+  double theta = 10000.0;
+  RopeScaling scaling = RopeScaling::None;
+  double factor = 8.0; // llama3 only
+  double lowFreqFactor = 1.0;
+  double highFreqFactor = 4.0;
+  int64_t originalMaxPosition = 8192;
+};
+
+struct ModelConfig {
+  std::string name; // the directory or file stem it came from, for messages and metadata
+  int64_t hiddenSize = 0;
+  int64_t intermediateSize = 0;
+  int64_t numLayers = 0;
+  int64_t numHeads = 0;
+  int64_t numKvHeads = 0; // config's num_key_value_heads; equal to numHeads when absent (MHA)
+  int64_t headDim = 0;    // config's head_dim; hiddenSize / numHeads when absent
+  int64_t vocabSize = 0;
+  double rmsNormEps = 1e-6;
+  RopeConfig rope;
+  bool tieWordEmbeddings = false;
+  int64_t maxPositionEmbeddings = 2048;
+  WeightDType dtype = WeightDType::BF16;
+
+  int64_t qSize() const { return numHeads * headDim; }
+  int64_t kvSize() const { return numKvHeads * headDim; }
+  int64_t groupSize() const { return numHeads / numKvHeads; } // query heads per KV head
+  // Parameter count of the decoder weights (embedding counted once when tied).
+  int64_t parameterCount() const;
+};
+
+struct ConfigResult {
+  std::optional<ModelConfig> config;
+  std::unique_ptr<ir::SourceFile> source; // the config.json text, for rendering diagnostics
+  ir::Diagnostics diagnostics;
+  std::string readError; // the file could not be read (diagnostics then empty)
+
+  bool ok() const { return config.has_value(); }
+  std::string render() const; // readError or the rendered diagnostics
+};
+
+// `path` is a checkpoint directory (its config.json is read) or a config.json file itself.
+ConfigResult loadModelConfig(const std::string &path);
+// The same from text in memory; `name` is used for messages.
+ConfigResult parseModelConfig(std::string fileName, std::string text, std::string modelName);
+
+const char *dtypeName(WeightDType dtype); // "bf16", "f16", "f32" (AMKIR dtype words)
+
+} // namespace amk::model
