@@ -1,4 +1,4 @@
-// libFuzzer target: safetensors header validation (megakernel/safetensors.h). Any bytes, read as a
+// libFuzzer target: safetensors header validation (model/safetensors.h). Any bytes, read as a
 // whole file and as a header with a data size taken from the first 8 bytes, must end in an error
 // message or a header whose tensors tile the data section exactly; never a crash or an overflow.
 #include "amk/model/safetensors.h"
