@@ -162,98 +162,132 @@ private:
   uint32_t stamp_ = 0;
 };
 
-} // namespace
-
-ir::Region intersection(const ir::Region &a, const ir::Region &b) {
-  ir::Region r = a;
-  for (size_t d = 0; d < a.lo.size(); ++d) {
-    r.lo[d] = std::max(a.lo[d], b.lo[d]);
-    r.hi[d] = std::min(a.hi[d], b.hi[d]);
+// findRaces, step by step: the key dimension of each buffer, its accesses in the sweep order, the
+// happens-before windows, then one sweep per buffer that records each racing pair of source
+// instructions once.
+class RaceFinder {
+public:
+  RaceFinder(const ir::Program &program, const ProgressResult &progress, const HappensBefore &hb)
+      : program_(program), progress_(progress), hb_(hb), blocks_(static_cast<uint32_t>(progress.executed.size())),
+        readOnly_(program.buffers.size()), key_(program.buffers.size(), kUnresolved),
+        expected_(program.buffers.size(), 0), perBuffer_(program.buffers.size()) {
+    for (size_t b = 0; b < program.buffers.size(); ++b)
+      readOnly_[b] = program.buffers[b].readOnly(); // params and inputs are never written: no conflict
   }
-  r.pointDims = 0;
-  return r;
-}
 
-RaceSearch findRaces(const ir::Program &program, const ProgressResult &progress, const HappensBefore &hb) {
-  RaceSearch result;
-  const uint32_t blocks = static_cast<uint32_t>(progress.executed.size());
+  RaceSearch run() {
+    chooseKeyDimensions();
+    collectAccesses();
+    keyUnsampledBuffers();
+    indexPositions();
+    if (progress_.order.size() >= kUnknown)
+      throw std::length_error("findRaces: more than 2^32 - 2 executed instructions");
+    windows_.assign(hb_.segments(), Window{});
+    seq_.assign(blocks_, 0);
+    for (uint32_t buffer = 0; buffer < perBuffer_.size(); ++buffer)
+      sweep(buffer);
+    return witnesses();
+  }
 
-  std::vector<uint8_t> readOnly(program.buffers.size());
-  for (size_t b = 0; b < program.buffers.size(); ++b)
-    readOnly[b] = program.buffers[b].readOnly(); // params and inputs are never written: no conflict
-  auto forEachAccess = [&](const ir::Instruction &instruction, auto &&visit) {
+private:
+  static constexpr size_t kUnresolved = std::numeric_limits<size_t>::max();
+  static constexpr uint32_t kUnknown = kNone - 1; // positions are below: order.size() < kUnknown
+  static constexpr size_t kFarBehind = 4;         // laggard candidates per window, at most
+  static constexpr size_t kLaggardAccesses = 64;  // accesses compared one by one per access, at most
+
+  struct Laggard {
+    uint32_t start;
+    uint32_t block;
+  };
+  struct Window {
+    uint32_t start = kUnknown;                       // of the blocks that are not laggard candidates
+    uint32_t candidatesBegin = 0, candidatesEnd = 0; // into `candidates_`
+  };
+  // Where a pair stands in the all-pairs enumeration: buffer, the higher block and its access in
+  // program order, the lower block and its access in program order.
+  using Key = std::tuple<uint32_t, uint32_t, uint32_t, uint32_t, uint32_t>;
+  struct Found {
+    Key key;
+    Access low; // the access of the lower-numbered block
+    Access high;
+  };
+
+  template <class Visit> void forEachAccess(const ir::Instruction &instruction, Visit &&visit) const {
     for (const ir::Region &r : instruction.outputs)
       visit(r, true);
     for (const ir::Region &r : instruction.inputs)
-      if (!readOnly[r.buffer])
+      if (!readOnly_[r.buffer])
         visit(r, false);
-  };
+  }
 
   // The key dimension of each buffer, judged on the tasks at a stride through the maximal
   // execution (so that each region is read once below); a buffer that the stride misses is judged
   // on all its accesses once they are collected.
-  constexpr size_t kUnresolved = std::numeric_limits<size_t>::max();
-  std::vector<size_t> key(program.buffers.size(), kUnresolved);
-  std::vector<size_t> expected(program.buffers.size(), 0); // accesses, as the stride suggests
-  {
-    std::vector<Spread> spread(program.buffers.size());
-    const size_t stride = std::max<size_t>(progress.order.size() / 2048, 1);
-    for (size_t p = 0; p < progress.order.size(); p += stride) {
-      const ir::Instruction &instruction = program.blockPrograms[progress.order[p].block][progress.order[p].index];
+  void chooseKeyDimensions() {
+    std::vector<Spread> spread(program_.buffers.size());
+    const size_t stride = std::max<size_t>(progress_.order.size() / 2048, 1);
+    for (size_t p = 0; p < progress_.order.size(); p += stride) {
+      const ir::Instruction &instruction = program_.blockPrograms[progress_.order[p].block][progress_.order[p].index];
       if (instruction.kind == ir::InstructionKind::Task)
         forEachAccess(instruction, [&](const ir::Region &r, bool) { spread[r.buffer].add(r); });
     }
     for (size_t b = 0; b < spread.size(); ++b)
       if (spread[b].count > 0) {
-        key[b] = spread[b].keyDimension();
-        expected[b] = spread[b].count * stride + stride / 8;
+        key_[b] = spread[b].keyDimension();
+        expected_[b] = spread[b].count * stride + stride / 8;
       }
   }
 
   // Per buffer, the accesses in the order of the maximal execution: a linear extension of
   // happens-before that runs each block's instructions in program order.
-  std::vector<std::vector<Access>> perBuffer(program.buffers.size());
-  for (size_t b = 0; b < perBuffer.size(); ++b)
-    perBuffer[b].reserve(expected[b]);
-  for (uint32_t p = 0; p < progress.order.size(); ++p) {
-    const InstructionRef at = progress.order[p];
-    const ir::Instruction &instruction = program.blockPrograms[at.block][at.index];
-    if (instruction.kind != ir::InstructionKind::Task)
-      continue;
-    forEachAccess(instruction, [&](const ir::Region &r, bool write) {
-      Access a{at, p, 0, &r, 0, 1, write}; // rank 0: one element, every projection [0, 1)
-      const size_t d = key[r.buffer];
-      if (d != kUnresolved && !r.lo.empty()) {
-        if (d >= r.lo.size())
-          throw std::logic_error("findRaces: regions of one buffer with different ranks");
-        a.lo = r.lo[d];
-        a.hi = r.hi[d];
-      }
-      perBuffer[r.buffer].push_back(a);
-    });
-  }
-  for (size_t b = 0; b < perBuffer.size(); ++b)
-    if (key[b] == kUnresolved && !perBuffer[b].empty() && !perBuffer[b].front().region->lo.empty()) {
-      Spread spread;
-      for (const Access &a : perBuffer[b])
-        spread.add(*a.region);
-      const size_t d = spread.keyDimension();
-      for (Access &a : perBuffer[b]) {
-        if (d >= a.region->lo.size())
-          throw std::logic_error("findRaces: regions of one buffer with different ranks");
-        a.lo = a.region->lo[d];
-        a.hi = a.region->hi[d];
-      }
+  void collectAccesses() {
+    for (size_t b = 0; b < perBuffer_.size(); ++b)
+      perBuffer_[b].reserve(expected_[b]);
+    for (uint32_t p = 0; p < progress_.order.size(); ++p) {
+      const InstructionRef at = progress_.order[p];
+      const ir::Instruction &instruction = program_.blockPrograms[at.block][at.index];
+      if (instruction.kind != ir::InstructionKind::Task)
+        continue;
+      forEachAccess(instruction, [&](const ir::Region &r, bool write) {
+        Access a{at, p, 0, &r, 0, 1, write}; // rank 0: one element, every projection [0, 1)
+        const size_t d = key_[r.buffer];
+        if (d != kUnresolved && !r.lo.empty()) {
+          if (d >= r.lo.size())
+            throw std::logic_error("findRaces: regions of one buffer with different ranks");
+          a.lo = r.lo[d];
+          a.hi = r.hi[d];
+        }
+        perBuffer_[r.buffer].push_back(a);
+      });
     }
+  }
+
+  void keyUnsampledBuffers() {
+    for (size_t b = 0; b < perBuffer_.size(); ++b)
+      if (key_[b] == kUnresolved && !perBuffer_[b].empty() && !perBuffer_[b].front().region->lo.empty()) {
+        Spread spread;
+        for (const Access &a : perBuffer_[b])
+          spread.add(*a.region);
+        const size_t d = spread.keyDimension();
+        for (Access &a : perBuffer_[b]) {
+          if (d >= a.region->lo.size())
+            throw std::logic_error("findRaces: regions of one buffer with different ranks");
+          a.lo = a.region->lo[d];
+          a.hi = a.region->hi[d];
+        }
+      }
+  }
 
   // Position of each executed instruction in the maximal execution, per block, with kNone after
   // the block's last executed instruction.
-  std::vector<uint32_t> offset(blocks + 1, 0);
-  for (uint32_t k = 0; k < blocks; ++k)
-    offset[k + 1] = offset[k] + progress.executed[k] + 1;
-  std::vector<uint32_t> position(offset[blocks], kNone);
-  for (uint32_t p = 0; p < progress.order.size(); ++p)
-    position[offset[progress.order[p].block] + progress.order[p].index] = p;
+  void indexPositions() {
+    offset_.assign(blocks_ + 1, 0);
+    for (uint32_t k = 0; k < blocks_; ++k)
+      offset_[k + 1] = offset_[k] + progress_.executed[k] + 1;
+    position_.assign(offset_[blocks_], kNone);
+    for (uint32_t p = 0; p < progress_.order.size(); ++p)
+      position_[offset_[progress_.order[p].block] + progress_.order[p].index] = p;
+  }
 
   // The window of an access b: every access of another block ka that does not happen before b is
   // at an index >= clock(b)[ka] of ka, so at a position >= start(ka), the position of that
@@ -268,32 +302,17 @@ RaceSearch findRaces(const ir::Program &program, const ProgressResult &progress,
   // with few of the buffer's accesses between its start and the window (a small part of all of
   // them there) is a laggard, whose accesses there are compared one by one; otherwise its start
   // bounds the window after all.
-  constexpr uint32_t kUnknown = kNone - 1; // positions are below: order.size() < kUnknown
-  if (progress.order.size() >= kUnknown)
-    throw std::length_error("findRaces: more than 2^32 - 2 executed instructions");
-  constexpr size_t kFarBehind = 4;        // laggard candidates per window, at most
-  constexpr size_t kLaggardAccesses = 64; // accesses compared one by one per access, at most
-  struct Laggard {
-    uint32_t start;
-    uint32_t block;
-  };
-  struct Window {
-    uint32_t start = kUnknown;                       // of the blocks that are not laggard candidates
-    uint32_t candidatesBegin = 0, candidatesEnd = 0; // into `candidates`
-  };
-  std::vector<Window> windows(hb.segments());
-  std::vector<Laggard> candidates;
-  auto windowOf = [&](InstructionRef b, uint32_t pos) -> const Window & {
-    Window &w = windows[hb.segment(b)];
+  const Window &windowOf(InstructionRef b, uint32_t pos) {
+    Window &w = windows_[hb_.segment(b)];
     if (w.start != kUnknown)
       return w;
-    const uint32_t *clock = hb.segmentClock(hb.segment(b));
+    const uint32_t *clock = hb_.segmentClock(hb_.segment(b));
     std::array<Laggard, kFarBehind + 1> earliest; // the smallest starts, in order
     size_t n = 0;
-    for (uint32_t ka = 0; ka < blocks; ++ka) {
+    for (uint32_t ka = 0; ka < blocks_; ++ka) {
       if (ka == b.block)
         continue;
-      Laggard l{position[offset[ka] + clock[ka]], ka};
+      Laggard l{position_[offset_[ka] + clock[ka]], ka};
       if (n == earliest.size() && l.start >= earliest.back().start)
         continue;
       size_t i = n < earliest.size() ? n++ : n - 1;
@@ -302,65 +321,40 @@ RaceSearch findRaces(const ir::Program &program, const ProgressResult &progress,
       earliest[i] = l;
     }
     w.start = n ? earliest[0].start : kNone;
-    w.candidatesBegin = w.candidatesEnd = static_cast<uint32_t>(candidates.size());
+    w.candidatesBegin = w.candidatesEnd = static_cast<uint32_t>(candidates_.size());
     for (size_t split = n - (n > 0); split >= 1 && split < n; --split) {
       const int64_t rest = std::max<int64_t>(int64_t(pos) - int64_t(earliest[split].start), 0);
       if (int64_t(earliest[split].start) - int64_t(earliest[split - 1].start) > rest + 64) {
-        candidates.insert(candidates.end(), earliest.begin(), earliest.begin() + split);
+        candidates_.insert(candidates_.end(), earliest.begin(), earliest.begin() + split);
         w.start = earliest[split].start;
         break;
       }
     }
-    w.candidatesEnd = static_cast<uint32_t>(candidates.size());
+    w.candidatesEnd = static_cast<uint32_t>(candidates_.size());
     return w;
-  };
+  }
 
   // Racing pairs, one per pair of source instructions: the first instance in the order in which
-  // the all-pairs search enumerates them (buffer, then the higher block, its access in program
-  // order, the lower block, its access in program order), so that the report does not depend on
-  // the order of this search.
-  using Key = std::tuple<uint32_t, uint32_t, uint32_t, uint32_t, uint32_t>;
-  struct Found {
-    Key key;
-    Access low; // the access of the lower-numbered block
-    Access high;
-  };
-  std::vector<Found> found;
-  std::unordered_map<uint64_t, size_t> bySitePair;
-  auto record = [&](uint32_t buffer, const Access &x, const Access &y) {
+  // the all-pairs search enumerates them, so that the report does not depend on the order of this
+  // search.
+  void record(uint32_t buffer, const Access &x, const Access &y) {
     const Access &low = x.at.block < y.at.block ? x : y;
     const Access &high = x.at.block < y.at.block ? y : x;
     const Key key{buffer, high.at.block, high.seq, low.at.block, low.seq};
-    uint32_t s1 = program.blockPrograms[x.at.block][x.at.index].site;
-    uint32_t s2 = program.blockPrograms[y.at.block][y.at.index].site;
+    uint32_t s1 = program_.blockPrograms[x.at.block][x.at.index].site;
+    uint32_t s2 = program_.blockPrograms[y.at.block][y.at.index].site;
     const uint64_t sitePair = (uint64_t(std::min(s1, s2)) << 32) | std::max(s1, s2);
-    auto [it, inserted] = bySitePair.emplace(sitePair, found.size());
+    auto [it, inserted] = bySitePair_.emplace(sitePair, found_.size());
     if (inserted)
-      found.push_back({key, low, high});
-    else if (key < found[it->second].key)
-      found[it->second] = {key, low, high};
-  };
+      found_.push_back({key, low, high});
+    else if (key < found_[it->second].key)
+      found_[it->second] = {key, low, high};
+  }
 
-  // Per buffer, sweep the accesses in the maximal execution's order. Each access b is compared with
-  // the earlier accesses of other blocks inside its window whose projections meet its own (reads
-  // only with writes); every pair that races has one access before the other in the sweep, so it
-  // is compared when the later one is swept.
-  std::vector<uint32_t> seq(blocks);
-  std::vector<uint32_t> comparedWith;
-  std::vector<std::vector<uint32_t>> byBlock;
-  std::vector<uint32_t> rankTable;
-  std::vector<int64_t> coords;
-  for (uint32_t buffer = 0; buffer < perBuffer.size(); ++buffer) {
-    std::vector<Access> &accesses = perBuffer[buffer];
-    result.accesses += accesses.size();
-    if (accesses.size() < 2)
-      continue;
-    std::fill(seq.begin(), seq.end(), 0);
-    for (Access &a : accesses)
-      a.seq = seq[a.at.block]++;
-
-    // Ranks of the coordinates of the key dimension (a buffer of rank 0 has one element: every
-    // access projects to [0, 1)): a table when they span a short range, else sorted and searched.
+  // Ranks of the coordinates of the key dimension (a buffer of rank 0 has one element: every
+  // access projects to [0, 1)): a table when they span a short range, else sorted and searched.
+  // Replaces each access's projection by its ranks; returns how many distinct coordinates there are.
+  size_t rankKeyCoordinates(std::vector<Access> &accesses) {
     int64_t low = accesses.front().lo, high = accesses.front().hi;
     for (const Access &a : accesses) {
       low = std::min({low, a.lo, a.hi});
@@ -368,124 +362,196 @@ RaceSearch findRaces(const ir::Program &program, const ProgressResult &progress,
     }
     size_t distinct = 0;
     if (static_cast<uint64_t>(high - low) <= 4 * accesses.size() + 4096) {
-      rankTable.assign(static_cast<size_t>(high - low) + 1, 0);
+      rankTable_.assign(static_cast<size_t>(high - low) + 1, 0);
       for (const Access &a : accesses)
-        rankTable[a.lo - low] = rankTable[a.hi - low] = 1;
-      for (uint32_t &r : rankTable) {
+        rankTable_[a.lo - low] = rankTable_[a.hi - low] = 1;
+      for (uint32_t &r : rankTable_) {
         const uint32_t present = r;
         r = static_cast<uint32_t>(distinct);
         distinct += present;
       }
       for (Access &a : accesses) {
-        a.lo = rankTable[a.lo - low];
-        a.hi = rankTable[a.hi - low];
+        a.lo = rankTable_[a.lo - low];
+        a.hi = rankTable_[a.hi - low];
       }
     } else {
-      coords.clear();
+      coords_.clear();
       for (const Access &a : accesses) {
-        coords.push_back(a.lo);
-        coords.push_back(a.hi);
+        coords_.push_back(a.lo);
+        coords_.push_back(a.hi);
       }
-      std::sort(coords.begin(), coords.end());
-      coords.erase(std::unique(coords.begin(), coords.end()), coords.end());
-      distinct = coords.size();
+      std::sort(coords_.begin(), coords_.end());
+      coords_.erase(std::unique(coords_.begin(), coords_.end()), coords_.end());
+      distinct = coords_.size();
       auto rankOf = [&](int64_t c) {
-        return static_cast<uint32_t>(std::lower_bound(coords.begin(), coords.end(), c) - coords.begin());
+        return static_cast<uint32_t>(std::lower_bound(coords_.begin(), coords_.end(), c) - coords_.begin());
       };
       for (Access &a : accesses) {
         a.lo = rankOf(a.lo);
         a.hi = rankOf(a.hi);
       }
     }
+    return distinct;
+  }
+
+  // The first of a block's accesses of the swept buffer at a position >= p; the first of all of them.
+  std::vector<uint32_t>::const_iterator firstFrom(const std::vector<uint32_t> &own, uint32_t p) const {
+    return std::lower_bound(own.begin(), own.end(), p, [&](uint32_t i, uint32_t x) { return (*accesses_)[i].pos < x; });
+  }
+  std::vector<Access>::const_iterator firstOf(uint32_t p) const {
+    return std::lower_bound(accesses_->begin(), accesses_->end(), p,
+                            [](const Access &a, uint32_t x) { return a.pos < x; });
+  }
+
+  // On entering a new segment of happens-before: the start of its window (start_) and the laggard
+  // candidates whose accesses are few enough to be walked one by one instead (walk_).
+  void enterWindow(const Window &window) {
+    const std::vector<Access> &accesses = *accesses_;
+    start_ = window.start;
+    walk_.clear();
+    size_t walked = 0;
+    for (uint32_t c = window.candidatesBegin; c < window.candidatesEnd; ++c) {
+      if (byBlock_.empty()) {
+        byBlock_.resize(blocks_);
+        for (uint32_t i = 0; i < accesses.size(); ++i)
+          byBlock_[accesses[i].at.block].push_back(i);
+      }
+      const std::vector<uint32_t> &own = byBlock_[candidates_[c].block];
+      const size_t mine = firstFrom(own, window.start) - firstFrom(own, candidates_[c].start);
+      const size_t all = firstOf(window.start) - firstOf(candidates_[c].start);
+      if (walked + mine <= kLaggardAccesses && 16 * mine <= all) {
+        walk_.push_back(candidates_[c]);
+        walked += mine;
+      } else {
+        start_ = std::min(start_, candidates_[c].start);
+      }
+    }
+  }
+
+  // Compares access i, earlier in the sweep, with access q, once per pair.
+  void compare(uint32_t buffer, uint32_t i, uint32_t q) {
+    const Access &a = (*accesses_)[i];
+    const Access &b = (*accesses_)[q];
+    if (a.at.block == b.at.block || comparedWith_[i] == q)
+      return;
+    comparedWith_[i] = q;
+    ++result_.candidates;
+    if (hb_.ordered(a.at, b.at) || hb_.ordered(b.at, a.at))
+      return;
+    ++result_.pairsChecked;
+    if (a.region->overlaps(*b.region))
+      record(buffer, a, b);
+  }
+
+  // Sweeps one buffer's accesses in the maximal execution's order. Each access b is compared with
+  // the earlier accesses of other blocks inside its window whose projections meet its own (reads
+  // only with writes); every pair that races has one access before the other in the sweep, so it
+  // is compared when the later one is swept.
+  void sweep(uint32_t buffer) {
+    std::vector<Access> &accesses = perBuffer_[buffer];
+    result_.accesses += accesses.size();
+    if (accesses.size() < 2)
+      return;
+    accesses_ = &accesses;
+    std::fill(seq_.begin(), seq_.end(), 0);
+    for (Access &a : accesses)
+      a.seq = seq_[a.at.block]++;
+    const size_t distinct = rankKeyCoordinates(accesses);
     const uint32_t leaves = static_cast<uint32_t>(std::max<size_t>(distinct, 2) - 1);
     IntervalIndex reads(leaves), writes(leaves);
-    comparedWith.assign(accesses.size(), kNone);
-    byBlock.clear(); // per block, its accesses of this buffer (indices, in order): made for laggards
-    uint32_t lastSegment = kNone, start = kNone;
-    std::vector<Laggard> walk;
-    // The first of a block's accesses of this buffer at a position >= p; the first of all of them.
-    auto firstFrom = [&](const std::vector<uint32_t> &own, uint32_t p) {
-      return std::lower_bound(own.begin(), own.end(), p, [&](uint32_t i, uint32_t x) { return accesses[i].pos < x; });
-    };
-    auto firstOf = [&](uint32_t p) {
-      return std::lower_bound(accesses.begin(), accesses.end(), p,
-                              [](const Access &a, uint32_t x) { return a.pos < x; });
-    };
+    comparedWith_.assign(accesses.size(), kNone);
+    byBlock_.clear(); // per block, its accesses of this buffer (indices, in order): made for laggards
+    uint32_t lastSegment = kNone;
+    start_ = kNone;
+    walk_.clear();
 
     for (uint32_t q = 0; q < accesses.size(); ++q) {
       const Access &b = accesses[q];
       if (b.lo >= b.hi) // empty in the key dimension: overlaps nothing
         continue;
-      if (const uint32_t segment = hb.segment(b.at); segment != lastSegment) {
-        const Window &window = windowOf(b.at, b.pos);
+      if (const uint32_t segment = hb_.segment(b.at); segment != lastSegment) {
+        enterWindow(windowOf(b.at, b.pos));
         lastSegment = segment;
-        start = window.start;
-        walk.clear();
-        size_t walked = 0;
-        for (uint32_t c = window.candidatesBegin; c < window.candidatesEnd; ++c) {
-          if (byBlock.empty()) {
-            byBlock.resize(blocks);
-            for (uint32_t i = 0; i < accesses.size(); ++i)
-              byBlock[accesses[i].at.block].push_back(i);
-          }
-          const std::vector<uint32_t> &own = byBlock[candidates[c].block];
-          const size_t mine = firstFrom(own, window.start) - firstFrom(own, candidates[c].start);
-          const size_t all = firstOf(window.start) - firstOf(candidates[c].start);
-          if (walked + mine <= kLaggardAccesses && 16 * mine <= all) {
-            walk.push_back(candidates[c]);
-            walked += mine;
-          } else {
-            start = std::min(start, candidates[c].start);
-          }
-        }
       }
-      {
-        auto compare = [&](uint32_t i) {
-          const Access &a = accesses[i];
-          if (a.at.block == b.at.block || comparedWith[i] == q)
-            return;
-          comparedWith[i] = q;
-          ++result.candidates;
-          if (hb.ordered(a.at, b.at) || hb.ordered(b.at, a.at))
-            return;
-          ++result.pairsChecked;
-          if (a.region->overlaps(*b.region))
-            record(buffer, a, b);
-        };
-        if (start < b.pos) {
-          writes.query(uint32_t(b.lo), uint32_t(b.hi), start, compare);
-          if (b.write)
-            reads.query(uint32_t(b.lo), uint32_t(b.hi), start, compare);
-        }
-        // A laggard's accesses from its start up to the window: none happens before b (they are
-        // at or after its start) or after b (they run before b in a linear extension).
-        for (const Laggard &laggard : walk) {
-          const std::vector<uint32_t> &own = byBlock[laggard.block];
-          for (auto it = firstFrom(own, laggard.start); it != own.end() && accesses[*it].pos < std::min(start, b.pos);
-               ++it)
-            if (b.write || accesses[*it].write)
-              compare(*it);
-        }
+      auto compareWithQ = [&](uint32_t i) { compare(buffer, i, q); };
+      if (start_ < b.pos) {
+        writes.query(uint32_t(b.lo), uint32_t(b.hi), start_, compareWithQ);
+        if (b.write)
+          reads.query(uint32_t(b.lo), uint32_t(b.hi), start_, compareWithQ);
+      }
+      // A laggard's accesses from its start up to the window: none happens before b (they are
+      // at or after its start) or after b (they run before b in a linear extension).
+      for (const Laggard &laggard : walk_) {
+        const std::vector<uint32_t> &own = byBlock_[laggard.block];
+        for (auto it = firstFrom(own, laggard.start); it != own.end() && accesses[*it].pos < std::min(start_, b.pos);
+             ++it)
+          if (b.write || accesses[*it].write)
+            compare(buffer, *it, q);
       }
       (b.write ? writes : reads).insert(q, b.pos, uint32_t(b.lo), uint32_t(b.hi));
     }
   }
 
-  std::sort(found.begin(), found.end(), [](const Found &x, const Found &y) { return x.key < y.key; });
-  result.races.reserve(found.size());
-  for (const Found &f : found) {
-    const Access &first = f.low.pos < f.high.pos ? f.low : f.high;
-    const Access &second = &first == &f.low ? f.high : f.low;
-    RaceWitness w;
-    w.first = first.at;
-    w.second = second.at;
-    w.firstWrites = first.write;
-    w.secondWrites = second.write;
-    w.buffer = f.low.region->buffer;
-    w.overlap = intersection(*f.low.region, *f.high.region);
-    result.races.push_back(std::move(w));
+  // The recorded pairs in the all-pairs order, each as a witness: its two accesses in the order of
+  // the maximal execution, and where their boxes meet.
+  RaceSearch witnesses() {
+    std::sort(found_.begin(), found_.end(), [](const Found &x, const Found &y) { return x.key < y.key; });
+    result_.races.reserve(found_.size());
+    for (const Found &f : found_) {
+      const Access &first = f.low.pos < f.high.pos ? f.low : f.high;
+      const Access &second = &first == &f.low ? f.high : f.low;
+      RaceWitness w;
+      w.first = first.at;
+      w.second = second.at;
+      w.firstWrites = first.write;
+      w.secondWrites = second.write;
+      w.buffer = f.low.region->buffer;
+      w.overlap = intersection(*f.low.region, *f.high.region);
+      result_.races.push_back(std::move(w));
+    }
+    return std::move(result_);
   }
-  return result;
+
+  const ir::Program &program_;
+  const ProgressResult &progress_;
+  const HappensBefore &hb_;
+  const uint32_t blocks_;
+  std::vector<uint8_t> readOnly_;              // per buffer
+  std::vector<size_t> key_;                    // per buffer: its key dimension, kUnresolved until chosen
+  std::vector<size_t> expected_;               // per buffer: its accesses, as the stride suggests
+  std::vector<std::vector<Access>> perBuffer_; // per buffer: its accesses in the sweep order
+  std::vector<uint32_t> offset_, position_;    // see indexPositions
+  std::vector<Window> windows_;                // per segment of happens-before
+  std::vector<Laggard> candidates_;            // laggard candidates, by window
+  std::vector<Found> found_;
+  std::unordered_map<uint64_t, size_t> bySitePair_; // into found_
+  RaceSearch result_;
+
+  // The sweep of one buffer.
+  const std::vector<Access> *accesses_ = nullptr;
+  std::vector<uint32_t> seq_;          // per block: its accesses numbered so far
+  std::vector<uint32_t> comparedWith_; // per access: the last access it was compared with
+  std::vector<std::vector<uint32_t>> byBlock_;
+  std::vector<uint32_t> rankTable_;
+  std::vector<int64_t> coords_;
+  uint32_t start_ = kNone;    // the window of the current segment, laggards aside
+  std::vector<Laggard> walk_; // its laggards
+};
+
+} // namespace
+
+ir::Region intersection(const ir::Region &a, const ir::Region &b) {
+  ir::Region r = a;
+  for (size_t d = 0; d < a.lo.size(); ++d) {
+    r.lo[d] = std::max(a.lo[d], b.lo[d]);
+    r.hi[d] = std::min(a.hi[d], b.hi[d]);
+  }
+  r.pointDims = 0;
+  return r;
+}
+
+RaceSearch findRaces(const ir::Program &program, const ProgressResult &progress, const HappensBefore &hb) {
+  return RaceFinder(program, progress, hb).run();
 }
 
 } // namespace amk::checker

@@ -494,6 +494,163 @@ std::optional<uint32_t> stuckPosition(ExecutionModel &model, QueryRunner &querie
   return lo;
 }
 
+// What needs no query: a grid larger than can be resident while blocks synchronise, and blocks
+// reaching different numbers of barriers.
+void structuralFindings(const ir::Program &program, const ExecutionModel &model, SmtVerdict &verdict) {
+  bool synchronises = false;
+  for (const auto &block : program.blockPrograms)
+    for (const ir::Instruction &i : block)
+      synchronises = synchronises || i.kind == InstructionKind::Barrier || i.kind == InstructionKind::Wait;
+  if (program.blocks > program.sms * program.occupancy && synchronises) {
+    SmtFinding f;
+    f.rule = Rule::CoResidency;
+    f.message = "the grid has " + std::to_string(program.blocks) + " blocks but only " +
+                std::to_string(program.sms * program.occupancy) +
+                " can be resident at once, and the schedule has barriers or waits";
+    verdict.findings.push_back(std::move(f));
+  }
+  if (!model.barriersMatch()) {
+    SmtFinding f;
+    f.rule = Rule::BarrierMismatch;
+    f.message = "blocks reach different numbers of barriers (" + blockCounts(model.barrierCounts()) +
+                "): the barrier that only some blocks reach never completes";
+    verdict.findings.push_back(std::move(f));
+  }
+}
+
+// Deadlock: does an execution exist that runs every block to its goal? The model of one, if any, is
+// left in `completeModel`.
+void findDeadlock(const ir::Program &program, ExecutionModel &model, QueryRunner &queries, SmtVerdict &verdict,
+                  std::vector<std::string> &undecided, std::optional<z3::model> &completeModel) {
+  const size_t blocks = program.blockPrograms.size();
+  z3::check_result complete = queries.check(model.completeExecution(), completeModel);
+  if (complete == z3::unknown) {
+    undecided.push_back("whether a complete execution exists");
+  } else if (complete == z3::unsat) {
+    SmtDeadlock deadlock;
+    for (uint32_t j = 0; j < blocks; ++j)
+      if (std::optional<uint32_t> at = stuckPosition(model, queries, j, deadlock.stuckComplete))
+        deadlock.stuck.push_back({j, *at});
+    SmtFinding f;
+    f.rule = Rule::Deadlock;
+    f.message = std::string("no complete execution exists") +
+                (model.barriersMatch() ? "" : " (up to the unmatched barriers)") + ": " +
+                std::to_string(deadlock.stuck.size()) + " of " + std::to_string(blocks) + " blocks can never " +
+                (model.barriersMatch() ? "finish" : "reach their end or unmatched barrier") +
+                (deadlock.stuckComplete ? "" : " (some blocks undecided: time-out)");
+    f.deadlock = std::move(deadlock);
+    verdict.findings.push_back(std::move(f));
+  }
+}
+
+// Races: is there an execution in which a conflicting pair is unordered? Asked for the pairs whose
+// source-line pair is not yet known to race (races are counted per line pair, as by the checker).
+class RaceQueries {
+public:
+  RaceQueries(const ir::Program &program, z3::context &context, ExecutionModel &model, QueryRunner &queries,
+              const SmtOptions &options, SmtVerdict &verdict)
+      : program_(program), context_(context), model_(model), queries_(queries), options_(options), verdict_(verdict),
+        pairs_(conflictingPairs(program)) {
+    verdict_.stats.conflictPairs = pairs_.size();
+    for (size_t n = 0; n < pairs_.size(); ++n)
+      if (!model_.orderedByConstants(pairs_[n]))
+        pending_.push_back(n);
+  }
+
+  void run(std::vector<std::string> &undecided) {
+    if (options_.batchRaceQueries)
+      askBatched();
+    const size_t undecidedPairs = askEach();
+    if (undecidedPairs > 0)
+      undecided.push_back(std::to_string(undecidedPairs) + " of " + std::to_string(pairs_.size()) +
+                          " conflicting pairs");
+  }
+
+private:
+  void record(const ConflictPair &p, const z3::model &m) {
+    racingSites_.insert(p.sites);
+    ++verdict_.racesFound;
+    if (verdict_.racesFound > std::max<size_t>(options_.maxRaces, 1))
+      return;
+    SmtRace race;
+    race.execution = model_.execution(m, std::max(model_.timeIn(m, p.a), model_.timeIn(m, p.b)));
+    bool aFirst = true;
+    for (const SmtEvent &e : race.execution)
+      if (e.at == p.a || e.at == p.b) {
+        aFirst = e.at == p.a;
+        break;
+      }
+    race.first = aFirst ? p.a : p.b;
+    race.second = aFirst ? p.b : p.a;
+    race.firstWrites = aFirst ? p.aWrites : p.bWrites;
+    race.secondWrites = aFirst ? p.bWrites : p.aWrites;
+    race.buffer = p.buffer;
+    race.overlap = p.overlap;
+    SmtFinding f;
+    f.rule = Rule::Race;
+    f.message = raceMessage(program_, race);
+    f.race = std::move(race);
+    verdict_.findings.push_back(std::move(f));
+  }
+
+  // Every pending pair the model shows unordered races; pairs of a source-line pair already known to
+  // race need no query.
+  size_t harvest(const z3::model &m) {
+    size_t found = 0;
+    for (size_t n : pending_)
+      if (!racingSites_.count(pairs_[n].sites) && m.eval(model_.unordered(pairs_[n]), true).is_true()) {
+        record(pairs_[n], m);
+        ++found;
+      }
+    std::erase_if(pending_, [&](size_t n) { return racingSites_.count(pairs_[n].sites) > 0; });
+    if (found > 1)
+      verdict_.stats.pairsByModelReuse += found - 1;
+    return found;
+  }
+
+  // "Does any pending pair race?" until the answer is no: one query for a race-free program, one
+  // more per model that shows new races. A time-out leaves the rest to the per-pair queries.
+  void askBatched() {
+    while (!pending_.empty()) {
+      z3::expr_vector any(context_);
+      for (size_t n : pending_)
+        any.push_back(model_.unordered(pairs_[n]));
+      std::optional<z3::model> m;
+      z3::check_result r = queries_.check(z3::mk_or(any), m);
+      if (r == z3::unsat)
+        pending_.clear();
+      if (r != z3::sat || harvest(*m) == 0)
+        break;
+    }
+  }
+
+  // One query per pair; returns how many the solver left undecided.
+  size_t askEach() {
+    size_t undecidedPairs = 0;
+    while (!pending_.empty()) {
+      const size_t n = pending_.front();
+      std::optional<z3::model> m;
+      z3::check_result r = queries_.check(model_.unordered(pairs_[n]), m);
+      if (r == z3::sat && harvest(*m) > 0)
+        continue;
+      if (r == z3::unknown)
+        ++undecidedPairs;
+      pending_.erase(pending_.begin());
+    }
+    return undecidedPairs;
+  }
+
+  const ir::Program &program_;
+  z3::context &context_;
+  ExecutionModel &model_;
+  QueryRunner &queries_;
+  const SmtOptions &options_;
+  SmtVerdict &verdict_;
+  std::vector<ConflictPair> pairs_;
+  std::set<std::pair<uint32_t, uint32_t>> racingSites_;
+  std::vector<size_t> pending_; // indices into pairs_ of those not yet decided
+};
+
 } // namespace
 
 const char *smtStatusName(SmtStatus status) {
@@ -528,126 +685,13 @@ SmtVerdict verifySmt(const ir::Program &program, const SmtOptions &options) {
   ExecutionModel model(program, context, solver);
   verdict.stats.clockVariables = model.clockVariables();
   QueryRunner queries(context, solver, options, verdict.stats);
-  const size_t blocks = program.blockPrograms.size();
 
-  bool synchronises = false;
-  for (const auto &block : program.blockPrograms)
-    for (const ir::Instruction &i : block)
-      synchronises = synchronises || i.kind == InstructionKind::Barrier || i.kind == InstructionKind::Wait;
-  if (program.blocks > program.sms * program.occupancy && synchronises) {
-    SmtFinding f;
-    f.rule = Rule::CoResidency;
-    f.message = "the grid has " + std::to_string(program.blocks) + " blocks but only " +
-                std::to_string(program.sms * program.occupancy) +
-                " can be resident at once, and the schedule has barriers or waits";
-    verdict.findings.push_back(std::move(f));
-  }
-  if (!model.barriersMatch()) {
-    SmtFinding f;
-    f.rule = Rule::BarrierMismatch;
-    f.message = "blocks reach different numbers of barriers (" + blockCounts(model.barrierCounts()) +
-                "): the barrier that only some blocks reach never completes";
-    verdict.findings.push_back(std::move(f));
-  }
-
-  // Deadlock: does an execution exist that runs every block to its goal?
+  structuralFindings(program, model, verdict);
+  // Held until the race queries are done: Z3 reuses the ids of terms it frees, and the ids of the
+  // terms it makes next steer its search, so freeing this model sooner changes the races' models.
   std::optional<z3::model> completeModel;
-  z3::check_result complete = queries.check(model.completeExecution(), completeModel);
-  if (complete == z3::unknown) {
-    undecided.push_back("whether a complete execution exists");
-  } else if (complete == z3::unsat) {
-    SmtDeadlock deadlock;
-    for (uint32_t j = 0; j < blocks; ++j)
-      if (std::optional<uint32_t> at = stuckPosition(model, queries, j, deadlock.stuckComplete))
-        deadlock.stuck.push_back({j, *at});
-    SmtFinding f;
-    f.rule = Rule::Deadlock;
-    f.message = std::string("no complete execution exists") +
-                (model.barriersMatch() ? "" : " (up to the unmatched barriers)") + ": " +
-                std::to_string(deadlock.stuck.size()) + " of " + std::to_string(blocks) + " blocks can never " +
-                (model.barriersMatch() ? "finish" : "reach their end or unmatched barrier") +
-                (deadlock.stuckComplete ? "" : " (some blocks undecided: time-out)");
-    f.deadlock = std::move(deadlock);
-    verdict.findings.push_back(std::move(f));
-  }
-
-  // Races: is there an execution in which a conflicting pair is unordered? Asked for the pairs whose
-  // source-line pair is not yet known to race (races are counted per line pair, as by the checker).
-  std::vector<ConflictPair> pairs = conflictingPairs(program);
-  verdict.stats.conflictPairs = pairs.size();
-  std::set<std::pair<uint32_t, uint32_t>> racingSites;
-  size_t undecidedPairs = 0;
-  auto record = [&](const ConflictPair &p, const z3::model &m) {
-    racingSites.insert(p.sites);
-    ++verdict.racesFound;
-    if (verdict.racesFound > std::max<size_t>(options.maxRaces, 1))
-      return;
-    SmtRace race;
-    race.execution = model.execution(m, std::max(model.timeIn(m, p.a), model.timeIn(m, p.b)));
-    bool aFirst = true;
-    for (const SmtEvent &e : race.execution)
-      if (e.at == p.a || e.at == p.b) {
-        aFirst = e.at == p.a;
-        break;
-      }
-    race.first = aFirst ? p.a : p.b;
-    race.second = aFirst ? p.b : p.a;
-    race.firstWrites = aFirst ? p.aWrites : p.bWrites;
-    race.secondWrites = aFirst ? p.bWrites : p.aWrites;
-    race.buffer = p.buffer;
-    race.overlap = p.overlap;
-    SmtFinding f;
-    f.rule = Rule::Race;
-    f.message = raceMessage(program, race);
-    f.race = std::move(race);
-    verdict.findings.push_back(std::move(f));
-  };
-  std::vector<size_t> pending;
-  for (size_t n = 0; n < pairs.size(); ++n)
-    if (!model.orderedByConstants(pairs[n]))
-      pending.push_back(n);
-  // Every pending pair the model shows unordered races; pairs of a source-line pair already known to
-  // race need no query.
-  auto harvest = [&](const z3::model &m) {
-    size_t found = 0;
-    for (size_t n : pending)
-      if (!racingSites.count(pairs[n].sites) && m.eval(model.unordered(pairs[n]), true).is_true()) {
-        record(pairs[n], m);
-        ++found;
-      }
-    std::erase_if(pending, [&](size_t n) { return racingSites.count(pairs[n].sites) > 0; });
-    if (found > 1)
-      verdict.stats.pairsByModelReuse += found - 1;
-    return found;
-  };
-  if (options.batchRaceQueries) {
-    // "Does any pending pair race?" until the answer is no: one query for a race-free program, one
-    // more per model that shows new races. A time-out leaves the rest to the per-pair queries.
-    while (!pending.empty()) {
-      z3::expr_vector any(context);
-      for (size_t n : pending)
-        any.push_back(model.unordered(pairs[n]));
-      std::optional<z3::model> m;
-      z3::check_result r = queries.check(z3::mk_or(any), m);
-      if (r == z3::unsat)
-        pending.clear();
-      if (r != z3::sat || harvest(*m) == 0)
-        break;
-    }
-  }
-  // One query per pair.
-  while (!pending.empty()) {
-    const size_t n = pending.front();
-    std::optional<z3::model> m;
-    z3::check_result r = queries.check(model.unordered(pairs[n]), m);
-    if (r == z3::sat && harvest(*m) > 0)
-      continue;
-    if (r == z3::unknown)
-      ++undecidedPairs;
-    pending.erase(pending.begin());
-  }
-  if (undecidedPairs > 0)
-    undecided.push_back(std::to_string(undecidedPairs) + " of " + std::to_string(pairs.size()) + " conflicting pairs");
+  findDeadlock(program, model, queries, verdict, undecided, completeModel);
+  RaceQueries(program, context, model, queries, options, verdict).run(undecided);
 
   std::stable_sort(verdict.findings.begin(), verdict.findings.end(),
                    [](const SmtFinding &x, const SmtFinding &y) { return x.rule < y.rule; });

@@ -261,44 +261,45 @@ int64_t participants(int64_t n, int64_t available) { return std::min(n, availabl
 
 class Planner {
 public:
-  Planner(const model::ModelConfig &m, const PlanOptions &o, int64_t blocks, int64_t context)
-      : m_(m), o_(o), B_(blocks), C_(context), dt_(dtypeName(m.dtype)) {
-    const int64_t D = m.headDim;
-    rowsQkv_ = divisorAtMost(D, o.rowsPerTile); // q, k and v tiles never straddle a head
-    rowsO_ = divisorAtMost(m.hiddenSize, o.rowsPerTile);
-    rowsMlp_ = divisorAtMost(m.intermediateSize, o.rowsPerTile);
-    rowsDown_ = divisorAtMost(m.hiddenSize, o.rowsPerTile);
-    rowsNorm_ = divisorAtMost(m.hiddenSize, o.rowsPerTile);
-    rowsHead_ = divisorAtMost(m.vocabSize, o.rowsPerTile);
-    G_ = m.groupSize();
+  Planner(const model::ModelConfig &model, const PlanOptions &options, int64_t blocks, int64_t context)
+      : model_(model), options_(options), blocks_(blocks), context_(context), dtype_(dtypeName(model.dtype)) {
+    const int64_t wanted = options.rowsPerTile;
+    rowsQkv_ = divisorAtMost(model.headDim, wanted); // q, k and v tiles never straddle a head
+    rowsO_ = divisorAtMost(model.hiddenSize, wanted);
+    rowsMlp_ = divisorAtMost(model.intermediateSize, wanted);
+    rowsDown_ = divisorAtMost(model.hiddenSize, wanted);
+    rowsNorm_ = divisorAtMost(model.hiddenSize, wanted);
+    rowsHead_ = divisorAtMost(model.vocabSize, wanted);
+    groupSize_ = model.groupSize();
   }
 
   std::string run(PlanStats &stats) {
     header();
     declarations();
     embedding();
-    w_.open("for l in 0.." + str(m_.numLayers));
+    writer_.open("for l in 0.." + str(model_.numLayers));
     attentionHalf();
     mlpHalf();
-    w_.close();
+    writer_.close();
     head();
-    stats.blocks = B_;
-    stats.context = C_;
+    stats.blocks = blocks_;
+    stats.context = context_;
     stats.barrierRounds = barrierRounds_;
     stats.counters = counterElements_;
     stats.tileRows = {
         {"q/k/v", rowsQkv_}, {"o", rowsO_}, {"gate/up", rowsMlp_}, {"down", rowsDown_}, {"lm_head", rowsHead_}};
-    return w_.text();
+    return writer_.text();
   }
 
 private:
-  bool counters() const { return o_.strategy != Strategy::Barrier; }
+  bool counters() const { return options_.strategy != Strategy::Barrier; }
   bool fused() const {
-    return o_.strategy == Strategy::Fused || o_.strategy == Strategy::SplitKv || o_.strategy == Strategy::Headwise;
+    return options_.strategy == Strategy::Fused || options_.strategy == Strategy::SplitKv ||
+           options_.strategy == Strategy::Headwise;
   }
-  bool headwise() const { return o_.strategy == Strategy::Headwise; }
-  bool int8() const { return o_.weights == WeightFormat::Int8; }
-  std::string lmHead() const { return m_.tieWordEmbeddings && !int8() ? "embed" : "lm_head"; }
+  bool headwise() const { return options_.strategy == Strategy::Headwise; }
+  bool int8() const { return options_.weights == WeightFormat::Int8; }
+  std::string lmHead() const { return model_.tieWordEmbeddings && !int8() ? "embed" : "lm_head"; }
 
   // A projection op by its model-dtype name, and its weight operands: rows `slice` of `param` (with
   // `layer`, e.g. "l, ", in front), followed by their scales in int8.
@@ -315,68 +316,69 @@ private:
   }
 
   void header() {
-    const model::ModelConfig &m = m_;
-    w_.line("# One batch-1 decode step of " + m.name + ", strategy " + strategyName(o_.strategy) + ", planned by " +
-            "amk-plan for " + o_.target.gpu + ".");
-    w_.line("amkir 1");
-    w_.line("target " + o_.target.arch + " sms=" + str(o_.target.sms));
-    w_.line("grid blocks=" + str(B_) + " threads=" + str(o_.threads) + " occupancy=1");
-    w_.line("meta model=\"" + m.name + "\" strategy=\"" + strategyName(o_.strategy) + "\" target=\"" + o_.target.name +
-            "\" rows_per_tile=" + str(o_.rowsPerTile) +
-            " splits=" + str(o_.strategy == Strategy::SplitKv ? o_.splits : 1) + " context=" + str(C_) +
-            (int8() ? " weights=\"int8\"" : ""));
-    w_.line("meta layers=" + str(m.numLayers) + " hidden=" + str(m.hiddenSize) + " intermediate=" +
-            str(m.intermediateSize) + " heads=" + str(m.numHeads) + " kv_heads=" + str(m.numKvHeads) +
-            " head_dim=" + str(m.headDim) + " vocab=" + str(m.vocabSize) + " tied=" + str(m.tieWordEmbeddings));
-    w_.blank();
+    const model::ModelConfig &m = model_;
+    writer_.line("# One batch-1 decode step of " + m.name + ", strategy " + strategyName(options_.strategy) +
+                 ", planned by " + "amk-plan for " + options_.target.gpu + ".");
+    writer_.line("amkir 1");
+    writer_.line("target " + options_.target.arch + " sms=" + str(options_.target.sms));
+    writer_.line("grid blocks=" + str(blocks_) + " threads=" + str(options_.threads) + " occupancy=1");
+    writer_.line("meta model=\"" + m.name + "\" strategy=\"" + strategyName(options_.strategy) + "\" target=\"" +
+                 options_.target.name + "\" rows_per_tile=" + str(options_.rowsPerTile) +
+                 " splits=" + str(options_.strategy == Strategy::SplitKv ? options_.splits : 1) +
+                 " context=" + str(context_) + (int8() ? " weights=\"int8\"" : ""));
+    writer_.line("meta layers=" + str(m.numLayers) + " hidden=" + str(m.hiddenSize) + " intermediate=" +
+                 str(m.intermediateSize) + " heads=" + str(m.numHeads) + " kv_heads=" + str(m.numKvHeads) +
+                 " head_dim=" + str(m.headDim) + " vocab=" + str(m.vocabSize) + " tied=" + str(m.tieWordEmbeddings));
+    writer_.blank();
   }
 
   void declarations() {
-    const model::ModelConfig &m = m_;
+    const model::ModelConfig &m = model_;
     const int64_t L = m.numLayers, H = m.hiddenSize, I = m.intermediateSize;
-    w_.line("# Weights, named after their HF tensors; per-layer weights are stacked along the first dimension.");
+    writer_.line("# Weights, named after their HF tensors; per-layer weights are stacked along the first dimension.");
     if (int8())
-      w_.line("# W8A16: projection weights as int8 rows, each with a scale in " + dt_ + ", quantised at load time.");
-    for (const WeightBinding &wb : weightBindings(m, o_.weights)) {
+      writer_.line("# W8A16: projection weights as int8 rows, each with a scale in " + dtype_ +
+                   ", quantised at load time.");
+    for (const WeightBinding &wb : weightBindings(m, options_.weights)) {
       std::string shape = wb.perLayer ? str(L) : "";
       for (int64_t d : wb.paramShape())
         shape += (shape.empty() ? "" : ", ") + str(d);
       const char *what = wb.encoding == WeightEncoding::Int8Rows    ? " (int8 rows)"
                          : wb.encoding == WeightEncoding::RowScales ? " (row scales)"
                                                                     : "";
-      w_.line("param " + wb.param + " : " + (wb.encoding == WeightEncoding::Int8Rows ? "i8" : dt_) + "[" + shape +
-              "]  # " + wb.hfPattern + what);
+      writer_.line("param " + wb.param + " : " + (wb.encoding == WeightEncoding::Int8Rows ? "i8" : dtype_) + "[" +
+                   shape + "]  # " + wb.hfPattern + what);
     }
-    w_.line("input tok : i32[1]");
-    w_.line("input pos : i32[1]");
-    w_.line("state k_cache : " + dt_ + "[" + str(L) + ", " + str(m.numKvHeads) + ", " + str(C_) + ", " +
-            str(m.headDim) + "]  # [layer, KV head, position, head_dim]");
-    w_.line("state v_cache : " + dt_ + "[" + str(L) + ", " + str(m.numKvHeads) + ", " + str(C_) + ", " +
-            str(m.headDim) + "]");
-    w_.line("scratch h : " + dt_ + "[" + str(2 * L + 1) + ", " + str(H) +
-            "]  # residual stream: h[2l] enters layer l, h[2l+1] after its attention");
+    writer_.line("input tok : i32[1]");
+    writer_.line("input pos : i32[1]");
+    writer_.line("state k_cache : " + dtype_ + "[" + str(L) + ", " + str(m.numKvHeads) + ", " + str(context_) + ", " +
+                 str(m.headDim) + "]  # [layer, KV head, position, head_dim]");
+    writer_.line("state v_cache : " + dtype_ + "[" + str(L) + ", " + str(m.numKvHeads) + ", " + str(context_) + ", " +
+                 str(m.headDim) + "]");
+    writer_.line("scratch h : " + dtype_ + "[" + str(2 * L + 1) + ", " + str(H) +
+                 "]  # residual stream: h[2l] enters layer l, h[2l+1] after its attention");
     if (!fused())
-      w_.line("scratch xn : " + dt_ + "[" + str(2 * L + 1) + ", " + str(H) + "]  # RMS-normalised h[i]");
-    w_.line("scratch q : " + dt_ + "[" + str(L) + ", " + str(m.qSize()) + "]");
-    w_.line("scratch k : " + dt_ + "[" + str(L) + ", " + str(m.kvSize()) + "]");
-    w_.line("scratch v : " + dt_ + "[" + str(L) + ", " + str(m.kvSize()) + "]");
-    w_.line("scratch attn : " + dt_ + "[" + str(L) + ", " + str(m.qSize()) + "]");
-    if (o_.strategy == Strategy::SplitKv) {
-      w_.line("scratch part : f32[" + str(L) + ", " + str(o_.splits) + ", " + str(m.qSize()) +
-              "]  # split-KV partial outputs [layer, split, head * head_dim]");
-      w_.line("scratch lse : f32[" + str(L) + ", " + str(o_.splits) + ", " + str(m.numHeads) + "]");
+      writer_.line("scratch xn : " + dtype_ + "[" + str(2 * L + 1) + ", " + str(H) + "]  # RMS-normalised h[i]");
+    writer_.line("scratch q : " + dtype_ + "[" + str(L) + ", " + str(m.qSize()) + "]");
+    writer_.line("scratch k : " + dtype_ + "[" + str(L) + ", " + str(m.kvSize()) + "]");
+    writer_.line("scratch v : " + dtype_ + "[" + str(L) + ", " + str(m.kvSize()) + "]");
+    writer_.line("scratch attn : " + dtype_ + "[" + str(L) + ", " + str(m.qSize()) + "]");
+    if (options_.strategy == Strategy::SplitKv) {
+      writer_.line("scratch part : f32[" + str(L) + ", " + str(options_.splits) + ", " + str(m.qSize()) +
+                   "]  # split-KV partial outputs [layer, split, head * head_dim]");
+      writer_.line("scratch lse : f32[" + str(L) + ", " + str(options_.splits) + ", " + str(m.numHeads) + "]");
     }
-    w_.line("scratch gate : " + dt_ + "[" + str(L) + ", " + str(I) + "]");
-    w_.line("scratch up : " + dt_ + "[" + str(L) + ", " + str(I) + "]");
-    w_.line("scratch act : " + dt_ + "[" + str(L) + ", " + str(I) + "]");
+    writer_.line("scratch gate : " + dtype_ + "[" + str(L) + ", " + str(I) + "]");
+    writer_.line("scratch up : " + dtype_ + "[" + str(L) + ", " + str(I) + "]");
+    writer_.line("scratch act : " + dtype_ + "[" + str(L) + ", " + str(I) + "]");
     if (fused())
-      w_.line("scratch best : f32[" + str(participants(m.vocabSize / rowsHead_, B_)) +
-              ", 2]  # per-block (largest logit, its index)");
+      writer_.line("scratch best : f32[" + str(participants(m.vocabSize / rowsHead_, blocks_)) +
+                   ", 2]  # per-block (largest logit, its index)");
     // In the model dtype, as HF computes them: greedy decoding takes the argmax of the rounded logits.
-    w_.line("output logits : " + dt_ + "[" + str(m.vocabSize) + "]");
-    w_.line("output next_token : i32[1]");
+    writer_.line("output logits : " + dtype_ + "[" + str(m.vocabSize) + "]");
+    writer_.line("output next_token : i32[1]");
     if (counters()) {
-      w_.blank();
+      writer_.blank();
       counter("h_ready", 2 * L + 1, "h_ready[i]: one signal per block that wrote part of h[i]");
       if (!fused())
         counter("xn_ready", 2 * L + 1, "xn_ready[i]: one signal per block that wrote part of xn[i]");
@@ -388,18 +390,18 @@ private:
         counter("kv_stored", L * m.numKvHeads, "kv_stored[l*kv_heads+g]: KV group g roped and stored");
       }
       counter("attn_ready", L, "attn_ready[l]: one signal per attention output task of layer l");
-      if (o_.strategy == Strategy::SplitKv)
+      if (options_.strategy == Strategy::SplitKv)
         counter("part_ready", L * m.numKvHeads, "part_ready[l*kv_heads+g]: one signal per split of group g");
       counter("act_ready", L, "act_ready[l]: one signal per block that wrote part of act[l]");
       counter("logits_ready", 1,
               fused() ? "one signal per block that wrote its partial argmax"
                       : "one signal per block that wrote part of the logits");
     }
-    w_.blank();
+    writer_.blank();
   }
 
   void counter(const std::string &name, int64_t size, const std::string &comment) {
-    w_.line("counter " + name + "[" + str(size) + "]  # " + comment);
+    writer_.line("counter " + name + "[" + str(size) + "]  # " + comment);
     counterElements_ += size;
   }
 
@@ -407,7 +409,7 @@ private:
   void barrier() {
     if (counters())
       return;
-    w_.line("blocks b in 0.." + str(B_) + " { barrier }");
+    writer_.line("blocks b in 0.." + str(blocks_) + " { barrier }");
     ++barrierRounds_;
   }
 
@@ -418,19 +420,19 @@ private:
   void stage(int64_t units, int64_t firstBlock, int64_t available, const Frame &before, const Emit &unit,
              const Frame &after) {
     for (const Section &s : distribute(units, firstBlock, available)) {
-      w_.open("blocks b in " + str(s.firstBlock) + ".." + str(s.endBlock));
+      writer_.open("blocks b in " + str(s.firstBlock) + ".." + str(s.endBlock));
       if (before)
         before(s);
       if (s.count == 1) {
         unit(s.start);
       } else {
-        w_.open("for j in 0.." + str(s.count));
+        writer_.open("for j in 0.." + str(s.count));
         unit(s.start + Affine::var("j"));
-        w_.close();
+        writer_.close();
       }
       if (after)
         after(s);
-      w_.close();
+      writer_.close();
     }
   }
 
@@ -438,37 +440,37 @@ private:
   void rowStage(int64_t tiles, const std::string &waitLine, const Emit &unit, const std::string &signalLine) {
     Frame before, after;
     if (counters() && !waitLine.empty())
-      before = [&](const Section &) { w_.line(waitLine); };
+      before = [&](const Section &) { writer_.line(waitLine); };
     if (counters() && !signalLine.empty())
-      after = [&](const Section &) { w_.line(signalLine); };
-    stage(tiles, 0, B_, before, unit, after);
+      after = [&](const Section &) { writer_.line(signalLine); };
+    stage(tiles, 0, blocks_, before, unit, after);
   }
 
   void embedding() {
-    const int64_t H = m_.hiddenSize, rows = rowsNorm_;
-    w_.line("# Embedding: each block copies a column stripe of the token's row into h[0].");
+    const int64_t H = model_.hiddenSize, rows = rowsNorm_;
+    writer_.line("# Embedding: each block copies a column stripe of the token's row into h[0].");
     rowStage(
         H / rows, "",
         [&](const Affine &t) {
-          w_.line("embed h[0, " + tileSlice(t, rows) + "] <- embed[:, " + tileSlice(t, rows) + "], tok");
+          writer_.line("embed h[0, " + tileSlice(t, rows) + "] <- embed[:, " + tileSlice(t, rows) + "], tok");
         },
         "signal h_ready[0]");
-    hWriters_ = participants(H / rows, B_);
+    hWriters_ = participants(H / rows, blocks_);
     barrier();
-    w_.blank();
+    writer_.blank();
   }
 
   // RMSNorm of h[index] into xn[index] (unfused strategies), as row tiles over all blocks.
   void norm(const std::string &index, const std::string &weight) {
-    const int64_t H = m_.hiddenSize, rows = rowsNorm_;
+    const int64_t H = model_.hiddenSize, rows = rowsNorm_;
     rowStage(
         H / rows, "wait h_ready[" + index + "] >= " + str(hWriters_),
         [&](const Affine &t) {
-          w_.line("rmsnorm xn[" + index + ", " + tileSlice(t, rows) + "] <- h[" + index + ", :], " + weight +
-                  tileSlice(t, rows) + "] eps=" + number(m_.rmsNormEps));
+          writer_.line("rmsnorm xn[" + index + ", " + tileSlice(t, rows) + "] <- h[" + index + ", :], " + weight +
+                       tileSlice(t, rows) + "] eps=" + number(model_.rmsNormEps));
         },
         "signal xn_ready[" + index + "]");
-    normWriters_ = participants(H / rows, B_);
+    normWriters_ = participants(H / rows, blocks_);
     barrier();
   }
 
@@ -477,7 +479,7 @@ private:
                          const std::string &normWeight) {
     if (fused())
       return projectionOp("rmsnorm_matvec") + " " + out + " <- " + weights + ", h[" + index + ", :], " + normWeight +
-             "] eps=" + number(m_.rmsNormEps);
+             "] eps=" + number(model_.rmsNormEps);
     return projectionOp("matvec") + " " + out + " <- " + weights + ", xn[" + index + ", :]";
   }
 
@@ -487,141 +489,157 @@ private:
   }
 
   std::string ropeAttributes() const {
-    std::string a = "head_dim=" + str(m_.headDim) + " theta=" + number(m_.rope.theta);
-    if (m_.rope.scaling == model::RopeScaling::Llama3)
-      a += " scaling=\"llama3\" factor=" + number(m_.rope.factor) +
-           " low_freq_factor=" + number(m_.rope.lowFreqFactor) + " high_freq_factor=" + number(m_.rope.highFreqFactor) +
-           " original_max_position=" + str(m_.rope.originalMaxPosition);
+    std::string a = "head_dim=" + str(model_.headDim) + " theta=" + number(model_.rope.theta);
+    if (model_.rope.scaling == model::RopeScaling::Llama3)
+      a += " scaling=\"llama3\" factor=" + number(model_.rope.factor) +
+           " low_freq_factor=" + number(model_.rope.lowFreqFactor) +
+           " high_freq_factor=" + number(model_.rope.highFreqFactor) +
+           " original_max_position=" + str(model_.rope.originalMaxPosition);
     return a;
   }
 
   void attentionHalf() {
-    const model::ModelConfig &m = m_;
-    const int64_t D = m.headDim, Hkv = m.numKvHeads, rows = rowsQkv_;
-    const Affine l = Affine::var("l");
     const std::string attnIn = "2*l", attnOut = "2*l+1";
-    w_.line("# Layer l, attention half.");
+    writer_.line("# Layer l, attention half.");
     if (!fused())
       norm(attnIn, "ln_attn[l, ");
     if (headwise()) {
       headwiseAttention(attnIn);
-      outputProjection(attnIn, attnOut, m.numHeads);
+      outputProjection(attnIn, attnOut, model_.numHeads);
       return;
     }
+    qkvProjections(attnIn);
+    const int64_t kvBlocks = ropeAndStoreKv();
+    const int64_t attnSignals =
+        options_.strategy == Strategy::SplitKv ? splitKvAttention(kvBlocks) : perHeadAttention(kvBlocks);
+    barrier();
+    outputProjection(attnIn, attnOut, attnSignals);
+  }
 
-    // q, k and v projections: one signal per row tile to the counter of its KV group. When all their
-    // tiles fit in the grid, q, k and v go to disjoint blocks (q from block 0, then k, then v), each
-    // waiting for the input, so a block computes one projection tile and the three run side by side.
-    // Otherwise the k and v tiles go to blocks 0..min(k tiles, B), a subset of those of the (at least
-    // as many) q tiles, which already waited for the input: only the q stage waits.
-    const int64_t tilesPerHead = D / rows;
+  // q, k and v projections: one signal per row tile to the counter of its KV group. When all their
+  // tiles fit in the grid, q, k and v go to disjoint blocks (q from block 0, then k, then v), each
+  // waiting for the input, so a block computes one projection tile and the three run side by side.
+  // Otherwise the k and v tiles go to blocks 0..min(k tiles, B), a subset of those of the (at least
+  // as many) q tiles, which already waited for the input: only the q stage waits.
+  void qkvProjections(const std::string &attnIn) {
+    const model::ModelConfig &m = model_;
+    const int64_t Hkv = m.numKvHeads, rows = rowsQkv_;
+    const int64_t tilesPerHead = m.headDim / rows;
     const int64_t qTiles = m.numHeads * tilesPerHead, kvTiles = Hkv * tilesPerHead;
-    const bool spread = qTiles + 2 * kvTiles <= B_;
+    const bool spread = qTiles + 2 * kvTiles <= blocks_;
     auto projectionStage = [&](const std::string &buffer, const std::string &weight, int64_t heads,
                                int64_t headsPerGroup, int64_t firstBlock) {
       Frame before;
       if (counters() && (buffer == "q" || spread))
-        before = [&](const Section &) { w_.line(inputWait(attnIn)); };
+        before = [&](const Section &) { writer_.line(inputWait(attnIn)); };
       stage(
-          heads * tilesPerHead, firstBlock, B_ - firstBlock, before,
+          heads * tilesPerHead, firstBlock, blocks_ - firstBlock, before,
           [&](const Affine &t) {
-            w_.line(projection(buffer + "[l, " + tileSlice(t, rows) + "]", weightRows(weight, "l, ", tileSlice(t, rows)),
-                               attnIn, "ln_attn[l, :"));
+            writer_.line(projection(buffer + "[l, " + tileSlice(t, rows) + "]",
+                                    weightRows(weight, "l, ", tileSlice(t, rows)), attnIn, "ln_attn[l, :"));
             if (counters())
-              w_.line("signal qkv_ready[" + str(Hkv) + "*l+" + t.dividedText(tilesPerHead * headsPerGroup) + "]");
+              writer_.line("signal qkv_ready[" + str(Hkv) + "*l+" + t.dividedText(tilesPerHead * headsPerGroup) + "]");
           },
           nullptr);
     };
-    projectionStage("q", "w_q", m.numHeads, G_, 0);
+    projectionStage("q", "w_q", m.numHeads, groupSize_, 0);
     projectionStage("k", "w_k", Hkv, 1, spread ? qTiles : 0);
     projectionStage("v", "w_v", Hkv, 1, spread ? qTiles + kvTiles : 0);
     barrier();
+  }
 
-    // Per KV group: rope its query heads and its key head, store key and value at pos. These tasks
-    // go to the last blocks, which have the fewest projection tiles.
-    const int64_t kvBlocks = participants(Hkv, B_);
-    const int64_t qkvSignals = (G_ + 2) * tilesPerHead;
+  // Per KV group: rope its query heads and its key head, store key and value at pos. These tasks
+  // go to the last blocks, which have the fewest projection tiles. Returns how many blocks they take.
+  int64_t ropeAndStoreKv() {
+    const model::ModelConfig &m = model_;
+    const int64_t D = m.headDim, Hkv = m.numKvHeads;
+    const int64_t kvBlocks = participants(Hkv, blocks_);
+    const int64_t qkvSignals = (groupSize_ + 2) * (D / rowsQkv_);
     stage(
-        Hkv, B_ - kvBlocks, kvBlocks, nullptr,
+        Hkv, blocks_ - kvBlocks, kvBlocks, nullptr,
         [&](const Affine &g) {
           const std::string group = str(Hkv) + "*l+" + g.text();
           if (counters())
-            w_.line("wait qkv_ready[" + group + "] >= " + str(qkvSignals));
-          Affine qLo = g * (G_ * D);
-          w_.line("rope q[l, " + qLo.text() + " : " + (qLo + G_ * D).text() + "] <- q[l, " + qLo.text() + " : " +
-                  (qLo + G_ * D).text() + "], pos " + ropeAttributes());
-          w_.line("rope k[l, " + tileSlice(g, D) + "] <- k[l, " + tileSlice(g, D) + "], pos " + ropeAttributes());
-          w_.line("kv_store k_cache[l, " + g.text() + ", :, :] <- k[l, " + tileSlice(g, D) + "], pos");
-          w_.line("kv_store v_cache[l, " + g.text() + ", :, :] <- v[l, " + tileSlice(g, D) + "], pos");
+            writer_.line("wait qkv_ready[" + group + "] >= " + str(qkvSignals));
+          Affine qLo = g * (groupSize_ * D);
+          writer_.line("rope q[l, " + qLo.text() + " : " + (qLo + groupSize_ * D).text() + "] <- q[l, " + qLo.text() +
+                       " : " + (qLo + groupSize_ * D).text() + "], pos " + ropeAttributes());
+          writer_.line("rope k[l, " + tileSlice(g, D) + "] <- k[l, " + tileSlice(g, D) + "], pos " + ropeAttributes());
+          writer_.line("kv_store k_cache[l, " + g.text() + ", :, :] <- k[l, " + tileSlice(g, D) + "], pos");
+          writer_.line("kv_store v_cache[l, " + g.text() + ", :, :] <- v[l, " + tileSlice(g, D) + "], pos");
           if (counters())
-            w_.line("signal kv_stored[" + group + "]");
+            writer_.line("signal kv_stored[" + group + "]");
         },
         nullptr);
     barrier();
+    return kvBlocks;
+  }
 
-    int64_t attnSignals = 0;
-    if (o_.strategy == Strategy::SplitKv) {
-      // One task per (KV group, split), on the blocks before the KV tasks; then one merge per group.
-      const int64_t S = o_.splits, chunk = C_ / S;
-      const int64_t partBlocks = std::max<int64_t>(B_ - kvBlocks, 1);
-      stage(
-          Hkv * S, 0, partBlocks, nullptr,
-          [&](const Affine &u) {
-            // u = g*S + s, written with the two loop-free parts recovered by the distribution:
-            // the task's group and split are u/S and u%S.
-            const std::string g = u.dividedText(S), s = "(" + u.text() + ")%" + str(S);
-            const std::string group = str(Hkv) + "*l+" + g;
-            w_.line("wait kv_stored[" + group + "] >= 1");
-            const std::string qs = "(" + g + ")*" + str(G_ * D);
-            const std::string heads = qs + " : " + qs + "+" + str(G_ * D);
-            const std::string lseHeads = "(" + g + ")*" + str(G_) + " : (" + g + ")*" + str(G_) + "+" + str(G_);
-            const std::string positions =
-                "(" + s + ")*" + str(chunk) + " : (" + s + ")*" + str(chunk) + "+" + str(chunk);
-            w_.line("attention_partial part[l, " + s + ", " + heads + "], lse[l, " + s + ", " + lseHeads +
-                    "] <- q[l, " + heads + "], k_cache[l, " + g + ", " + positions + ", :], v_cache[l, " + g + ", " +
-                    positions + ", :], pos");
-            w_.line("signal part_ready[" + group + "]");
-          },
-          nullptr);
-      barrier();
-      stage(
-          Hkv, 0, B_, nullptr,
-          [&](const Affine &g) {
-            const std::string group = str(Hkv) + "*l+" + g.text();
-            if (counters())
-              w_.line("wait part_ready[" + group + "] >= " + str(S));
-            Affine qLo = g * (G_ * D);
-            std::string heads = qLo.text() + " : " + (qLo + G_ * D).text();
-            Affine hLo = g * G_;
-            w_.line("attention_merge attn[l, " + heads + "] <- part[l, :, " + heads + "], lse[l, :, " + hLo.text() +
-                    " : " + (hLo + G_).text() + "]");
-            if (counters())
-              w_.line("signal attn_ready[l]");
-          },
-          nullptr);
-      attnSignals = Hkv;
-    } else {
-      // One task per query head, on the blocks just before the KV tasks when they fit.
-      const int64_t heads = m.numHeads;
-      const int64_t available = std::max<int64_t>(B_ - kvBlocks, 1);
-      const int64_t headBlocks = participants(heads, available);
-      stage(
-          heads, available - headBlocks, headBlocks, nullptr,
-          [&](const Affine &h) {
-            if (counters())
-              w_.line("wait kv_stored[" + str(Hkv) + "*l+" + h.dividedText(G_) + "] >= 1");
-            w_.line("attention attn[l, " + tileSlice(h, D) + "] <- q[l, " + tileSlice(h, D) + "], k_cache[l, " +
-                    h.dividedText(G_) + ", :, :], v_cache[l, " + h.dividedText(G_) + ", :, :], pos");
-            if (counters())
-              w_.line("signal attn_ready[l]");
-          },
-          nullptr);
-      attnSignals = heads;
-    }
+  // Split-KV: one task per (KV group, split), on the blocks before the KV tasks; then one merge per
+  // group. Returns the signals the output projection waits for.
+  int64_t splitKvAttention(int64_t kvBlocks) {
+    const model::ModelConfig &m = model_;
+    const int64_t D = m.headDim, Hkv = m.numKvHeads;
+    const int64_t S = options_.splits, chunk = context_ / S;
+    const int64_t partBlocks = std::max<int64_t>(blocks_ - kvBlocks, 1);
+    stage(
+        Hkv * S, 0, partBlocks, nullptr,
+        [&](const Affine &u) {
+          // u = g*S + s, written with the two loop-free parts recovered by the distribution:
+          // the task's group and split are u/S and u%S.
+          const std::string g = u.dividedText(S), s = "(" + u.text() + ")%" + str(S);
+          const std::string group = str(Hkv) + "*l+" + g;
+          writer_.line("wait kv_stored[" + group + "] >= 1");
+          const std::string qs = "(" + g + ")*" + str(groupSize_ * D);
+          const std::string heads = qs + " : " + qs + "+" + str(groupSize_ * D);
+          const std::string lseHeads =
+              "(" + g + ")*" + str(groupSize_) + " : (" + g + ")*" + str(groupSize_) + "+" + str(groupSize_);
+          const std::string positions = "(" + s + ")*" + str(chunk) + " : (" + s + ")*" + str(chunk) + "+" + str(chunk);
+          writer_.line("attention_partial part[l, " + s + ", " + heads + "], lse[l, " + s + ", " + lseHeads +
+                       "] <- q[l, " + heads + "], k_cache[l, " + g + ", " + positions + ", :], v_cache[l, " + g + ", " +
+                       positions + ", :], pos");
+          writer_.line("signal part_ready[" + group + "]");
+        },
+        nullptr);
     barrier();
+    stage(
+        Hkv, 0, blocks_, nullptr,
+        [&](const Affine &g) {
+          const std::string group = str(Hkv) + "*l+" + g.text();
+          if (counters())
+            writer_.line("wait part_ready[" + group + "] >= " + str(S));
+          Affine qLo = g * (groupSize_ * D);
+          std::string heads = qLo.text() + " : " + (qLo + groupSize_ * D).text();
+          Affine hLo = g * groupSize_;
+          writer_.line("attention_merge attn[l, " + heads + "] <- part[l, :, " + heads + "], lse[l, :, " + hLo.text() +
+                       " : " + (hLo + groupSize_).text() + "]");
+          if (counters())
+            writer_.line("signal attn_ready[l]");
+        },
+        nullptr);
+    return Hkv;
+  }
 
-    outputProjection(attnIn, attnOut, attnSignals);
-    (void)l;
+  // One task per query head, on the blocks just before the KV tasks when they fit. Returns the
+  // signals the output projection waits for.
+  int64_t perHeadAttention(int64_t kvBlocks) {
+    const model::ModelConfig &m = model_;
+    const int64_t D = m.headDim, Hkv = m.numKvHeads;
+    const int64_t heads = m.numHeads;
+    const int64_t available = std::max<int64_t>(blocks_ - kvBlocks, 1);
+    const int64_t headBlocks = participants(heads, available);
+    stage(
+        heads, available - headBlocks, headBlocks, nullptr,
+        [&](const Affine &h) {
+          if (counters())
+            writer_.line("wait kv_stored[" + str(Hkv) + "*l+" + h.dividedText(groupSize_) + "] >= 1");
+          writer_.line("attention attn[l, " + tileSlice(h, D) + "] <- q[l, " + tileSlice(h, D) + "], k_cache[l, " +
+                       h.dividedText(groupSize_) + ", :, :], v_cache[l, " + h.dividedText(groupSize_) + ", :, :], pos");
+          if (counters())
+            writer_.line("signal attn_ready[l]");
+        },
+        nullptr);
+    return heads;
   }
 
   // Headwise: one task per head computes its whole projection (rows = head_dim), so rope and the KV
@@ -631,68 +649,68 @@ private:
   // v) when they fit in the grid; otherwise each kind starts at block 0. Every block does all its
   // projections before any attention, so no block waits for work placed after its own wait.
   void headwiseAttention(const std::string &attnIn) {
-    const model::ModelConfig &m = m_;
+    const model::ModelConfig &m = model_;
     const int64_t D = m.headDim, H = m.numHeads, Hkv = m.numKvHeads;
-    const bool spread = H + 2 * Hkv <= B_;
+    const bool spread = H + 2 * Hkv <= blocks_;
     const std::string wait = inputWait(attnIn);
-    const Frame waitInput = [&](const Section &) { w_.line(wait); };
+    const Frame waitInput = [&](const Section &) { writer_.line(wait); };
     auto head = [&](const Affine &i) { return "[l, " + tileSlice(i, D) + "]"; };
     stage(
-        H, 0, B_, waitInput,
+        H, 0, blocks_, waitInput,
         [&](const Affine &h) {
-          w_.line(projection("q" + head(h), weightRows("w_q", "l, ", tileSlice(h, D)), attnIn, "ln_attn[l, :"));
-          w_.line("rope q" + head(h) + " <- q" + head(h) + ", pos " + ropeAttributes());
+          writer_.line(projection("q" + head(h), weightRows("w_q", "l, ", tileSlice(h, D)), attnIn, "ln_attn[l, :"));
+          writer_.line("rope q" + head(h) + " <- q" + head(h) + ", pos " + ropeAttributes());
         },
         nullptr);
     stage(
-        Hkv, spread ? H : 0, spread ? B_ - H : B_, waitInput,
+        Hkv, spread ? H : 0, spread ? blocks_ - H : blocks_, waitInput,
         [&](const Affine &g) {
-          w_.line(projection("k" + head(g), weightRows("w_k", "l, ", tileSlice(g, D)), attnIn, "ln_attn[l, :"));
-          w_.line("rope k" + head(g) + " <- k" + head(g) + ", pos " + ropeAttributes());
-          w_.line("kv_store k_cache[l, " + g.text() + ", :, :] <- k" + head(g) + ", pos");
-          w_.line("signal kv_stored[" + str(Hkv) + "*l+" + g.text() + "]");
+          writer_.line(projection("k" + head(g), weightRows("w_k", "l, ", tileSlice(g, D)), attnIn, "ln_attn[l, :"));
+          writer_.line("rope k" + head(g) + " <- k" + head(g) + ", pos " + ropeAttributes());
+          writer_.line("kv_store k_cache[l, " + g.text() + ", :, :] <- k" + head(g) + ", pos");
+          writer_.line("signal kv_stored[" + str(Hkv) + "*l+" + g.text() + "]");
         },
         nullptr);
     stage(
-        Hkv, spread ? H + Hkv : 0, spread ? B_ - H - Hkv : B_, waitInput,
+        Hkv, spread ? H + Hkv : 0, spread ? blocks_ - H - Hkv : blocks_, waitInput,
         [&](const Affine &g) {
-          w_.line(projection("v" + head(g), weightRows("w_v", "l, ", tileSlice(g, D)), attnIn, "ln_attn[l, :"));
-          w_.line("kv_store v_cache[l, " + g.text() + ", :, :] <- v" + head(g) + ", pos");
-          w_.line("signal kv_stored[" + str(Hkv) + "*l+" + g.text() + "]");
+          writer_.line(projection("v" + head(g), weightRows("w_v", "l, ", tileSlice(g, D)), attnIn, "ln_attn[l, :"));
+          writer_.line("kv_store v_cache[l, " + g.text() + ", :, :] <- v" + head(g) + ", pos");
+          writer_.line("signal kv_stored[" + str(Hkv) + "*l+" + g.text() + "]");
         },
         nullptr);
     stage(
-        H, 0, B_, nullptr,
+        H, 0, blocks_, nullptr,
         [&](const Affine &h) {
-          const std::string g = h.dividedText(G_);
-          w_.line("wait kv_stored[" + str(Hkv) + "*l+" + g + "] >= 2");
-          w_.line("attention attn" + head(h) + " <- q" + head(h) + ", k_cache[l, " + g + ", :, :], v_cache[l, " + g +
-                  ", :, :], pos");
-          w_.line("signal attn_ready[l]");
+          const std::string g = h.dividedText(groupSize_);
+          writer_.line("wait kv_stored[" + str(Hkv) + "*l+" + g + "] >= 2");
+          writer_.line("attention attn" + head(h) + " <- q" + head(h) + ", k_cache[l, " + g + ", :, :], v_cache[l, " +
+                       g + ", :, :], pos");
+          writer_.line("signal attn_ready[l]");
         },
         nullptr);
   }
 
   // Output projection with the residual: h[2l+1] = h[2l] + W_o attn, after `attnSignals` signals.
   void outputProjection(const std::string &attnIn, const std::string &attnOut, int64_t attnSignals) {
-    const model::ModelConfig &m = m_;
+    const model::ModelConfig &m = model_;
     const int64_t oRows = rowsO_;
     rowStage(
         m.hiddenSize / oRows, "wait attn_ready[l] >= " + str(attnSignals),
         [&](const Affine &t) {
-          w_.line(projectionOp("matvec_add") + " h[" + attnOut + ", " + tileSlice(t, oRows) +
-                  "] <- " + weightRows("w_o", "l, ", tileSlice(t, oRows)) + ", attn[l, :], h[" + attnIn + ", " +
-                  tileSlice(t, oRows) + "]");
+          writer_.line(projectionOp("matvec_add") + " h[" + attnOut + ", " + tileSlice(t, oRows) + "] <- " +
+                       weightRows("w_o", "l, ", tileSlice(t, oRows)) + ", attn[l, :], h[" + attnIn + ", " +
+                       tileSlice(t, oRows) + "]");
         },
         "signal h_ready[" + attnOut + "]");
-    hWriters_ = participants(m.hiddenSize / oRows, B_);
+    hWriters_ = participants(m.hiddenSize / oRows, blocks_);
     barrier();
   }
 
   void mlpHalf() {
-    const model::ModelConfig &m = m_;
+    const model::ModelConfig &m = model_;
     const std::string mlpIn = "2*l+1", mlpOut = "2*l+2";
-    w_.line("# Layer l, MLP half.");
+    writer_.line("# Layer l, MLP half.");
     if (!fused())
       norm(mlpIn, "ln_mlp[l, ");
     const int64_t rows = rowsMlp_;
@@ -700,80 +718,83 @@ private:
         m.intermediateSize / rows, inputWait(mlpIn),
         [&](const Affine &t) {
           const std::string slice = tileSlice(t, rows);
-          w_.line(projection("gate[l, " + slice + "]", weightRows("w_gate", "l, ", slice), mlpIn, "ln_mlp[l, :"));
-          w_.line(projection("up[l, " + slice + "]", weightRows("w_up", "l, ", slice), mlpIn, "ln_mlp[l, :"));
-          w_.line("silu_mul act[l, " + slice + "] <- gate[l, " + slice + "], up[l, " + slice + "]");
+          writer_.line(projection("gate[l, " + slice + "]", weightRows("w_gate", "l, ", slice), mlpIn, "ln_mlp[l, :"));
+          writer_.line(projection("up[l, " + slice + "]", weightRows("w_up", "l, ", slice), mlpIn, "ln_mlp[l, :"));
+          writer_.line("silu_mul act[l, " + slice + "] <- gate[l, " + slice + "], up[l, " + slice + "]");
         },
         "signal act_ready[l]");
-    const int64_t actWriters = participants(m.intermediateSize / rows, B_);
+    const int64_t actWriters = participants(m.intermediateSize / rows, blocks_);
     barrier();
     const int64_t down = rowsDown_;
     rowStage(
         m.hiddenSize / down, "wait act_ready[l] >= " + str(actWriters),
         [&](const Affine &t) {
-          w_.line(projectionOp("matvec_add") + " h[" + mlpOut + ", " + tileSlice(t, down) + "] <- " +
-                  weightRows("w_down", "l, ", tileSlice(t, down)) + ", act[l, :], h[" + mlpIn + ", " +
-                  tileSlice(t, down) + "]");
+          writer_.line(projectionOp("matvec_add") + " h[" + mlpOut + ", " + tileSlice(t, down) + "] <- " +
+                       weightRows("w_down", "l, ", tileSlice(t, down)) + ", act[l, :], h[" + mlpIn + ", " +
+                       tileSlice(t, down) + "]");
         },
         "signal h_ready[" + mlpOut + "]");
-    hWriters_ = participants(m.hiddenSize / down, B_);
+    hWriters_ = participants(m.hiddenSize / down, blocks_);
     barrier();
   }
 
   void head() {
-    const model::ModelConfig &m = m_;
+    const model::ModelConfig &m = model_;
     const std::string last = str(2 * m.numLayers);
-    w_.blank();
-    w_.line("# Final norm, LM head and the next token.");
+    writer_.blank();
+    writer_.line("# Final norm, LM head and the next token.");
     if (!fused())
       norm(last, "ln_final[");
     const int64_t rows = rowsHead_, tiles = m.vocabSize / rows;
     Frame before, after;
     if (counters())
-      before = [&](const Section &) { w_.line(inputWait(last)); };
+      before = [&](const Section &) { writer_.line(inputWait(last)); };
     if (fused()) {
       // Each block's tiles are contiguous, so one partial argmax covers all its logits.
       after = [&](const Section &s) {
         Affine lo = s.start * rows;
-        w_.line("argmax_partial best[b, :] <- logits[" + lo.text() + " : " + (lo + s.count * rows).text() + "]");
+        writer_.line("argmax_partial best[b, :] <- logits[" + lo.text() + " : " + (lo + s.count * rows).text() + "]");
         if (counters())
-          w_.line("signal logits_ready[0]");
+          writer_.line("signal logits_ready[0]");
       };
     } else if (counters()) {
-      after = [&](const Section &) { w_.line("signal logits_ready[0]"); };
+      after = [&](const Section &) { writer_.line("signal logits_ready[0]"); };
     }
     stage(
-        tiles, 0, B_, before,
+        tiles, 0, blocks_, before,
         [&](const Affine &t) {
           const std::string slice = tileSlice(t, rows);
           if (fused())
-            w_.line(projectionOp("rmsnorm_matvec") + " logits[" + slice + "] <- " + weightRows(lmHead(), "", slice) +
-                    ", h[" + last + ", :], ln_final eps=" + number(m.rmsNormEps));
+            writer_.line(projectionOp("rmsnorm_matvec") + " logits[" + slice + "] <- " +
+                         weightRows(lmHead(), "", slice) + ", h[" + last +
+                         ", :], ln_final eps=" + number(m.rmsNormEps));
           else
-            w_.line(projectionOp("matvec") + " logits[" + slice + "] <- " + weightRows(lmHead(), "", slice) + ", xn[" +
-                    last + ", :]");
+            writer_.line(projectionOp("matvec") + " logits[" + slice + "] <- " + weightRows(lmHead(), "", slice) +
+                         ", xn[" + last + ", :]");
         },
         after);
     barrier();
-    const int64_t writers = participants(tiles, B_);
-    w_.open("blocks b in 0..1");
+    const int64_t writers = participants(tiles, blocks_);
+    writer_.open("blocks b in 0..1");
     if (counters())
-      w_.line("wait logits_ready[0] >= " + str(writers));
+      writer_.line("wait logits_ready[0] >= " + str(writers));
     if (fused())
-      w_.line("argmax_merge next_token <- best");
+      writer_.line("argmax_merge next_token <- best");
     else
-      w_.line("argmax next_token <- logits");
-    w_.close();
+      writer_.line("argmax next_token <- logits");
+    writer_.close();
   }
 
-  const model::ModelConfig &m_;
-  const PlanOptions &o_;
-  const int64_t B_, C_;
-  const std::string dt_;
-  int64_t rowsQkv_ = 1, rowsO_ = 1, rowsMlp_ = 1, rowsDown_ = 1, rowsNorm_ = 1, rowsHead_ = 1, G_ = 1;
+  const model::ModelConfig &model_;
+  const PlanOptions &options_;
+  const int64_t blocks_;  // in the grid
+  const int64_t context_; // KV cache positions
+  const std::string dtype_;
+  // Rows per task of each projection (divisors of its height), and query heads per KV head.
+  int64_t rowsQkv_ = 1, rowsO_ = 1, rowsMlp_ = 1, rowsDown_ = 1, rowsNorm_ = 1, rowsHead_ = 1, groupSize_ = 1;
   int64_t hWriters_ = 0, normWriters_ = 0;
   int64_t barrierRounds_ = 0, counterElements_ = 0;
-  Writer w_;
+  Writer writer_;
 };
 
 } // namespace

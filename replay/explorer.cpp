@@ -304,6 +304,117 @@ std::string counted(size_t n, const std::string &noun) { return std::to_string(n
 
 std::string accessWord(bool write) { return write ? "writes" : "reads"; }
 
+// Co-residency (AMKIR §3): a grid larger than the resident slots that ever blocks relies on blocks
+// that need not be resident. The bounded exploration looks for a dispatch order that deadlocks.
+std::optional<Finding> coResidencyFinding(const ir::Program &program, const ExploreOptions &options,
+                                          ExploreStats &stats) {
+  uint64_t slots = uint64_t(std::max<int64_t>(program.sms, 0)) * uint64_t(std::max<int64_t>(program.occupancy, 0));
+  size_t barriers = 0, waits = 0;
+  for (const auto &code : program.blockPrograms)
+    for (const ir::Instruction &inst : code) {
+      barriers += inst.kind == ir::InstructionKind::Barrier;
+      waits += inst.kind == ir::InstructionKind::Wait;
+    }
+  if (uint64_t(program.blocks) <= slots || barriers + waits == 0)
+    return std::nullopt;
+  Finding finding;
+  finding.rule = Rule::CoResidency;
+  finding.message = "grid of " + std::to_string(program.blocks) + " blocks exceeds the " + std::to_string(slots) +
+                    " resident slots (sms=" + std::to_string(program.sms) +
+                    " x occupancy=" + std::to_string(program.occupancy) + ") and the program has " +
+                    counted(waits, "wait") + " and " + counted(barriers, "barrier");
+  std::optional<std::pair<DeadlockWitness, Interleaving>> limitedDeadlock, reliance;
+  if (slots > 0) {
+    Machine bounded(program, Tracking::ProgressOnly, static_cast<uint32_t>(slots));
+    Search limited(bounded, options);
+    limited.run();
+    stats.limitedExplored = true;
+    stats.limitedStatesGenerated = limited.generated;
+    stats.limitedStatesStored = limited.stored();
+    stats.limitedBudgetExhausted = limited.exhausted;
+    limitedDeadlock = limited.deadlock;
+    reliance = limited.reliance;
+  }
+  if (limitedDeadlock) {
+    const DeadlockWitness &witness = limitedDeadlock->first;
+    finding.notes.push_back("with " + std::to_string(slots) + " resident blocks, " + blocksWord(stuckBlocks(witness)) +
+                            " can never finish in this dispatch order");
+    for (const StuckBlock &s : witness.stuck)
+      finding.notes.push_back(describeStuck(program, s));
+    finding.deadlock = witness;
+    finding.interleaving = limitedDeadlock->second;
+    return finding;
+  }
+  if (stats.limitedExplored && !stats.limitedBudgetExhausted)
+    finding.notes.push_back("with " + std::to_string(slots) +
+                            " resident blocks every dispatch order still finishes; the launch relies on it anyway");
+  else if (stats.limitedExplored)
+    finding.notes.push_back("the bounded-residency exploration ran out of budget before finding a deadlock");
+  if (reliance) {
+    std::vector<uint32_t> absent;
+    for (const StuckBlock &s : reliance->first.stuck)
+      if (s.reason == StuckReason::NotResident)
+        absent.push_back(s.block);
+    for (const StuckBlock &s : reliance->first.stuck) {
+      bool blocked = s.reason == StuckReason::Barrier || (s.reason == StuckReason::Wait && s.value < s.threshold);
+      if (blocked)
+        finding.notes.push_back(describeStuck(program, s) + ", while " + blocksVerb(absent, "is", "are") +
+                                " not resident");
+    }
+    finding.interleaving = reliance->second;
+  }
+  return finding;
+}
+
+// Blocks reaching different numbers of grid barriers, with the search's deadlock (if any) as its
+// witness.
+std::optional<Finding> barrierMismatchFinding(const ir::Program &program, const std::vector<uint32_t> &counts,
+                                              const Search &search) {
+  if (std::adjacent_find(counts.begin(), counts.end(), std::not_equal_to<>()) == counts.end())
+    return std::nullopt;
+  Finding finding;
+  finding.rule = Rule::BarrierMismatch;
+  std::vector<uint32_t> distinct = counts;
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  finding.message = "blocks reach different numbers of grid barriers:";
+  for (size_t i = 0; i < distinct.size(); ++i) {
+    std::vector<uint32_t> which;
+    for (uint32_t block = 0; block < counts.size(); ++block)
+      if (counts[block] == distinct[i])
+        which.push_back(block);
+    finding.message += std::string(i ? "," : "") + " " + blocksWord(which) + " " +
+                       (which.size() == 1 ? "reaches " : "reach ") + std::to_string(distinct[i]);
+  }
+  finding.barrierCounts = counts;
+  if (search.deadlock) {
+    Finding stuck = deadlockFinding(program, Rule::BarrierMismatch, search.deadlock->first, search.deadlock->second);
+    finding.notes = stuck.notes;
+    finding.deadlock = stuck.deadlock;
+    finding.interleaving = stuck.interleaving;
+  }
+  return finding;
+}
+
+// One finding per race the search kept, the last noting how many more racing pairs it counted.
+void addRaceFindings(const ir::Program &program, const Search &search, std::vector<Finding> &findings) {
+  for (const RaceFound &race : search.races) {
+    const RaceWitness &w = race.witness;
+    Finding finding;
+    finding.rule = Rule::Race;
+    finding.message = "race on " + program.regionText(w.overlap) + ": block " + std::to_string(w.first.block) + " " +
+                      accessWord(w.firstWrites) + " it at " + where(program, w.first) + " and block " +
+                      std::to_string(w.second.block) + " " + accessWord(w.secondWrites) + " it at " +
+                      where(program, w.second) + ", and neither happens-before the other in this execution";
+    finding.race = w;
+    finding.interleaving = race.interleaving;
+    findings.push_back(std::move(finding));
+  }
+  if (!search.races.empty() && search.racingPairs.size() > search.races.size())
+    findings.back().notes.push_back(std::to_string(search.racingPairs.size() - search.races.size()) +
+                                    " more racing instruction pairs not shown");
+}
+
 } // namespace
 
 ExploreResult explore(const ir::Program &program, const ExploreOptions &options) {
@@ -321,91 +432,12 @@ ExploreResult explore(const ir::Program &program, const ExploreOptions &options)
   result.stats.budgetExhausted = search.exhausted;
   result.stats.racingPairs = search.racingPairs.size();
 
-  // Co-residency (AMKIR §3): a grid larger than the resident slots that ever blocks relies on blocks
-  // that need not be resident. The bounded exploration looks for a dispatch order that deadlocks.
-  uint64_t slots = uint64_t(std::max<int64_t>(program.sms, 0)) * uint64_t(std::max<int64_t>(program.occupancy, 0));
-  size_t barriers = 0, waits = 0;
-  for (const auto &code : program.blockPrograms)
-    for (const ir::Instruction &inst : code) {
-      barriers += inst.kind == ir::InstructionKind::Barrier;
-      waits += inst.kind == ir::InstructionKind::Wait;
-    }
-  if (uint64_t(program.blocks) > slots && barriers + waits > 0) {
-    Finding finding;
-    finding.rule = Rule::CoResidency;
-    finding.message = "grid of " + std::to_string(program.blocks) + " blocks exceeds the " + std::to_string(slots) +
-                      " resident slots (sms=" + std::to_string(program.sms) +
-                      " x occupancy=" + std::to_string(program.occupancy) + ") and the program has " +
-                      counted(waits, "wait") + " and " + counted(barriers, "barrier");
-    std::optional<std::pair<DeadlockWitness, Interleaving>> limitedDeadlock, reliance;
-    if (slots > 0) {
-      Machine bounded(program, Tracking::ProgressOnly, static_cast<uint32_t>(slots));
-      Search limited(bounded, options);
-      limited.run();
-      result.stats.limitedExplored = true;
-      result.stats.limitedStatesGenerated = limited.generated;
-      result.stats.limitedStatesStored = limited.stored();
-      result.stats.limitedBudgetExhausted = limited.exhausted;
-      limitedDeadlock = limited.deadlock;
-      reliance = limited.reliance;
-    }
-    if (limitedDeadlock) {
-      const DeadlockWitness &witness = limitedDeadlock->first;
-      finding.notes.push_back("with " + std::to_string(slots) + " resident blocks, " +
-                              blocksWord(stuckBlocks(witness)) + " can never finish in this dispatch order");
-      for (const StuckBlock &s : witness.stuck)
-        finding.notes.push_back(describeStuck(program, s));
-      finding.deadlock = witness;
-      finding.interleaving = limitedDeadlock->second;
-    } else {
-      if (result.stats.limitedExplored && !result.stats.limitedBudgetExhausted)
-        finding.notes.push_back("with " + std::to_string(slots) +
-                                " resident blocks every dispatch order still finishes; the launch relies on it anyway");
-      else if (result.stats.limitedExplored)
-        finding.notes.push_back("the bounded-residency exploration ran out of budget before finding a deadlock");
-      if (reliance) {
-        std::vector<uint32_t> absent;
-        for (const StuckBlock &s : reliance->first.stuck)
-          if (s.reason == StuckReason::NotResident)
-            absent.push_back(s.block);
-        for (const StuckBlock &s : reliance->first.stuck) {
-          bool blocked = s.reason == StuckReason::Barrier || (s.reason == StuckReason::Wait && s.value < s.threshold);
-          if (blocked)
-            finding.notes.push_back(describeStuck(program, s) + ", while " + blocksVerb(absent, "is", "are") +
-                                    " not resident");
-        }
-        finding.interleaving = reliance->second;
-      }
-    }
-    result.findings.push_back(std::move(finding));
-  }
-
-  std::vector<uint32_t> counts = all.barrierCounts();
-  bool mismatch = std::adjacent_find(counts.begin(), counts.end(), std::not_equal_to<>()) != counts.end();
-  if (mismatch) {
-    Finding finding;
-    finding.rule = Rule::BarrierMismatch;
-    std::vector<uint32_t> distinct = counts;
-    std::sort(distinct.begin(), distinct.end());
-    distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
-    finding.message = "blocks reach different numbers of grid barriers:";
-    for (size_t i = 0; i < distinct.size(); ++i) {
-      std::vector<uint32_t> which;
-      for (uint32_t block = 0; block < counts.size(); ++block)
-        if (counts[block] == distinct[i])
-          which.push_back(block);
-      finding.message += std::string(i ? "," : "") + " " + blocksWord(which) + " " +
-                         (which.size() == 1 ? "reaches " : "reach ") + std::to_string(distinct[i]);
-    }
-    finding.barrierCounts = counts;
-    if (search.deadlock) {
-      Finding stuck = deadlockFinding(program, Rule::BarrierMismatch, search.deadlock->first, search.deadlock->second);
-      finding.notes = stuck.notes;
-      finding.deadlock = stuck.deadlock;
-      finding.interleaving = stuck.interleaving;
-    }
-    result.findings.push_back(std::move(finding));
-  }
+  if (std::optional<Finding> finding = coResidencyFinding(program, options, result.stats))
+    result.findings.push_back(std::move(*finding));
+  std::optional<Finding> mismatch = barrierMismatchFinding(program, all.barrierCounts(), search);
+  const bool barriersDiffer = mismatch.has_value();
+  if (mismatch)
+    result.findings.push_back(std::move(*mismatch));
 
   if (search.deadlock) {
     const DeadlockWitness &witness = search.deadlock->first;
@@ -413,25 +445,10 @@ ExploreResult explore(const ir::Program &program, const ExploreOptions &options)
                               [](const StuckBlock &s) { return s.reason == StuckReason::Wait; });
     // A deadlock where every stuck block waits at a barrier is the barrier mismatch itself (with
     // equal counts no such state exists: a finished block passed every barrier).
-    if (atWait || !mismatch)
+    if (atWait || !barriersDiffer)
       result.findings.push_back(deadlockFinding(program, Rule::Deadlock, witness, search.deadlock->second));
   }
-
-  for (const RaceFound &race : search.races) {
-    const RaceWitness &w = race.witness;
-    Finding finding;
-    finding.rule = Rule::Race;
-    finding.message = "race on " + program.regionText(w.overlap) + ": block " + std::to_string(w.first.block) + " " +
-                      accessWord(w.firstWrites) + " it at " + where(program, w.first) + " and block " +
-                      std::to_string(w.second.block) + " " + accessWord(w.secondWrites) + " it at " +
-                      where(program, w.second) + ", and neither happens-before the other in this execution";
-    finding.race = w;
-    finding.interleaving = race.interleaving;
-    result.findings.push_back(std::move(finding));
-  }
-  if (!search.races.empty() && search.racingPairs.size() > search.races.size())
-    result.findings.back().notes.push_back(std::to_string(search.racingPairs.size() - search.races.size()) +
-                                           " more racing instruction pairs not shown");
+  addRaceFindings(program, search, result.findings);
 
   std::stable_sort(result.findings.begin(), result.findings.end(),
                    [](const Finding &a, const Finding &b) { return a.rule < b.rule; });

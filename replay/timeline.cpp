@@ -96,123 +96,168 @@ std::string eventTitle(const ir::Program &program, const SimEvent &event, size_t
 int laneY(uint32_t block) { return kTop + static_cast<int>(block) * kLane; }
 int columnX(size_t step) { return kLeft + static_cast<int>(step) * kColumn; }
 
-void renderRun(const ir::Program &program, const ViolationReplay &violation, const ReplayRun &run,
-               const TimelineOptions &options, std::string &out) {
-  const size_t shown = std::min(run.events.size(), options.maxEvents);
-  const uint32_t blocks = static_cast<uint32_t>(program.blockPrograms.size());
-  const int width = columnX(shown) + kEndLabel;
-  const int height = laneY(blocks) + 12;
-  out += "<h3>" + escape(run.title) + "</h3>\n<p>" + escape(run.description) + "</p>\n";
-  if (shown < run.events.size())
-    out += "<p class=\"warn\">Only the first " + std::to_string(shown) + " of " + std::to_string(run.events.size()) +
-           " steps are drawn.</p>\n";
-  out += "<div class=\"scroll\"><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(width) +
-         "\" height=\"" + std::to_string(height) + "\" role=\"img\">\n";
-  out += "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"6\" "
-         "markerHeight=\"6\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#2f7d32\"/></marker>"
-         "</defs>\n";
+// One run as an SVG, layer by layer: the lanes, the step ruler, barrier completions, the signals
+// that let waits pass, the racing pair, the steps, and where each unfinished block stopped.
+class RunDrawing {
+public:
+  RunDrawing(const ir::Program &program, const ViolationReplay &violation, const ReplayRun &run,
+             const TimelineOptions &options, std::string &out)
+      : program_(program), violation_(violation), run_(run), out_(out),
+        shown_(std::min(run.events.size(), options.maxEvents)),
+        blocks_(static_cast<uint32_t>(program.blockPrograms.size())), width_(columnX(shown_) + kEndLabel) {
+    for (size_t i = 0; i < shown_; ++i)
+      lastStep_[run.events[i].block] = i;
+    for (const BlockPosition &p : run.blocked)
+      blocked_[p.block] = &p;
+  }
+
+  void draw() {
+    open();
+    lanes();
+    ruler();
+    barriers();
+    syncArrows();
+    const std::vector<size_t> racing = racingPair();
+    steps(racing);
+    finalState();
+    out_ += "</svg></div>\n";
+    if (!run_.counters.empty())
+      out_ += "<p class=\"small\">Counters at the end: " + escape(run_.counters) + "</p>\n";
+  }
+
+private:
+  void open() {
+    const int height = laneY(blocks_) + 12;
+    out_ += "<h3>" + escape(run_.title) + "</h3>\n<p>" + escape(run_.description) + "</p>\n";
+    if (shown_ < run_.events.size())
+      out_ += "<p class=\"warn\">Only the first " + std::to_string(shown_) + " of " +
+              std::to_string(run_.events.size()) + " steps are drawn.</p>\n";
+    out_ += "<div class=\"scroll\"><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(width_) +
+            "\" height=\"" + std::to_string(height) + "\" role=\"img\">\n";
+    out_ +=
+        "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"6\" "
+        "markerHeight=\"6\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#2f7d32\"/></marker>"
+        "</defs>\n";
+  }
 
   // Lanes, and for a bounded-residency run the span in which each block was resident.
-  std::map<uint32_t, size_t> dispatchedAt;
-  std::map<uint32_t, size_t> lastStep;
-  for (size_t i = 0; i < shown; ++i) {
-    if (run.events[i].kind == StepKind::Dispatch)
-      dispatchedAt[run.events[i].block] = i;
-    lastStep[run.events[i].block] = i;
-  }
-  std::map<uint32_t, const BlockPosition *> blocked;
-  for (const BlockPosition &p : run.blocked)
-    blocked[p.block] = &p;
-  for (uint32_t k = 0; k < blocks; ++k) {
-    const int y = laneY(k);
-    out += "<rect class=\"lane" + std::string(k % 2 ? " odd" : "") + "\" x=\"" + std::to_string(kLeft) + "\" y=\"" +
-           std::to_string(y) + "\" width=\"" + std::to_string(width - kLeft) + "\" height=\"" + std::to_string(kLane) +
-           "\"/>\n";
-    if (run.residentSlots && dispatchedAt.count(k)) {
-      size_t from = dispatchedAt[k];
-      bool resident = blocked.count(k) > 0;
-      size_t to = resident ? shown : lastStep[k] + 1;
-      out += "<rect class=\"resident\" x=\"" + std::to_string(columnX(from)) + "\" y=\"" + std::to_string(y + 2) +
-             "\" width=\"" + std::to_string(static_cast<int>(to - from) * kColumn) + "\" height=\"" +
-             std::to_string(kLane - 4) + "\"><title>block " + std::to_string(k) + " resident</title></rect>\n";
+  void lanes() {
+    std::map<uint32_t, size_t> dispatchedAt;
+    for (size_t i = 0; i < shown_; ++i)
+      if (run_.events[i].kind == StepKind::Dispatch)
+        dispatchedAt[run_.events[i].block] = i;
+    for (uint32_t k = 0; k < blocks_; ++k) {
+      const int y = laneY(k);
+      out_ += "<rect class=\"lane" + std::string(k % 2 ? " odd" : "") + "\" x=\"" + std::to_string(kLeft) + "\" y=\"" +
+              std::to_string(y) + "\" width=\"" + std::to_string(width_ - kLeft) + "\" height=\"" +
+              std::to_string(kLane) + "\"/>\n";
+      if (run_.residentSlots && dispatchedAt.count(k)) {
+        size_t from = dispatchedAt[k];
+        bool resident = blocked_.count(k) > 0;
+        size_t to = resident ? shown_ : lastStep_[k] + 1;
+        out_ += "<rect class=\"resident\" x=\"" + std::to_string(columnX(from)) + "\" y=\"" + std::to_string(y + 2) +
+                "\" width=\"" + std::to_string(static_cast<int>(to - from) * kColumn) + "\" height=\"" +
+                std::to_string(kLane - 4) + "\"><title>block " + std::to_string(k) + " resident</title></rect>\n";
+      }
+      out_ +=
+          "<text class=\"label\" x=\"6\" y=\"" + std::to_string(y + 17) + "\">block " + std::to_string(k) + "</text>\n";
     }
-    out +=
-        "<text class=\"label\" x=\"6\" y=\"" + std::to_string(y + 17) + "\">block " + std::to_string(k) + "</text>\n";
   }
-  // Step ruler.
-  for (size_t i = 0; i < shown; i += 10)
-    out += "<text class=\"ruler\" x=\"" + std::to_string(columnX(i)) + "\" y=\"" + std::to_string(kTop - 8) + "\">" +
-           std::to_string(i) + "</text>\n";
+
+  void ruler() {
+    for (size_t i = 0; i < shown_; i += 10)
+      out_ += "<text class=\"ruler\" x=\"" + std::to_string(columnX(i)) + "\" y=\"" + std::to_string(kTop - 8) + "\">" +
+              std::to_string(i) + "</text>\n";
+  }
 
   // Barrier completions: every block passes at the last arrival.
-  for (size_t i = 0; i < shown; ++i)
-    if (run.events[i].completesBarrier) {
-      const int x = columnX(i) + kBox / 2;
-      out += "<line class=\"barrier\" x1=\"" + std::to_string(x) + "\" y1=\"" + std::to_string(kTop) + "\" x2=\"" +
-             std::to_string(x) + "\" y2=\"" + std::to_string(laneY(blocks)) + "\"><title>barrier " +
-             std::to_string(run.events[i].barrierNumber + 1) + " completes at step " + std::to_string(i) +
-             "</title></line>\n";
-    }
+  void barriers() {
+    for (size_t i = 0; i < shown_; ++i)
+      if (run_.events[i].completesBarrier) {
+        const int x = columnX(i) + kBox / 2;
+        out_ += "<line class=\"barrier\" x1=\"" + std::to_string(x) + "\" y1=\"" + std::to_string(kTop) + "\" x2=\"" +
+                std::to_string(x) + "\" y2=\"" + std::to_string(laneY(blocks_)) + "\"><title>barrier " +
+                std::to_string(run_.events[i].barrierNumber + 1) + " completes at step " + std::to_string(i) +
+                "</title></line>\n";
+      }
+  }
 
   // Synchronisation: the signal whose increment let each wait pass.
-  for (size_t i = 0; i < shown; ++i) {
-    const SimEvent &event = run.events[i];
-    if (event.kind != StepKind::Wait || !event.enabledBy || *event.enabledBy >= shown)
-      continue;
-    const SimEvent &from = run.events[*event.enabledBy];
-    if (from.block == event.block)
-      continue;
-    out += "<line class=\"sync\" marker-end=\"url(#arrow)\" x1=\"" + std::to_string(columnX(*event.enabledBy) + kBox) +
-           "\" y1=\"" + std::to_string(laneY(from.block) + kLane / 2) + "\" x2=\"" + std::to_string(columnX(i)) +
-           "\" y2=\"" + std::to_string(laneY(event.block) + kLane / 2) + "\"/>\n";
+  void syncArrows() {
+    for (size_t i = 0; i < shown_; ++i) {
+      const SimEvent &event = run_.events[i];
+      if (event.kind != StepKind::Wait || !event.enabledBy || *event.enabledBy >= shown_)
+        continue;
+      const SimEvent &from = run_.events[*event.enabledBy];
+      if (from.block == event.block)
+        continue;
+      out_ += "<line class=\"sync\" marker-end=\"url(#arrow)\" x1=\"" +
+              std::to_string(columnX(*event.enabledBy) + kBox) + "\" y1=\"" +
+              std::to_string(laneY(from.block) + kLane / 2) + "\" x2=\"" + std::to_string(columnX(i)) + "\" y2=\"" +
+              std::to_string(laneY(event.block) + kLane / 2) + "\"/>\n";
+    }
   }
 
-  // The racing pair, joined by a red dashed line.
-  std::vector<size_t> racing;
-  for (size_t e : run.highlighted)
-    if (e < shown)
-      racing.push_back(e);
-  if (racing.size() == 2 && violation.race) {
-    const SimEvent &a = run.events[racing[0]], &b = run.events[racing[1]];
-    out += "<line class=\"race\" x1=\"" + std::to_string(columnX(racing[0]) + kBox / 2) + "\" y1=\"" +
-           std::to_string(laneY(a.block) + kLane / 2) + "\" x2=\"" + std::to_string(columnX(racing[1]) + kBox / 2) +
-           "\" y2=\"" + std::to_string(laneY(b.block) + kLane / 2) + "\"><title>race on " +
-           escape(violation.race->buffer) + "</title></line>\n";
+  // The racing pair, joined by a red dashed line; returns the highlighted steps that are drawn.
+  std::vector<size_t> racingPair() {
+    std::vector<size_t> racing;
+    for (size_t e : run_.highlighted)
+      if (e < shown_)
+        racing.push_back(e);
+    if (racing.size() == 2 && violation_.race) {
+      const SimEvent &a = run_.events[racing[0]], &b = run_.events[racing[1]];
+      out_ += "<line class=\"race\" x1=\"" + std::to_string(columnX(racing[0]) + kBox / 2) + "\" y1=\"" +
+              std::to_string(laneY(a.block) + kLane / 2) + "\" x2=\"" + std::to_string(columnX(racing[1]) + kBox / 2) +
+              "\" y2=\"" + std::to_string(laneY(b.block) + kLane / 2) + "\"><title>race on " +
+              escape(violation_.race->buffer) + "</title></line>\n";
+    }
+    return racing;
   }
 
-  // The steps.
-  for (size_t i = 0; i < shown; ++i) {
-    const SimEvent &event = run.events[i];
-    bool hot = std::find(racing.begin(), racing.end(), i) != racing.end();
-    std::string cls = std::string(kindClass(event.kind)) + (hot ? " hot" : "") + (event.error.empty() ? "" : " failed");
-    const int x = columnX(i), y = laneY(event.block) + (kLane - kBox) / 2;
-    out += "<rect class=\"" + cls + "\" x=\"" + std::to_string(x) + "\" y=\"" + std::to_string(y) + "\" width=\"" +
-           std::to_string(kBox) + "\" height=\"" + std::to_string(kBox) + "\" rx=\"" +
-           (event.kind == StepKind::Task ? "2" : "6") + "\"><title>" + escape(eventTitle(program, event, i)) +
-           "</title></rect>\n";
+  void steps(const std::vector<size_t> &racing) {
+    for (size_t i = 0; i < shown_; ++i) {
+      const SimEvent &event = run_.events[i];
+      bool hot = std::find(racing.begin(), racing.end(), i) != racing.end();
+      std::string cls =
+          std::string(kindClass(event.kind)) + (hot ? " hot" : "") + (event.error.empty() ? "" : " failed");
+      const int x = columnX(i), y = laneY(event.block) + (kLane - kBox) / 2;
+      out_ += "<rect class=\"" + cls + "\" x=\"" + std::to_string(x) + "\" y=\"" + std::to_string(y) + "\" width=\"" +
+              std::to_string(kBox) + "\" height=\"" + std::to_string(kBox) + "\" rx=\"" +
+              (event.kind == StepKind::Task ? "2" : "6") + "\"><title>" + escape(eventTitle(program_, event, i)) +
+              "</title></rect>\n";
+    }
   }
 
   // The final state: where each unfinished block stopped, after its last step.
-  for (const BlockPosition &p : run.blocked) {
-    const int y = laneY(p.block);
-    const int x = columnX(shown) + 8;
-    bool stuck = p.atWait || p.atBarrier || p.phase == BlockPhase::NotStarted;
-    std::string text = positionText(program, p);
-    out += "<rect class=\"" + std::string(stuck ? "stuck" : "open") + "\" x=\"" + std::to_string(x) + "\" y=\"" +
-           std::to_string(y + 4) + "\" width=\"" + std::to_string(kEndLabel - 20) + "\" height=\"" +
-           std::to_string(kLane - 8) + "\" rx=\"3\"><title>" + escape(text) + "</title></rect>\n";
-    std::string shortText = text.size() > 112 ? text.substr(0, 109) + "..." : text;
-    out += "<text class=\"end\" x=\"" + std::to_string(x + 4) + "\" y=\"" + std::to_string(y + 17) + "\">" +
-           escape(shortText) + "</text>\n";
+  void finalState() {
+    for (const BlockPosition &p : run_.blocked) {
+      const int y = laneY(p.block);
+      const int x = columnX(shown_) + 8;
+      bool stuck = p.atWait || p.atBarrier || p.phase == BlockPhase::NotStarted;
+      std::string text = positionText(program_, p);
+      out_ += "<rect class=\"" + std::string(stuck ? "stuck" : "open") + "\" x=\"" + std::to_string(x) + "\" y=\"" +
+              std::to_string(y + 4) + "\" width=\"" + std::to_string(kEndLabel - 20) + "\" height=\"" +
+              std::to_string(kLane - 8) + "\" rx=\"3\"><title>" + escape(text) + "</title></rect>\n";
+      std::string shortText = text.size() > 112 ? text.substr(0, 109) + "..." : text;
+      out_ += "<text class=\"end\" x=\"" + std::to_string(x + 4) + "\" y=\"" + std::to_string(y + 17) + "\">" +
+              escape(shortText) + "</text>\n";
+    }
+    for (uint32_t k = 0; k < blocks_; ++k)
+      if (!blocked_.count(k) && (lastStep_.count(k) || !run_.residentSlots))
+        out_ += "<text class=\"done\" x=\"" + std::to_string(columnX(shown_) + 12) + "\" y=\"" +
+                std::to_string(laneY(k) + 17) + "\">finished</text>\n";
   }
-  for (uint32_t k = 0; k < blocks; ++k)
-    if (!blocked.count(k) && (lastStep.count(k) || !run.residentSlots))
-      out += "<text class=\"done\" x=\"" + std::to_string(columnX(shown) + 12) + "\" y=\"" +
-             std::to_string(laneY(k) + 17) + "\">finished</text>\n";
-  out += "</svg></div>\n";
-  if (!run.counters.empty())
-    out += "<p class=\"small\">Counters at the end: " + escape(run.counters) + "</p>\n";
-}
+
+  const ir::Program &program_;
+  const ViolationReplay &violation_;
+  const ReplayRun &run_;
+  std::string &out_;
+  const size_t shown_;    // steps drawn
+  const uint32_t blocks_; // lanes
+  const int width_;
+  std::map<uint32_t, size_t> lastStep_;               // per block: its last step drawn
+  std::map<uint32_t, const BlockPosition *> blocked_; // per unfinished block: where it stopped
+};
 
 void renderDiffTable(const ir::Program &program, const std::vector<RegionDiff> &diffs, const std::string &caption,
                      std::string &out) {
@@ -288,7 +333,7 @@ std::string renderTimelineHtml(const ReplayResult &result, const ir::Program &pr
            (v.exhibited ? "ok\">exhibited" : "no\">not exhibited") + "</span></h2>\n";
     out += "<p>" + escape(v.summary) + "</p>\n<p class=\"small\">checker: " + escape(v.message) + "</p>\n";
     for (const ReplayRun &run : v.runs)
-      renderRun(program, v, run, options, out);
+      RunDrawing(program, v, run, options, out).draw();
     renderDiffTable(program, v.diffs, "What the two orders leave (right after both accesses)", out);
     renderDiffTable(program, v.finalDiffs, "At the end of the launch", out);
     if (!v.notes.empty()) {

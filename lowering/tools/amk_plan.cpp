@@ -38,19 +38,17 @@ lowering::VerifyOutcome verifySchedule(const std::string &name, const std::strin
   return outcome;
 }
 
-} // namespace
+// The command line: one lowering (config, --target and its knobs) or the whole matrix (--matrix).
+struct Arguments {
+  std::string config, strategyName = "fused", weightsName = "model", targetName, outputFile, matrixDirectory;
+  lowering::PlanOptions plan;
+  lowering::MatrixOptions matrix;
+  bool quiet = false, noVerify = false;
 
-int main(int argc, char **argv) {
-  try {
-    CLI::App app{"amk-plan: lower a HuggingFace Llama config.json to an AMKIR decode-step schedule"};
-    std::string config, strategyName = "fused", targetName, outputFile, matrixDirectory;
-    lowering::PlanOptions plan;
-    lowering::MatrixOptions matrix;
-    bool quiet = false, noVerify = false;
+  void add(CLI::App &app) {
     app.add_option("config", config, "checkpoint directory or config.json");
     app.add_option("--strategy,-s", strategyName, "barrier, dataflow, fused or splitkv")
         ->check(CLI::IsMember({"barrier", "dataflow", "fused", "splitkv", "headwise"}));
-    std::string weightsName = "model";
     app.add_option("--weights", weightsName,
                    "projection weights: model (the checkpoint's dtype) or int8 (W8A16, quantised at load time)")
         ->check(CLI::IsMember({"model", "int8"}));
@@ -70,70 +68,91 @@ int main(int argc, char **argv) {
     app.add_option("--jobs,-j", matrix.jobs, "matrix: lowerings planned and verified in parallel")
         ->check(CLI::PositiveNumber);
     app.add_flag("-q,--quiet", quiet, "matrix: no progress line");
+  }
+};
+
+// Plans and verifies every lowering of the matrix; 0 when all are accepted.
+int planMatrix(Arguments &args) {
+  args.matrix.outputDirectory = args.matrixDirectory;
+  bool showProgress = !args.quiet && isatty(STDERR_FILENO);
+  lowering::MatrixSummary summary =
+      lowering::runMatrix(args.matrix, verifySchedule, [&](size_t done, size_t total, const lowering::MatrixRow &row) {
+        if (showProgress)
+          std::cerr << "\r\033[K[" << done << "/" << total << "] " << row.model << " " << row.target << " "
+                    << row.variant << (done == total ? "\n" : "") << std::flush;
+      });
+  std::string table = summary.table();
+  std::cout << table;
+  std::ofstream(std::filesystem::path(args.matrixDirectory) / "summary.txt") << table;
+  std::ofstream(std::filesystem::path(args.matrixDirectory) / "summary.json") << summary.json();
+  return summary.accepted() == summary.lowerings() && summary.modelErrors.empty() && summary.lowerings() > 0 ? 0 : 1;
+}
+
+// The knobs of one lowering, checked: an exit code where they do not make one.
+std::optional<int> resolvePlanOptions(Arguments &args) {
+  if (args.config.empty() || args.targetName.empty()) {
+    std::cerr << "amk-plan: give a config (checkpoint directory or config.json) and --target, or --matrix DIR\n";
+    return 2;
+  }
+  std::optional<lowering::Target> target = lowering::findTarget(args.targetName);
+  if (!target) {
+    std::cerr << "amk-plan: unknown target '" << args.targetName << "' (known: a100, l4, l40s, h100, rtx5090, sm_80, "
+              << "sm_89, sm_90, sm_120)\n";
+    return 2;
+  }
+  args.plan.target = *target;
+  args.plan.strategy = *lowering::parseStrategy(args.strategyName);
+  args.plan.weights = *lowering::parseWeightFormat(args.weightsName);
+  return std::nullopt;
+}
+
+// Plans one model's schedule, verifies it unless --no-verify, and writes it out.
+int planOne(Arguments &args) {
+  if (std::optional<int> exitCode = resolvePlanOptions(args))
+    return *exitCode;
+  model::ConfigResult model = model::loadModelConfig(args.config);
+  if (!model.ok()) {
+    std::cerr << model.render();
+    return 2;
+  }
+  lowering::PlanResult result = lowering::planSchedule(*model.config, args.plan);
+  if (!result.plan) {
+    std::cerr << "amk-plan: " << result.error << "\n";
+    return result.error.starts_with("internal error") ? 101 : 2;
+  }
+  if (!args.noVerify) {
+    lowering::VerifyOutcome outcome = verifySchedule(model.config->name + ".amkir", result.plan->text);
+    if (!outcome.accepted) {
+      std::cerr << "amk-plan: internal error: the checker rejects the planned schedule: " << outcome.verdict << "\n";
+      return 101;
+    }
+  }
+  if (args.outputFile.empty()) {
+    std::cout << result.plan->text;
+    return 0;
+  }
+  std::ofstream out(args.outputFile, std::ios::binary);
+  out << result.plan->text;
+  if (!out) {
+    std::cerr << "amk-plan: " << args.outputFile << ": cannot write\n";
+    return 2;
+  }
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  try {
+    CLI::App app{"amk-plan: lower a HuggingFace Llama config.json to an AMKIR decode-step schedule"};
+    Arguments args;
+    args.add(app);
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError &e) {
       return app.exit(e) == 0 ? 0 : 2;
     }
-
-    if (!matrixDirectory.empty()) {
-      matrix.outputDirectory = matrixDirectory;
-      bool showProgress = !quiet && isatty(STDERR_FILENO);
-      lowering::MatrixSummary summary =
-          lowering::runMatrix(matrix, verifySchedule, [&](size_t done, size_t total, const lowering::MatrixRow &row) {
-            if (showProgress)
-              std::cerr << "\r\033[K[" << done << "/" << total << "] " << row.model << " " << row.target << " "
-                        << row.variant << (done == total ? "\n" : "") << std::flush;
-          });
-      std::string table = summary.table();
-      std::cout << table;
-      std::ofstream(std::filesystem::path(matrixDirectory) / "summary.txt") << table;
-      std::ofstream(std::filesystem::path(matrixDirectory) / "summary.json") << summary.json();
-      return summary.accepted() == summary.lowerings() && summary.modelErrors.empty() && summary.lowerings() > 0 ? 0
-                                                                                                                 : 1;
-    }
-
-    if (config.empty() || targetName.empty()) {
-      std::cerr << "amk-plan: give a config (checkpoint directory or config.json) and --target, or --matrix DIR\n";
-      return 2;
-    }
-    std::optional<lowering::Target> target = lowering::findTarget(targetName);
-    if (!target) {
-      std::cerr << "amk-plan: unknown target '" << targetName << "' (known: a100, l4, l40s, h100, rtx5090, sm_80, "
-                << "sm_89, sm_90, sm_120)\n";
-      return 2;
-    }
-    plan.target = *target;
-    plan.strategy = *lowering::parseStrategy(strategyName);
-    plan.weights = *lowering::parseWeightFormat(weightsName);
-    model::ConfigResult model = model::loadModelConfig(config);
-    if (!model.ok()) {
-      std::cerr << model.render();
-      return 2;
-    }
-    lowering::PlanResult result = lowering::planSchedule(*model.config, plan);
-    if (!result.plan) {
-      std::cerr << "amk-plan: " << result.error << "\n";
-      return result.error.starts_with("internal error") ? 101 : 2;
-    }
-    if (!noVerify) {
-      lowering::VerifyOutcome outcome = verifySchedule(model.config->name + ".amkir", result.plan->text);
-      if (!outcome.accepted) {
-        std::cerr << "amk-plan: internal error: the checker rejects the planned schedule: " << outcome.verdict << "\n";
-        return 101;
-      }
-    }
-    if (outputFile.empty()) {
-      std::cout << result.plan->text;
-    } else {
-      std::ofstream out(outputFile, std::ios::binary);
-      out << result.plan->text;
-      if (!out) {
-        std::cerr << "amk-plan: " << outputFile << ": cannot write\n";
-        return 2;
-      }
-    }
-    return 0;
+    return args.matrixDirectory.empty() ? planOne(args) : planMatrix(args);
   } catch (const std::exception &e) {
     std::cerr << "amk-plan: internal error: " << e.what() << "\n";
     return 101;

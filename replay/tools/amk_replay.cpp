@@ -49,6 +49,111 @@ std::string locateSchedule(const std::string &named, const std::string &witnessP
   return fs::exists(beside) ? beside.string() : named;
 }
 
+// The schedule to replay and the witness for it. Where loading stops short, `exitCode` says how the
+// tool ends.
+struct Loaded {
+  ir::Schedule schedule;
+  std::optional<replay::Witness> witness;
+  std::optional<int> exitCode;
+};
+
+// A witness file (JSON text read from `input`) and the schedule it names, or `schedulePath`.
+Loaded loadWitness(const std::string &text, const std::string &input, const std::string &schedulePath) {
+  Loaded loaded;
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, false);
+  if (json.is_discarded()) {
+    std::cerr << input << ": error: not valid JSON\n";
+    loaded.exitCode = kBadInput;
+    return loaded;
+  }
+  std::string error;
+  loaded.witness = replay::witnessFromJson(json, error);
+  if (!loaded.witness) {
+    std::cerr << input << ": error: " << error << "\n";
+    loaded.exitCode = kBadInput;
+    return loaded;
+  }
+  const replay::Witness &witness = *loaded.witness;
+  std::string path = schedulePath.empty() ? locateSchedule(witness.file, input) : schedulePath;
+  ir::Schedule &schedule = loaded.schedule;
+  schedule = ir::loadSchedule(path);
+  if (!schedule.source) {
+    std::cerr << path << ": error: " << schedule.readError
+              << " (the schedule the witness is for; --schedule names it)\n";
+    loaded.exitCode = kBadInput;
+  } else if (replay::scheduleHash(schedule.source->text()) != witness.contentHash) {
+    std::cerr << path << ": error: the witness was written for another version of this file (content hash "
+              << witness.contentHash << ", the file's is " << replay::scheduleHash(schedule.source->text())
+              << "); run amk-verify --witness-out again\n";
+    loaded.exitCode = kBadInput;
+  } else if (!schedule.program) {
+    std::cerr << schedule.renderDiagnostics();
+    loaded.exitCode = kBadInput;
+  } else if (std::string mismatch = replay::checkAgainst(witness, *schedule.program); !mismatch.empty()) {
+    std::cerr << input << ": error: " << mismatch << "\n";
+    loaded.exitCode = kBadInput;
+  }
+  return loaded;
+}
+
+// A schedule, verified here to get the witness of its violations.
+Loaded loadAndVerify(const std::string &input) {
+  Loaded loaded;
+  checker::FileResult checked;
+  checked.schedule = ir::loadSchedule(input);
+  if (!checked.schedule.program) {
+    if (checked.schedule.source)
+      std::cerr << checked.schedule.renderDiagnostics();
+    else
+      std::cerr << input << ": error: " << checked.schedule.readError << "\n";
+    loaded.exitCode = kBadInput;
+    return loaded;
+  }
+  checked.verdict = checker::verify(*checked.schedule.program);
+  if (checked.verdict->safe()) {
+    std::cout << input << ": safe: nothing to replay (amk-verify certifies it)\n";
+    loaded.exitCode = kNotExhibited;
+    return loaded;
+  }
+  std::string error;
+  loaded.witness = replay::witnessFromJson(checker::witnessJson(checked), error);
+  if (!loaded.witness) {
+    std::cerr << "amk-replay: internal error: the checker's witness does not read back: " << error << "\n";
+    loaded.exitCode = kInternal;
+    return loaded;
+  }
+  loaded.schedule = std::move(checked.schedule);
+  return loaded;
+}
+
+// Replays the witness on the host (and, with --gpu, on the device) and prints what happened.
+int replayLoaded(const Loaded &loaded, const replay::ReplayOptions &options, const std::string &timelinePath, bool gpu,
+                 const replay::GpuReplayOptions &gpuOptions) {
+  const ir::Program &program = *loaded.schedule.program;
+  replay::ReplayResult result = replay::replayWitness(program, *loaded.witness, options);
+  std::cout << replay::renderReplayText(result, program);
+  if (!timelinePath.empty()) {
+    std::ofstream out(timelinePath, std::ios::binary);
+    out << replay::renderTimelineHtml(result, program);
+    if (!out) {
+      std::cerr << timelinePath << ": error: cannot write the timeline\n";
+      return kBadInput;
+    }
+  }
+  bool exhibited = result.allExhibited();
+  if (gpu) {
+    replay::GpuReplayResult onGpu =
+        replay::replayOnGpu(program, loaded.schedule.source->text(), *loaded.witness, result, options, gpuOptions);
+    if (!onGpu.error.empty()) {
+      std::cerr << "amk-replay: error: --gpu: " << onGpu.error << "\n";
+      return kBadInput;
+    }
+    std::cout << replay::renderGpuText(onGpu, program);
+    exhibited = exhibited && onGpu.allExhibited();
+  }
+  return exhibited ? kExhibited : kNotExhibited;
+}
+
 int run(int argc, char **argv) {
   CLI::App app{"amk-replay: exhibit the violations of a schedule amk-verify rejects"};
   std::string input, schedulePath, timelinePath;
@@ -84,90 +189,10 @@ int run(int argc, char **argv) {
     std::cerr << input << ": error: cannot read the file\n";
     return kBadInput;
   }
-
-  // Either way we end with the schedule and the witness for it.
-  ir::Schedule schedule;
-  std::optional<replay::Witness> witness;
-  if (looksLikeJson(text)) {
-    nlohmann::json json = nlohmann::json::parse(text, nullptr, false);
-    if (json.is_discarded()) {
-      std::cerr << input << ": error: not valid JSON\n";
-      return kBadInput;
-    }
-    std::string error;
-    witness = replay::witnessFromJson(json, error);
-    if (!witness) {
-      std::cerr << input << ": error: " << error << "\n";
-      return kBadInput;
-    }
-    std::string path = schedulePath.empty() ? locateSchedule(witness->file, input) : schedulePath;
-    schedule = ir::loadSchedule(path);
-    if (!schedule.source) {
-      std::cerr << path << ": error: " << schedule.readError
-                << " (the schedule the witness is for; --schedule names it)\n";
-      return kBadInput;
-    }
-    if (replay::scheduleHash(schedule.source->text()) != witness->contentHash) {
-      std::cerr << path << ": error: the witness was written for another version of this file (content hash "
-                << witness->contentHash << ", the file's is " << replay::scheduleHash(schedule.source->text())
-                << "); run amk-verify --witness-out again\n";
-      return kBadInput;
-    }
-    if (!schedule.program) {
-      std::cerr << schedule.renderDiagnostics();
-      return kBadInput;
-    }
-    if (std::string mismatch = replay::checkAgainst(*witness, *schedule.program); !mismatch.empty()) {
-      std::cerr << input << ": error: " << mismatch << "\n";
-      return kBadInput;
-    }
-  } else {
-    checker::FileResult checked;
-    checked.schedule = ir::loadSchedule(input);
-    if (!checked.schedule.program) {
-      if (checked.schedule.source)
-        std::cerr << checked.schedule.renderDiagnostics();
-      else
-        std::cerr << input << ": error: " << checked.schedule.readError << "\n";
-      return kBadInput;
-    }
-    checked.verdict = checker::verify(*checked.schedule.program);
-    if (checked.verdict->safe()) {
-      std::cout << input << ": safe: nothing to replay (amk-verify certifies it)\n";
-      return kNotExhibited;
-    }
-    std::string error;
-    witness = replay::witnessFromJson(checker::witnessJson(checked), error);
-    if (!witness) {
-      std::cerr << "amk-replay: internal error: the checker's witness does not read back: " << error << "\n";
-      return kInternal;
-    }
-    schedule = std::move(checked.schedule);
-  }
-
-  const ir::Program &program = *schedule.program;
-  replay::ReplayResult result = replay::replayWitness(program, *witness, options);
-  std::cout << replay::renderReplayText(result, program);
-  if (!timelinePath.empty()) {
-    std::ofstream out(timelinePath, std::ios::binary);
-    out << replay::renderTimelineHtml(result, program);
-    if (!out) {
-      std::cerr << timelinePath << ": error: cannot write the timeline\n";
-      return kBadInput;
-    }
-  }
-  bool exhibited = result.allExhibited();
-  if (gpu) {
-    replay::GpuReplayResult onGpu =
-        replay::replayOnGpu(program, schedule.source->text(), *witness, result, options, gpuOptions);
-    if (!onGpu.error.empty()) {
-      std::cerr << "amk-replay: error: --gpu: " << onGpu.error << "\n";
-      return kBadInput;
-    }
-    std::cout << replay::renderGpuText(onGpu, program);
-    exhibited = exhibited && onGpu.allExhibited();
-  }
-  return exhibited ? kExhibited : kNotExhibited;
+  const Loaded loaded = looksLikeJson(text) ? loadWitness(text, input, schedulePath) : loadAndVerify(input);
+  if (loaded.exitCode)
+    return *loaded.exitCode;
+  return replayLoaded(loaded, options, timelinePath, gpu, gpuOptions);
 }
 
 } // namespace
