@@ -89,6 +89,7 @@ HappensBefore::HappensBefore(const ir::Program &program, const ProgressResult &p
   for (CounterAccesses &accesses : perCounter_) {
     accesses.settled.assign(accesses.waits.size(), false);
     accesses.incoming.resize(accesses.waits.size());
+    accesses.prefixes.resize(accesses.waits.size());
   }
   position_.resize(blockOffset_[blocks_]);
   for (uint32_t p = 0; p < progress.order.size(); ++p)
@@ -120,13 +121,20 @@ HappensBefore::HappensBefore(const ir::Program &program, const ProgressResult &p
   });
   passed = {};
   computeClocks(); // the relation with the first round's edges (the same relation if there are none)
-  if (added) {
+  // Both rules under the current clocks, until neither adds an edge. The signal rule needs another
+  // round only when the relation grew since it last ran.
+  if (added)
     ++rounds_;
-    auto byClocks = [this](InstructionRef a, InstructionRef b) { return ordered(a, b); };
-    while (addGuaranteedEdges(byClocks)) {
-      computeClocks();
-      ++rounds_;
-    }
+  bool relationGrew = added;
+  auto byClocks = [this](InstructionRef a, InstructionRef b) { return ordered(a, b); };
+  for (;;) {
+    const bool signalEdges = relationGrew && addGuaranteedEdges(byClocks);
+    const bool prefixEdges = addPrefixEdges();
+    if (!signalEdges && !prefixEdges)
+      break;
+    computeClocks();
+    ++rounds_;
+    relationGrew = true;
   }
   barrierAt_ = {};
   buildGraph();
@@ -179,6 +187,8 @@ void HappensBefore::computeClocks() {
         joinClock(clock, barrierClock.data() + size_t(barriersPassed[k] - 1) * width, width);
       if (flags & kAcquire) {
         const CounterAccesses &accesses = perCounter_[waitCounter_[vertex]];
+        for (InstructionRef source : accesses.prefixes[waitIndex_[vertex]])
+          joinInstruction(clock, source);
         const std::vector<uint32_t> &incoming = accesses.incoming[waitIndex_[vertex]];
         if (incoming.size() < kShared) {
           for (uint32_t t : incoming)
@@ -293,6 +303,8 @@ void HappensBefore::buildGraph() {
           for (uint32_t t : incoming)
             edges.emplace_back(v, blockOffset_[accesses.signals[t].block] + accesses.signals[t].index);
         }
+        for (InstructionRef source : accesses.prefixes[waitIndex_[v]])
+          edges.emplace_back(v, blockOffset_[source.block] + source.index);
       }
     }
   }
@@ -425,6 +437,99 @@ template <class Order> bool HappensBefore::addGuaranteedEdges(const Order &order
       }
       if (!pending)
         accesses.settled[wi] = true;
+    }
+  }
+  return added;
+}
+
+// The generalised rule (AMKIR §3): an instruction X happens before an acquire wait `wait C >= n` if
+// the signals on C that could let the wait pass without a release signal after X — every relaxed or
+// .cta signal, and every release signal X does not happen before, leaving out those that happen after
+// the wait — add up to less than n: every value the wait can read then holds a release signal that X
+// happens before. X = (b, x) happens before a signal t exactly when x < reach(t, b), with reach(t, b)
+// = t's index if t is in block b, else how many of b's instructions happen before t (its clock), so
+// the instructions that qualify form a prefix of b's program. Only a wait with some readable release
+// signal not yet ordered before it can gain anything (an X beyond what already happens before the
+// wait can happen before no signal that does), and only through those signals: X qualifies iff the
+// unordered release signals it happens before carry more than `total - n`, where `total` is all that
+// the wait can read.
+bool HappensBefore::addPrefixEdges() {
+  bool added = false;
+  struct Candidate {
+    uint32_t reach;
+    uint64_t amount;
+  };
+  std::vector<uint32_t> unordered; // places in the element's list of signals
+  std::vector<Candidate> candidates;
+  std::vector<uint32_t> blocksReached;
+  for (CounterAccesses &accesses : perCounter_) {
+    for (size_t wi = 0; wi < accesses.waits.size(); ++wi) {
+      if (accesses.settled[wi])
+        continue; // every readable release signal already happens before it
+      const InstructionRef wait = accesses.waits[wi];
+      const uint64_t threshold = accesses.waitThreshold[wi];
+      const uint32_t waitVertex = blockOffset_[wait.block] + wait.index;
+      const uint32_t waitPosition = position_[waitVertex];
+      const uint32_t *waitClock = clock(segmentOf_[waitVertex]);
+      uint64_t total = 0;
+      unordered.clear();
+      for (uint32_t t = 0; t < accesses.signals.size(); ++t) {
+        const InstructionRef s = accesses.signals[t];
+        if (accesses.signalPosition[t] > waitPosition && ordered(wait, s))
+          continue; // happens after the wait: never read by it
+        total += accesses.signalAmount[t];
+        if (accesses.signalReleases[t] && s.block != wait.block && !ordered(s, wait))
+          unordered.push_back(t);
+      }
+      if (unordered.empty() || total < threshold)
+        continue;
+      const uint64_t mustCarry = total - threshold; // X qualifies iff its signals carry more than this
+      blocksReached.clear();
+      for (uint32_t t : unordered) {
+        const InstructionRef s = accesses.signals[t];
+        for (uint32_t b = 0; b < blocks_; ++b)
+          if (b != wait.block && (b == s.block ? s.index : clock(segmentOf_[blockOffset_[s.block] + s.index])[b]) >
+                                     waitClock[b])
+            blocksReached.push_back(b);
+      }
+      std::sort(blocksReached.begin(), blocksReached.end());
+      blocksReached.erase(std::unique(blocksReached.begin(), blocksReached.end()), blocksReached.end());
+      for (uint32_t b : blocksReached) {
+        // By reach, largest first: the prefix ends where the signals X reaches stop carrying enough.
+        candidates.clear();
+        for (uint32_t t : unordered) {
+          const InstructionRef s = accesses.signals[t];
+          const uint32_t reach = b == s.block ? s.index : clock(segmentOf_[blockOffset_[s.block] + s.index])[b];
+          candidates.push_back({reach, accesses.signalAmount[t]});
+        }
+        std::sort(candidates.begin(), candidates.end(),
+                  [](const Candidate &x, const Candidate &y) { return x.reach > y.reach; });
+        uint64_t carried = 0;
+        uint32_t prefix = 0; // instructions of b that qualify: (b, x) for x < prefix
+        for (const Candidate &c : candidates) {
+          carried += c.amount;
+          if (carried > mustCarry) {
+            prefix = c.reach;
+            break;
+          }
+        }
+        if (prefix <= waitClock[b])
+          continue; // nothing beyond what already happens before the wait
+        const InstructionRef source{b, prefix - 1};
+        // computeClocks relies on this, as for guaranteed signals: X runs before the wait in the
+        // maximal execution (some release signal it happens before ran before the wait there).
+        if (position_[blockOffset_[b] + source.index] > waitPosition)
+          throw std::logic_error("a prefix of the generalised rule runs after its wait in the maximal execution");
+        std::vector<InstructionRef> &prefixes = accesses.prefixes[wi];
+        auto same = std::find_if(prefixes.begin(), prefixes.end(), [&](InstructionRef r) { return r.block == b; });
+        if (same == prefixes.end()) {
+          prefixes.push_back(source);
+          ++prefixEdges_;
+        } else {
+          *same = source;
+        }
+        added = true;
+      }
     }
   }
   return added;

@@ -49,6 +49,9 @@ public:
   size_t programOrderEdges() const { return programOrderEdges_; }
   size_t barrierEdges() const { return barrierEdges_; }
   size_t synchronizesWithEdges() const { return synchronizesWithEdges_; }
+  // Edges of the generalised rule: from the last instruction of a block's qualifying prefix to a
+  // wait (docs/checker.md, "The generalised rule").
+  size_t prefixEdges() const { return prefixEdges_; }
   size_t rounds() const { return rounds_; }
 
 private:
@@ -58,6 +61,10 @@ private:
   // One round of the fixpoint under the relation `ordered` (a happens before b): adds every edge
   // it guarantees; whether it added any.
   template <class Order> bool addGuaranteedEdges(const Order &ordered);
+  // One round of the generalised rule under the current clocks: for every wait with signals not yet
+  // ordered before it, the longest prefix of each other block whose every instruction happens before
+  // it; whether any prefix grew.
+  bool addPrefixEdges();
   const ir::Instruction &at(InstructionRef r) const { return program_.blockPrograms[r.block][r.index]; }
 
   const ir::Program &program_;
@@ -88,6 +95,9 @@ private:
     // Per wait: the signals (places in `signals`) guaranteed to synchronize with it, in the order
     // the fixpoint found them.
     std::vector<std::vector<uint32_t>> incoming;
+    // Per wait: the last instruction of each block's prefix that the generalised rule orders before
+    // it, one entry per block, the latest found.
+    std::vector<std::vector<InstructionRef>> prefixes;
   };
   std::vector<CounterAccesses> perCounter_;
   // Counter element -> index into perCounter_: elementSlot_[elementBase_[counter] + index], or by
@@ -99,6 +109,7 @@ private:
   size_t addSlot(uint32_t counter, int64_t index);
   size_t findSlot(uint32_t counter, int64_t index) const; // kNoSlot if the element has no access
   size_t synchronizesWithEdges_ = 0;
+  size_t prefixEdges_ = 0;
   size_t vertices_ = 0;
   size_t programOrderEdges_ = 0;
   size_t barrierEdges_ = 0;

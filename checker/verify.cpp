@@ -214,7 +214,8 @@ Verdict verify(const ir::Program &program, const Options &options) {
   verdict.stats.programOrderEdges = hb.programOrderEdges();
   verdict.stats.barrierEdges = hb.barrierEdges();
   verdict.stats.synchronizesWithEdges = hb.synchronizesWithEdges();
-  verdict.stats.graphEdges = hb.programOrderEdges() + hb.barrierEdges() + hb.synchronizesWithEdges();
+  verdict.stats.graphEdges =
+      hb.programOrderEdges() + hb.barrierEdges() + hb.synchronizesWithEdges() + hb.prefixEdges();
   verdict.stats.fixpointRounds = hb.rounds();
 
   start = Clock::now();

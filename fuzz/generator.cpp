@@ -54,8 +54,11 @@ public:
 
     int phases = static_cast<int>(c_.between(1, o_.maxPhases));
     for (int p = 0; p < phases; ++p) {
-      if (c_.chance(25))
+      const uint64_t kind = c_.below(100);
+      if (kind < 25)
         barrierPhase();
+      else if (kind < 37)
+        relayPhase();
       else
         counterPhase();
       // Phases are usually fenced by a barrier in every block; leaving it out makes the next
@@ -168,6 +171,57 @@ private:
     if (c_.chance(10)) {
       int p = producers[c_.below(producers.size())];
       emit(p, "opaque " + tile(b, p, false) + " <- name=\"late\"");
+    }
+  }
+
+  // "Any of" relays: a writer publishes its tile on one counter element; relays wait for it and each
+  // signal a second element; readers wait for some of the relays' adds, then read the writer's
+  // tile. Whichever relay's add a reader's wait reads orders the write before the read. Perturbations
+  // that break it: a relay that signals before its wait, a relaxed or .cta relay signal, a threshold
+  // one too low (reachable without any relay when the element already holds enough).
+  void relayPhase() {
+    if (blocks_ < 3)
+      return counterPhase();
+    const Buffer &b = buffers_[c_.below(buffers_.size())];
+    // Two different counter elements: relays that signal the element they wait on are the
+    // first-increment pattern of counterPhase, not this one.
+    const Counter &go = counters_[c_.below(counters_.size())];
+    const Counter &done = counters_[c_.below(counters_.size())];
+    const int goElement = go.size ? static_cast<int>(c_.below(static_cast<uint64_t>(go.size))) : 0;
+    int doneElement = done.size ? static_cast<int>(c_.below(static_cast<uint64_t>(done.size))) : 0;
+    if (&go == &done && goElement == doneElement) {
+      if (!done.size)
+        return counterPhase();
+      doneElement = (doneElement + 1) % done.size;
+    }
+    const int writer = static_cast<int>(c_.below(static_cast<uint64_t>(blocks_)));
+    std::vector<int> relays, readers;
+    for (int i = 0; i < blocks_; ++i)
+      if (i != writer)
+        (c_.chance(50) ? relays : readers).push_back(i);
+    if (relays.empty() || readers.empty())
+      return counterPhase();
+    emit(writer, "opaque " + tile(b, writer, false) + " <- name=\"produce\"");
+    emit(writer, "signal " + counterRef(go, goElement));
+    const uint64_t goThreshold = ++signalled_[go.name + "[" + std::to_string(goElement) + "]"];
+    for (int r : relays) {
+      const bool early = c_.chance(8);
+      const std::string signal = std::string("signal") + scope(c_, 6, 3) + " " + counterRef(done, doneElement);
+      if (early)
+        emit(r, signal);
+      emit(r, "wait " + counterRef(go, goElement) + " >= " + std::to_string(goThreshold));
+      if (!early)
+        emit(r, signal);
+    }
+    uint64_t &doneSignalled = signalled_[done.name + "[" + std::to_string(doneElement) + "]"];
+    const uint64_t before = doneSignalled;
+    doneSignalled += relays.size();
+    for (int q : readers) {
+      int64_t threshold = static_cast<int64_t>(before + static_cast<uint64_t>(c_.between(1, int64_t(relays.size()))));
+      if (c_.chance(8))
+        threshold -= 1;
+      emit(q, "wait " + counterRef(done, doneElement) + " >= " + std::to_string(std::max<int64_t>(threshold, 0)));
+      emit(q, "opaque <- " + tile(b, writer, false) + " name=\"consume\"");
     }
   }
 

@@ -1,5 +1,6 @@
 // Random small schedules for differential testing: 2-6 blocks, a few buffers and counters, phases
-// of producers and consumers synchronised by counters or barriers, with perturbations (thresholds
+// of producers and consumers synchronised by counters or barriers or through "any of" relays (any
+// one of several relay signals orders a write before a read), with perturbations (thresholds
 // off by one or by k, relaxed and .cta variants, shifted and widened tiles, barriers in a subset of
 // blocks, grids past sms x occupancy) that put many of them right at the safe/unsafe boundary.
 #pragma once

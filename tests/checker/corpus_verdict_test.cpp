@@ -66,7 +66,7 @@ std::string joined(const std::set<std::string> &ids) {
 
 std::vector<CorpusFile> corpusFiles() {
   std::vector<CorpusFile> files;
-  for (const std::string folder : {"corpus/examples", "corpus/handwritten"})
+  for (const std::string folder : {"corpus/examples", "corpus/handwritten", "corpus/regressions"})
     for (const std::filesystem::path &path : test::amkirFiles(folder))
       files.push_back({folder, path});
   return files;

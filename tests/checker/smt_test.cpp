@@ -203,8 +203,28 @@ const char *kAnyOf = "scratch x : f32[8]\ncounter a\ncounter r\n"
                      "blocks b in 3..4 {\n  wait r >= 1\n  opaque <- x\n}\n";
 const char *kFourBlocks = "amkir 1\ntarget sm_90 sms=8\ngrid blocks=4 threads=128\n";
 
-TEST(Smt, AnyOfRelaysAreSafeWhereTheCheckerIsConservative) {
+// "Any of" relays: whichever relay's add the reader's wait reads, that relay waited for block 0's
+// release. The generalised rule (docs/checker.md) orders block 0's write before the read, so the
+// checker and Z3 agree.
+TEST(Smt, AnyOfRelaysAreSafeAndTheCheckerAgrees) {
   ir::Schedule schedule = parse(kAnyOf, kFourBlocks);
+  ASSERT_TRUE(schedule.program);
+  Verdict checker = verify(*schedule.program);
+  SmtVerdict smt = verifySmt(*schedule.program);
+  EXPECT_EQ(smt.status, SmtStatus::Safe);
+  EXPECT_TRUE(checker.safe()) << "violations: " << checker.violations.size();
+  EXPECT_EQ(crossCheck(checker, smt).agreement, Agreement::Agree);
+}
+
+// A known incompleteness the rules keep: ordering that follows from an earlier read of the same
+// counter (the relaxed spin to 2 means the plain wait reads both producers' adds).
+const char *kEarlierRead = "scratch x : f32[8]\ncounter c\n"
+                           "blocks b in 0..2 {\n  opaque x[4*b : 4*b+4] <-\n  signal c\n}\n"
+                           "blocks b in 2..3 {\n  wait.relaxed c >= 2\n  wait c >= 1\n  opaque <- x\n}\n";
+const char *kThreeBlocks = "amkir 1\ntarget sm_90 sms=8\ngrid blocks=3 threads=128\n";
+
+TEST(Smt, AnEarlierReadIsSafeWhereTheCheckerIsConservative) {
+  ir::Schedule schedule = parse(kEarlierRead, kThreeBlocks);
   ASSERT_TRUE(schedule.program);
   Verdict checker = verify(*schedule.program);
   SmtVerdict smt = verifySmt(*schedule.program);
@@ -322,7 +342,7 @@ TEST_F(VerifyToolZ3, ReportsAgreementConservativeRejectionsAndTimeOuts) {
   EXPECT_NE(out.str().find("race.amkir: z3: unsafe: AMK-V004 race x1"), std::string::npos) << out.str();
   EXPECT_NE(out.str().find("agrees with the checker"), std::string::npos) << out.str();
 
-  options.files = {write("anyof.amkir", kFourBlocks + std::string(kAnyOf))};
+  options.files = {write("earlier_read.amkir", kThreeBlocks + std::string(kEarlierRead))};
   out.str("");
   EXPECT_EQ(runVerifyTool(options, out, err), ToolOutcome::SomeUnsafe);
   EXPECT_NE(out.str().find("rejection (AMK-V004) is conservative"), std::string::npos) << out.str();

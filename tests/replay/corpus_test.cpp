@@ -24,7 +24,7 @@ void PrintTo(const CorpusFile &file, std::ostream *os) {
 
 std::vector<CorpusFile> corpus() {
   std::vector<CorpusFile> out;
-  for (const char *folder : {"corpus/examples", "corpus/handwritten"})
+  for (const char *folder : {"corpus/examples", "corpus/handwritten", "corpus/regressions"})
     for (const auto &path : amk::test::amkirFiles(folder))
       out.push_back({path});
   return out;
