@@ -195,17 +195,16 @@ TEST(Smt, CoResidencyByItsRule) {
   EXPECT_EQ(verifySmt(*schedule.program).rules(), std::set<Rule>{Rule::CoResidency});
 }
 
-// The checker's known incompleteness (AMKIR §3): an "any of" wait that either relay satisfies, each
-// relay ordered after the write. The checker rejects it; Z3 proves every execution orders the pair.
+// An "any of" wait that either relay satisfies, each relay ordered after the write (AMKIR §3).
 const char *kAnyOf = "scratch x : f32[8]\ncounter a\ncounter r\n"
                      "blocks b in 0..1 {\n  opaque x <-\n  signal a\n}\n"
                      "blocks b in 1..3 {\n  wait a >= 1\n  signal r\n}\n"
                      "blocks b in 3..4 {\n  wait r >= 1\n  opaque <- x\n}\n";
 const char *kFourBlocks = "amkir 1\ntarget sm_90 sms=8\ngrid blocks=4 threads=128\n";
 
-// "Any of" relays: whichever relay's add the reader's wait reads, that relay waited for block 0's
-// release. The generalised rule (docs/checker.md) orders block 0's write before the read, so the
-// checker and Z3 agree.
+// Whichever relay's add the reader's wait reads, that relay waited for block 0's release: Z3 proves
+// every execution orders the pair, and the generalised rule (docs/checker.md) orders block 0's write
+// before the read, so the checker agrees.
 TEST(Smt, AnyOfRelaysAreSafeAndTheCheckerAgrees) {
   ir::Schedule schedule = parse(kAnyOf, kFourBlocks);
   ASSERT_TRUE(schedule.program);
