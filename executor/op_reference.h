@@ -72,7 +72,7 @@ struct TaskOperands {
 // written then. Operand shapes and types are assumed well-formed (elaboration checked them).
 using OpReference = std::optional<std::string> (*)(const TaskOperands &operands);
 
-inline constexpr size_t kOpCount = static_cast<size_t>(ir::OpId::Opaque) + 1;
+inline constexpr size_t kOpCount = ir::kOpCount; // one reference per op of ir/ops.def
 
 // The reference of `op`; never null for a registry op.
 OpReference opReference(ir::OpId op);

@@ -1,6 +1,7 @@
 #include "amk/ir/ops.h"
 
-#include <cassert>
+#include <cstdio>
+#include <cstdlib>
 
 namespace amk::ir {
 
@@ -272,8 +273,14 @@ Result checkArgmaxMerge(const Operands &out, const Operands &in, const Attribute
 }
 
 // The W8A16 projections: int8 rows W with one float scale per row, inputs in the order W, s, x
-// and then r (matvec_q8_add) or the norm weight w (rmsnorm_matvec_q8).
-Result checkMatVecQ8(const Operands &out, const Operands &in, std::string_view extra) {
+// and then what the form adds.
+enum class Q8Form {
+  Plain,          // matvec_q8: nothing
+  Residual,       // matvec_q8_add: the residual r, one per row
+  NormalisedInput // rmsnorm_matvec_q8: the norm weight w, one per column
+};
+
+Result checkMatVecQ8(const Operands &out, const Operands &in, Q8Form form) {
   const OperandType &W = in[0], &s = in[1], &x = in[2];
   if (W.dtype != DType::I8)
     return dtypeError(false, 0, std::string("operand 'W' must be i8, found ") + ast::dtypeName(W.dtype));
@@ -284,24 +291,29 @@ Result checkMatVecQ8(const Operands &out, const Operands &in, std::string_view e
   AMK_CHECK(requireElements(x, W.shape[1], false, 2, "x", "the column count of 'W'"));
   AMK_CHECK(requireFloat(out[0], true, 0, "y"));
   AMK_CHECK(requireElements(out[0], W.shape[0], true, 0, "y", "the row count of 'W'"));
-  if (extra == "r") {
+  switch (form) {
+  case Q8Form::Plain:
+    break;
+  case Q8Form::Residual:
     AMK_CHECK(requireFloat(in[3], false, 3, "r"));
     AMK_CHECK(requireElements(in[3], W.shape[0], false, 3, "r", "the row count of 'W'"));
-  } else if (extra == "w") {
+    break;
+  case Q8Form::NormalisedInput:
     AMK_CHECK(requireFloat(in[3], false, 3, "w"));
     AMK_CHECK(requireElements(in[3], W.shape[1], false, 3, "w", "the column count of 'W'"));
+    break;
   }
   return std::nullopt;
 }
 
 Result checkMatVecQ8Plain(const Operands &out, const Operands &in, const Attributes &) {
-  return checkMatVecQ8(out, in, "");
+  return checkMatVecQ8(out, in, Q8Form::Plain);
 }
 Result checkMatVecQ8Add(const Operands &out, const Operands &in, const Attributes &) {
-  return checkMatVecQ8(out, in, "r");
+  return checkMatVecQ8(out, in, Q8Form::Residual);
 }
 Result checkRmsNormMatVecQ8(const Operands &out, const Operands &in, const Attributes &) {
-  return checkMatVecQ8(out, in, "w");
+  return checkMatVecQ8(out, in, Q8Form::NormalisedInput);
 }
 
 Result checkOpaque(const Operands &, const Operands &, const Attributes &) { return std::nullopt; }
@@ -312,219 +324,288 @@ ast::Value intValue(int64_t v) { return ast::Value{v, {}}; }
 ast::Value floatValue(double v) { return ast::Value{v, {}}; }
 ast::Value stringValue(std::string v) { return ast::Value{std::move(v), {}}; }
 
+using T = AttributeType;
+
+const AttributeSpec kEps{.name = "eps",
+                         .type = T::Float,
+                         .defaultValue = floatValue(1e-6),
+                         .positive = true,
+                         .meaning = "added to the mean square"};
+
+// Ops that move or combine elements one for one.
+std::vector<OpInfo> elementwiseOps() {
+  return {
+      {.id = OpId::Copy,
+       .name = "copy",
+       .meaning = "y = x",
+       .outputNames = {"y"},
+       .inputNames = {"x"},
+       .rules = "If both are float, any float types (the copy converts); otherwise the dtypes must be equal (`i32` "
+                "to `i32`, `i8` to `i8`). y has x's element count (shapes may differ).",
+       .checkOperands = checkCopy},
+      {.id = OpId::Add,
+       .name = "add",
+       .meaning = "y = a + b",
+       .outputNames = {"y"},
+       .inputNames = {"a", "b"},
+       .inPlace = {{0, 0}},
+       .rules = "All float; b and y have a's element count.",
+       .checkOperands = checkAdd},
+      {.id = OpId::SiluMul,
+       .name = "silu_mul",
+       .meaning = "y = silu(g) * u",
+       .outputNames = {"y"},
+       .inputNames = {"g", "u"},
+       .rules = "All float; u and y have g's element count.",
+       .checkOperands = checkSiluMul},
+  };
+}
+
+// The layer's vector ops: the embedding lookup, the norm and the rotary embedding.
+std::vector<OpInfo> vectorOps() {
+  return {
+      {.id = OpId::Embed,
+       .name = "embed",
+       .meaning = "x = table[tok]",
+       .outputNames = {"x"},
+       .inputNames = {"table", "tok"},
+       .rules = "table float of rank 2 `[V, H]` (a column slice such as `emb[:, 16*b : 16*b+16]` is allowed); tok "
+                "one i32 element; x float with H elements.",
+       .checkOperands = checkEmbed},
+      {.id = OpId::RmsNorm,
+       .name = "rmsnorm",
+       .meaning = "y = (x / rms(x))[a:b] * w[a:b], normalised over the whole vector x",
+       .outputNames = {"y"},
+       .inputNames = {"x", "w"},
+       .attributes = {kEps},
+       .rules = "x float of rank 1 (n elements); w float of rank 1, a slice `a:b` of the last dimension of a buffer "
+                "whose last dimension has length n (all other dimensions of w indexed by points, as in `ln[l, "
+                "16*b : 16*b+16]`); y float with `b-a` elements.",
+       .checkOperands = checkRmsNorm},
+      {.id = OpId::Rope,
+       .name = "rope",
+       .meaning = "rotary embedding of the heads in v at position pos (HF rotate-half)",
+       .outputNames = {"v"},
+       .inputNames = {"v", "pos"},
+       .inPlace = {{0, 0}},
+       .attributes = {{.name = "head_dim",
+                       .type = T::Int,
+                       .required = true,
+                       .positive = true,
+                       .meaning = "rotary head dimension (even)"},
+                      {.name = "theta",
+                       .type = T::Float,
+                       .defaultValue = floatValue(10000.0),
+                       .positive = true,
+                       .meaning = "rope base"},
+                      {.name = "scaling",
+                       .type = T::String,
+                       .defaultValue = stringValue("none"),
+                       .choices = {"none", "llama3"},
+                       .meaning = "frequency scaling"},
+                      {.name = "factor",
+                       .type = T::Float,
+                       .defaultValue = floatValue(8.0),
+                       .positive = true,
+                       .meaning = "llama3 scaling factor"},
+                      {.name = "low_freq_factor",
+                       .type = T::Float,
+                       .defaultValue = floatValue(1.0),
+                       .positive = true,
+                       .meaning = "llama3 low frequency factor"},
+                      {.name = "high_freq_factor",
+                       .type = T::Float,
+                       .defaultValue = floatValue(4.0),
+                       .positive = true,
+                       .meaning = "llama3 high frequency factor"},
+                      {.name = "original_max_position",
+                       .type = T::Int,
+                       .defaultValue = intValue(8192),
+                       .positive = true,
+                       .meaning = "llama3 original context length"}},
+       .rules = "The input v is float with a whole number of heads of `head_dim` elements; `head_dim` must be even "
+                "(AMK-T004); the output is float with the input's element count; pos one i32 element. The four "
+                "llama3 attributes are accepted whatever `scaling` is.",
+       .checkOperands = checkRope},
+  };
+}
+
+// The model-dtype projections, the norm fused into one of them included.
+std::vector<OpInfo> projectionOps() {
+  return {
+      {.id = OpId::MatVec,
+       .name = "matvec",
+       .meaning = "y = W x",
+       .outputNames = {"y"},
+       .inputNames = {"W", "x"},
+       .rules = "W float of rank 2 `[R, K]`; x float with K elements; y float with R elements.",
+       .checkOperands = checkMatVec},
+      {.id = OpId::MatVecAdd,
+       .name = "matvec_add",
+       .meaning = "y = W x + r (residual fused)",
+       .outputNames = {"y"},
+       .inputNames = {"W", "x", "r"},
+       .inPlace = {{0, 2}},
+       .rules = "As matvec; r float with R elements.",
+       .checkOperands = checkMatVec},
+      {.id = OpId::RmsNormMatVec,
+       .name = "rmsnorm_matvec",
+       .meaning = "y = W (x / rms(x) * w): the norm fused into the projection's prologue",
+       .outputNames = {"y"},
+       .inputNames = {"W", "x", "w"},
+       .attributes = {kEps},
+       .rules = "W float of rank 2 `[R, K]`; x and w float with K elements each (w is the whole norm weight, as in "
+                "`ln[l, :]`); y float with R elements. Every task normalises the whole of x itself, so a projection "
+                "split over many blocks needs no normalised buffer and no synchronisation for it.",
+       .checkOperands = checkRmsNormMatVec},
+  };
+}
+
+// The W8A16 projections: int8 weight rows with one scale per row (`amk-plan --weights int8`).
+std::vector<OpInfo> int8ProjectionOps() {
+  return {
+      {.id = OpId::MatVecQ8,
+       .name = "matvec_q8",
+       .meaning = "y = s ⊙ (W x): int8 weight rows, one scale per row (W8A16)",
+       .outputNames = {"y"},
+       .inputNames = {"W", "s", "x"},
+       .rules = "W i8 of rank 2 `[R, K]`; s float with R elements (one scale per row); x float with K elements; y "
+                "float with R elements: y[r] = s[r] · Σₖ W[r,k] x[k].",
+       .checkOperands = checkMatVecQ8Plain},
+      {.id = OpId::MatVecQ8Add,
+       .name = "matvec_q8_add",
+       .meaning = "y = s ⊙ (W x) + r",
+       .outputNames = {"y"},
+       .inputNames = {"W", "s", "x", "r"},
+       .inPlace = {{0, 3}},
+       .rules = "As matvec_q8, and r float with R elements, added after the scaled product is rounded to y's type.",
+       .checkOperands = checkMatVecQ8Add},
+      {.id = OpId::RmsNormMatVecQ8,
+       .name = "rmsnorm_matvec_q8",
+       .meaning = "y = s ⊙ (W (x / rms(x) * w))",
+       .outputNames = {"y"},
+       .inputNames = {"W", "s", "x", "w"},
+       .attributes = {kEps},
+       .rules = "As rmsnorm_matvec with int8 rows W and their scales s.",
+       .checkOperands = checkRmsNormMatVecQ8},
+  };
+}
+
+// The KV cache and attention over it, whole or split over position slices.
+std::vector<OpInfo> attentionOps() {
+  return {
+      {.id = OpId::KvStore,
+       .name = "kv_store",
+       .meaning = "cache[pos, :] = v",
+       .outputNames = {"cache"},
+       .inputNames = {"v", "pos"},
+       .rules = "cache float of rank 2 `[P, D]` (typically `kc[l, h, :, :]`); v float with D elements; pos one i32 "
+                "element. The footprint is the whole cache region, since the position is a run-time value.",
+       .checkOperands = checkKvStore},
+      {.id = OpId::Attention,
+       .name = "attention",
+       .meaning = "causal decode attention of the q heads over positions 0..pos",
+       .outputNames = {"o"},
+       .inputNames = {"q", "kcache", "vcache", "pos"},
+       .rules = "kcache float of rank 2 `[P, D]`; vcache float of the same shape; q float with a whole number of "
+                "heads of D elements, all attending over this one KV head; pos one i32 element; o float with q's "
+                "element count.",
+       .checkOperands = checkAttention},
+      {.id = OpId::AttentionPartial,
+       .name = "attention_partial",
+       .meaning = "split-KV attention over the cache regions' position slice, with its log-sum-exp",
+       .outputNames = {"part", "lse"},
+       .inputNames = {"q", "kcache", "vcache", "pos"},
+       .rules = "As attention, but over the position slice `p0:p1` that the cache regions take (`kc[l, h, p0:p1, "
+                ":]`; kcache and vcache must take the same positions), clipped to `0..pos`: part (float, q's element "
+                "count) is the normalised partial output of each head, lse (float, one element per head) its "
+                "log-sum-exp; a slice wholly after pos gives part = 0 and lse = -inf.",
+       .checkOperands = checkAttentionPartial},
+      {.id = OpId::AttentionMerge,
+       .name = "attention_merge",
+       .meaning = "the log-sum-exp weighted combination of split partials",
+       .outputNames = {"o"},
+       .inputNames = {"part", "lse"},
+       .rules = "part float of rank 2 `[S, H*D]` (S splits of the partial outputs of H heads), lse float of rank 2 "
+                "`[S, H]`; o float with H*D elements.",
+       .checkOperands = checkAttentionMerge},
+  };
+}
+
+// The greedy choice of the next token, whole or split over slices of the logits.
+std::vector<OpInfo> argmaxOps() {
+  return {
+      {.id = OpId::Argmax,
+       .name = "argmax",
+       .meaning = "i = index of the largest element of x (ties: lowest index)",
+       .outputNames = {"i"},
+       .inputNames = {"x"},
+       .rules = "x float (any shape); i one i32 element.",
+       .checkOperands = checkArgmax},
+      {.id = OpId::ArgmaxPartial,
+       .name = "argmax_partial",
+       .meaning = "(largest element of the slice x, its index in the buffer's last dimension)",
+       .outputNames = {"best"},
+       .inputNames = {"x"},
+       .rules = "x float of rank 1, a slice of its buffer's last dimension (at most 2^24 long, so that an index is "
+                "exact in f32); best f32 with 2 elements: the largest value and its index in that last dimension "
+                "(ties: lowest index; NaN never wins).",
+       .checkOperands = checkArgmaxPartial},
+      {.id = OpId::ArgmaxMerge,
+       .name = "argmax_merge",
+       .meaning = "index of the best partial (ties: lowest index)",
+       .outputNames = {"i"},
+       .inputNames = {"best"},
+       .rules = "best f32 of rank 2 `[P, 2]`; i one i32 element: the index of the largest partial value (ties: "
+                "lowest index).",
+       .checkOperands = checkArgmaxMerge},
+  };
+}
+
+// The op of schedules imported from other systems, hand-written examples and random testing.
+std::vector<OpInfo> opaqueOps() {
+  return {
+      {.id = OpId::Opaque,
+       .name = "opaque",
+       .meaning = "every output element becomes a fixed hash of all input elements",
+       .variadic = true,
+       .attributes = {{.name = "name", .type = T::String, .defaultValue = stringValue(""), .meaning = "a label"}},
+       .rules = "Any number of outputs and inputs, including none; no dtype or shape rules. Used for schedules "
+                "imported from other systems, hand-written examples and random testing.",
+       .checkOperands = checkOpaque},
+  };
+}
+
+// A registry that disagrees with ir/ops.def would bind ops to the wrong checks and references: no
+// tool may run with it.
+[[noreturn]] void registryMismatch(const std::string &message) {
+  std::fprintf(stderr, "amk: internal error: %s\n", message.c_str());
+  std::abort();
+}
+
+// The families' entries placed at their ids; every line of ir/ops.def must have exactly one, under
+// the same name.
 std::vector<OpInfo> buildRegistry() {
-  using T = AttributeType;
+  std::vector<std::optional<OpInfo>> slots(kOpCount);
+  for (std::vector<OpInfo> family :
+       {elementwiseOps(), vectorOps(), projectionOps(), int8ProjectionOps(), attentionOps(), argmaxOps(), opaqueOps()})
+    for (OpInfo &op : family) {
+      const size_t slot = static_cast<size_t>(op.id);
+      if (slot >= kOpCount || slots[slot])
+        registryMismatch("ir/ops.cpp has a second registry entry for op " + std::to_string(slot) + " ('" +
+                         std::string(op.name) + "')");
+      if (op.name != kOpTraits[slot].name)
+        registryMismatch("ir/ops.cpp names op " + std::to_string(slot) + " '" + std::string(op.name) +
+                         "', ir/ops.def names it '" + std::string(kOpTraits[slot].name) + "'");
+      slots[slot] = std::move(op);
+    }
   std::vector<OpInfo> ops;
-  ops.push_back({OpId::Copy,
-                 "copy",
-                 "y = x",
-                 {"y"},
-                 {"x"},
-                 false,
-                 {},
-                 {},
-                 "same element count; float types convert, others must match",
-                 checkCopy});
-  ops.push_back({OpId::Add,
-                 "add",
-                 "y = a + b",
-                 {"y"},
-                 {"a", "b"},
-                 false,
-                 {{0, 0}},
-                 {},
-                 "float; a, b and y have the same element count",
-                 checkAdd});
-  ops.push_back({OpId::Embed,
-                 "embed",
-                 "x = table[tok]",
-                 {"x"},
-                 {"table", "tok"},
-                 false,
-                 {},
-                 {},
-                 "table float [V, H]; tok i32, one element; x float, H elements",
-                 checkEmbed});
-  ops.push_back({OpId::RmsNorm,
-                 "rmsnorm",
-                 "y = (x / rms(x))[a:b] * w[a:b], over the whole vector x",
-                 {"y"},
-                 {"x", "w"},
-                 false,
-                 {},
-                 {{"eps", T::Float, false, floatValue(1e-6), {}, true, "added to the mean square"}},
-                 "x float vector of n; w a float slice a:b of a length-n last dimension; y has b-a elements",
-                 checkRmsNorm});
-  ops.push_back({OpId::MatVec,
-                 "matvec",
-                 "y = W x",
-                 {"y"},
-                 {"W", "x"},
-                 false,
-                 {},
-                 {},
-                 "W float [R, K]; x float, K elements; y float, R elements",
-                 checkMatVec});
-  ops.push_back({OpId::MatVecAdd,
-                 "matvec_add",
-                 "y = W x + r (residual fused)",
-                 {"y"},
-                 {"W", "x", "r"},
-                 false,
-                 {{0, 2}},
-                 {},
-                 "as matvec; r float, R elements",
-                 checkMatVec});
-  ops.push_back({OpId::Rope,
-                 "rope",
-                 "rotary embedding of the heads in v at position pos (HF rotate-half)",
-                 {"v"},
-                 {"v", "pos"},
-                 false,
-                 {{0, 0}},
-                 {{"head_dim", T::Int, true, {}, {}, true, "rotary head dimension (even)"},
-                  {"theta", T::Float, false, floatValue(10000.0), {}, true, "rope base"},
-                  {"scaling", T::String, false, stringValue("none"), {"none", "llama3"}, false, "frequency scaling"},
-                  {"factor", T::Float, false, floatValue(8.0), {}, true, "llama3 scaling factor"},
-                  {"low_freq_factor", T::Float, false, floatValue(1.0), {}, true, "llama3 low frequency factor"},
-                  {"high_freq_factor", T::Float, false, floatValue(4.0), {}, true, "llama3 high frequency factor"},
-                  {"original_max_position", T::Int, false, intValue(8192), {}, true, "llama3 original context length"}},
-                 "v float, a whole number of heads of head_dim (even); pos i32, one element",
-                 checkRope});
-  ops.push_back({OpId::KvStore,
-                 "kv_store",
-                 "cache[pos, :] = v",
-                 {"cache"},
-                 {"v", "pos"},
-                 false,
-                 {},
-                 {},
-                 "cache float [P, D]; v float, D elements; pos i32, one element",
-                 checkKvStore});
-  ops.push_back({OpId::Attention,
-                 "attention",
-                 "causal decode attention of the q heads over positions 0..pos",
-                 {"o"},
-                 {"q", "kcache", "vcache", "pos"},
-                 false,
-                 {},
-                 {},
-                 "kcache, vcache float [P, D]; q, o float, a whole number of heads of D; pos i32",
-                 checkAttention});
-  ops.push_back({OpId::SiluMul,
-                 "silu_mul",
-                 "y = silu(g) * u",
-                 {"y"},
-                 {"g", "u"},
-                 false,
-                 {},
-                 {},
-                 "float; g, u and y have the same element count",
-                 checkSiluMul});
-  ops.push_back({OpId::Argmax,
-                 "argmax",
-                 "i = index of the largest element of x (ties: lowest index)",
-                 {"i"},
-                 {"x"},
-                 false,
-                 {},
-                 {},
-                 "x float; i i32, one element",
-                 checkArgmax});
-  ops.push_back({OpId::RmsNormMatVec,
-                 "rmsnorm_matvec",
-                 "y = W (x / rms(x) * w): the RMS norm of the whole x fused into the projection's prologue",
-                 {"y"},
-                 {"W", "x", "w"},
-                 false,
-                 {},
-                 {{"eps", T::Float, false, floatValue(1e-6), {}, true, "added to the mean square"}},
-                 "W float [R, K]; x and w float, K elements; y float, R elements",
-                 checkRmsNormMatVec});
-  ops.push_back({OpId::AttentionPartial,
-                 "attention_partial",
-                 "split-KV decode attention of the q heads over the cache's position slice p0:p1 (up to pos): "
-                 "normalised partial output and its log-sum-exp",
-                 {"part", "lse"},
-                 {"q", "kcache", "vcache", "pos"},
-                 false,
-                 {},
-                 {},
-                 "kcache, vcache float [P, D], the same positions; q, part float, a whole number of heads of D; lse "
-                 "float, one per head; pos i32",
-                 checkAttentionPartial});
-  ops.push_back({OpId::AttentionMerge,
-                 "attention_merge",
-                 "o = the log-sum-exp weighted combination of the split partial outputs",
-                 {"o"},
-                 {"part", "lse"},
-                 false,
-                 {},
-                 {},
-                 "part float [S, H*D]; lse float [S, H]; o float, H*D elements",
-                 checkAttentionMerge});
-  ops.push_back({OpId::ArgmaxPartial,
-                 "argmax_partial",
-                 "best = (the largest element of the slice x, its index in x's buffer's last dimension)",
-                 {"best"},
-                 {"x"},
-                 false,
-                 {},
-                 {},
-                 "x float, a slice of its buffer's last dimension (at most 2^24 long); best f32, 2 elements",
-                 checkArgmaxPartial});
-  ops.push_back({OpId::ArgmaxMerge,
-                 "argmax_merge",
-                 "i = the index of the best partial (ties: lowest index)",
-                 {"i"},
-                 {"best"},
-                 false,
-                 {},
-                 {},
-                 "best f32 [P, 2]; i i32, one element",
-                 checkArgmaxMerge});
-  ops.push_back({OpId::MatVecQ8,
-                 "matvec_q8",
-                 "y = s * (W x): int8 weight rows W, one scale per row (W8A16)",
-                 {"y"},
-                 {"W", "s", "x"},
-                 false,
-                 {},
-                 {},
-                 "W i8 [R, K]; s float, R elements; x float, K elements; y float, R elements",
-                 checkMatVecQ8Plain});
-  ops.push_back({OpId::MatVecQ8Add,
-                 "matvec_q8_add",
-                 "y = s * (W x) + r: matvec_q8 with the residual fused",
-                 {"y"},
-                 {"W", "s", "x", "r"},
-                 false,
-                 {{0, 3}},
-                 {},
-                 "as matvec_q8; r float, R elements",
-                 checkMatVecQ8Add});
-  ops.push_back({OpId::RmsNormMatVecQ8,
-                 "rmsnorm_matvec_q8",
-                 "y = s * (W (x / rms(x) * w)): rmsnorm_matvec over int8 weight rows with one scale per row",
-                 {"y"},
-                 {"W", "s", "x", "w"},
-                 false,
-                 {},
-                 {{"eps", T::Float, false, floatValue(1e-6), {}, true, "added to the mean square"}},
-                 "W i8 [R, K]; s float, R elements; x and w float, K elements; y float, R elements",
-                 checkRmsNormMatVecQ8});
-  ops.push_back({OpId::Opaque,
-                 "opaque",
-                 "every output element becomes a fixed hash of all input elements",
-                 {},
-                 {},
-                 true,
-                 {},
-                 {{"name", T::String, false, stringValue(""), {}, false, "a label"}},
-                 "none; an output may name an input exactly (read-modify-write)",
-                 checkOpaque});
-  for (size_t i = 0; i < ops.size(); ++i)
-    assert(static_cast<size_t>(ops[i].id) == i && "registry order must follow OpId");
+  for (size_t slot = 0; slot < kOpCount; ++slot) {
+    if (!slots[slot])
+      registryMismatch("op '" + std::string(kOpTraits[slot].name) +
+                       "' of ir/ops.def has no registry entry in ir/ops.cpp");
+    ops.push_back(std::move(*slots[slot]));
+  }
   return ops;
 }
 

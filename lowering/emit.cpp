@@ -99,8 +99,8 @@ float attributeNumber(const ir::ast::Value &value) {
 }
 
 // The prefetch hints of every wait and barrier (megakernel/device/amk_abi.h): the weight operands of the projections
-// and the cache operands of the attentions that follow it before the block's next synchronisation,
-// as many as fit in its operand slots.
+// and the cache operands of the attentions (ir/ops.def's weight and cache inputs) that follow it before the
+// block's next synchronisation, as many as fit in its operand slots.
 void addPrefetchHints(Tape &tape) {
   for (size_t k = 0; k + 1 < tape.blockStart.size(); ++k) {
     const uint32_t end = tape.blockStart[k + 1];
@@ -113,25 +113,17 @@ void addPrefetchHints(Tape &tape) {
       for (uint32_t j = i + 1; j < end && tape.instructions[j].kind == AMK_TASK; ++j) {
         const AmkInstr &task = tape.instructions[j];
         const AmkOperand *inputs = task.operands + task.outputs;
-        switch (static_cast<ir::OpId>(task.op)) {
-        case ir::OpId::MatVec:
-        case ir::OpId::MatVecAdd:
-        case ir::OpId::RmsNormMatVec:
-        case ir::OpId::MatVecQ8:
-        case ir::OpId::MatVecQ8Add:
-        case ir::OpId::RmsNormMatVecQ8:
-          whole.push_back(inputs[0]);
-          break;
-        case ir::OpId::Attention:
-        case ir::OpId::AttentionPartial:
-          if (!position || std::memcmp(position, &inputs[3], sizeof(AmkOperand)) == 0) {
-            clipped.push_back(inputs[1]);
-            clipped.push_back(inputs[2]);
-            position = &inputs[3];
+        const ir::OpTraits &traits = ir::opTraits(static_cast<ir::OpId>(task.op));
+        if (traits.weightInput >= 0)
+          whole.push_back(inputs[traits.weightInput]);
+        if (traits.cacheInput >= 0) {
+          // kcache, vcache, then the position they are read up to (ir/ops.def).
+          const AmkOperand *cache = inputs + traits.cacheInput;
+          if (!position || std::memcmp(position, &cache[2], sizeof(AmkOperand)) == 0) {
+            clipped.push_back(cache[0]);
+            clipped.push_back(cache[1]);
+            position = &cache[2];
           }
-          break;
-        default:
-          break;
         }
       }
       const size_t clippedSlots = clipped.empty() ? 0 : std::min<size_t>(clipped.size(), AMK_MAX_OPERANDS - 1);
@@ -230,9 +222,9 @@ std::string kernelCompileUnit(const Tape &tape) {
   for (const AmkInstr &in : tape.instructions) {
     if (in.kind != AMK_TASK)
       continue;
-    const auto op = static_cast<ir::OpId>(in.op);
-    matvec = matvec || op == ir::OpId::MatVec || op == ir::OpId::MatVecAdd || op == ir::OpId::RmsNormMatVec;
-    matvecQ8 = matvecQ8 || op == ir::OpId::MatVecQ8 || op == ir::OpId::MatVecQ8Add || op == ir::OpId::RmsNormMatVecQ8;
+    const ir::ProjectionFamily family = ir::opTraits(static_cast<ir::OpId>(in.op)).family;
+    matvec = matvec || family == ir::ProjectionFamily::MatVec;
+    matvecQ8 = matvecQ8 || family == ir::ProjectionFamily::MatVecQ8;
   }
   std::ostringstream out;
   out << "#define AMK_THREADS " << tape.threads << "\n"

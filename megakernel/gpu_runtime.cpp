@@ -2,6 +2,7 @@
 // context); every call is checked and a failure becomes an Error naming the call and the CUDA error.
 #include "amk/megakernel/gpu_runtime.h"
 
+#include "amk/ir/ops.h"
 #include "amk/lowering/emit.h"
 
 #include <cuda.h>
@@ -15,6 +16,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <type_traits>
 
 namespace amk::megakernel {
 
@@ -84,16 +86,8 @@ const Driver &driver() {
   return loaded;
 }
 
-// WARNING: must match AmkParams in megakernel/device/amk_device.cuh field for field.
-struct LaunchParams {
-  CUdeviceptr tape, blockStart, buffers, counters, barrier, error, stop, trace, traceCount;
-  unsigned int traceCapacity;
-  unsigned long long timeoutNs;
-  unsigned int blocks, instructions;
-  CUdeviceptr delayNs;
-  CUdeviceptr stamps;
-};
-static_assert(sizeof(LaunchParams) == 112, "LaunchParams must match the device's AmkParams");
+// The device addresses AmkParams holds on the host side (megakernel/device/amk_abi.h) are CUdeviceptrs.
+static_assert(std::is_same_v<CUdeviceptr, unsigned long long>, "amk_abi.h holds device addresses as 64-bit integers");
 
 std::string cudaError(const char *call, CUresult result) {
   const char *name = nullptr, *text = nullptr;
@@ -119,37 +113,39 @@ std::string cacheDirectory(const std::string &configured) {
   return "/tmp/amk-cache";
 }
 
-// Dynamic shared memory a task needs: the staged input vector of a projection, or a query head and
-// the scores of the positions an attention reads and one partial output row per warp.
+size_t roundedToFour(size_t floats) { return (floats + 3) & ~size_t{3}; }
+
+// Dynamic shared memory a task needs (ir/ops.def says what each op stages): the input vector of a
+// projection (and the norm weight of a normalised one), or a query head and the scores of the
+// positions an attention reads and one partial output row per warp.
 size_t taskSharedFloats(const AmkInstr &in, size_t warps) {
   if (in.kind != AMK_TASK)
     return 0;
+  const ir::OpTraits &traits = ir::opTraits(static_cast<ir::OpId>(in.op));
   const AmkOperand *inputs = in.operands + in.outputs;
-  switch (static_cast<ir::OpId>(in.op)) {
-  case ir::OpId::MatVec:
-  case ir::OpId::MatVecAdd:
-    return static_cast<size_t>(inputs[0].cols);
-  case ir::OpId::MatVecQ8:
-  case ir::OpId::MatVecQ8Add:
-    return static_cast<size_t>(inputs[0].cols);
-  case ir::OpId::RmsNormMatVec: // the input vector and the norm weight
-  case ir::OpId::RmsNormMatVecQ8:
-    return 2 * ((static_cast<size_t>(inputs[0].cols) + 3) & ~size_t{3});
-  case ir::OpId::Attention:
-  case ir::OpId::AttentionPartial:
-    return static_cast<size_t>(inputs[1].cols) * (1 + warps) + ((static_cast<size_t>(inputs[1].rows) + 3) & ~size_t{3});
-  default:
+  switch (traits.sharedMemory) {
+  case ir::SharedMemoryUse::None:
     return 0;
+  case ir::SharedMemoryUse::Projection:
+    return static_cast<size_t>(inputs[traits.weightInput].cols);
+  case ir::SharedMemoryUse::NormalisedProjection:
+    return 2 * roundedToFour(static_cast<size_t>(inputs[traits.weightInput].cols));
+  case ir::SharedMemoryUse::Attention: {
+    const AmkOperand &kcache = inputs[traits.cacheInput];
+    return static_cast<size_t>(kcache.cols) * (1 + warps) + roundedToFour(static_cast<size_t>(kcache.rows));
   }
+  }
+  return 0;
 }
 
 } // namespace
 
 extern const char *const kAmkDeviceHeader; // generated from megakernel/device/amk_device.cuh
 extern const char *const kAmkAbiHeader;   // generated from megakernel/device/amk_abi.h
+extern const char *const kAmkOpTable;     // generated from ir/ops.def
 
 std::vector<std::pair<std::string, std::string>> deviceHeaders() {
-  return {{"amk_device.cuh", kAmkDeviceHeader}, {"amk_abi.h", kAmkAbiHeader}};
+  return {{"amk_device.cuh", kAmkDeviceHeader}, {"amk_abi.h", kAmkAbiHeader}, {"ops.def", kAmkOpTable}};
 }
 
 Result<std::vector<char>> compileMegakernel(const std::string &source, const std::string &arch,
@@ -474,7 +470,7 @@ Result<LaunchResult> GpuSchedule::launch() {
   AMK_CU(driver().cuMemsetD32Async(s.stop, 0, 1, s.stream));
   if (s.profiling)
     AMK_CU(driver().cuMemsetD8Async(s.stamps, 0, s.tape.instructions.size() * 16, s.stream));
-  LaunchParams params{};
+  AmkParams params{};
   params.tape = s.tapeDevice;
   params.blockStart = s.blockStart;
   params.buffers = s.bufferTable;

@@ -77,7 +77,8 @@ private:
 Result<std::vector<char>> compileMegakernel(const std::string &source, const std::string &arch,
                                             const std::string &cacheDirectory = "");
 
-// The NVRTC headers of the device interpreter (megakernel/device/amk_device.cuh, megakernel/device/amk_abi.h).
+// The NVRTC headers of the device interpreter (megakernel/device/amk_device.cuh, megakernel/device/amk_abi.h)
+// and the op table it takes its op ids from (ir/ops.def, included as "ops.def").
 std::vector<std::pair<std::string, std::string>> deviceHeaders();
 
 } // namespace amk::megakernel

@@ -88,21 +88,48 @@ template <class Visit> void forEachElement(const ir::Region &region, const std::
   });
 }
 
-// The magnitude each output element's tolerance is relative to, in the region's element order. For
-// most ops it is the reference value itself. Two ops end in a sum of separately rounded terms, whose
-// rounding errors scale with the terms, not with their (possibly cancelling) sum: rope's outputs
-// come from a rotation of a pair (x_i, x_{i+d/2}), so they scale with the pair's norm; matvec_add's
-// y = round(W x) + r scales with |W x| + |r| (matvec_q8_add's likewise). rmsnorm_matvec's rounded, normalised input is
-// discussed below.
+double attributeNumber(const ir::ast::Value &value) {
+  if (const auto *real = std::get_if<double>(&value.value))
+    return *real;
+  if (const auto *integer = std::get_if<int64_t>(&value.value))
+    return static_cast<double>(*integer);
+  return 0;
+}
+
+// The rope's head dimension, 0 where it is not a usable one.
+size_t headDimension(const ToleranceOperands &roles, const ir::Site &site) {
+  if (!roles.headDim || *roles.headDim >= site.attributes.size())
+    return 0;
+  const auto *headDim = std::get_if<int64_t>(&site.attributes[*roles.headDim].value);
+  return headDim && *headDim > 1 ? static_cast<size_t>(*headDim) : 0;
+}
+
+// The magnitude each output element's tolerance is relative to, in the region's element order, by the
+// op's tolerance scale (ir/ops.def). For most ops it is the reference value itself. Two kinds of op
+// end in a sum of separately rounded terms, whose rounding errors scale with the terms, not with
+// their (possibly cancelling) sum: rope's outputs come from a rotation of a pair (x_i, x_{i+d/2}), so
+// they scale with the pair's norm; matvec_add's y = round(W x) + r scales with |W x| + |r|
+// (matvec_q8_add's likewise). rmsnorm_matvec's rounded, normalised input is discussed below.
 std::vector<double> toleranceScales(const ir::Instruction &task, const ir::Site &site, const executor::HostBuffer &reference,
                                     const std::vector<executor::Operand> &inputs, const ir::Region &out,
                                     const std::vector<int64_t> &shape) {
   std::vector<double> values;
   forEachElement(out, shape, [&](int64_t e) { values.push_back(reference.load(e)); });
   std::vector<double> scales(values.size());
-  if (task.op == ir::OpId::Rope && !site.attributes.empty()) {
-    const auto *headDim = std::get_if<int64_t>(&site.attributes[0].value);
-    const size_t d = headDim && *headDim > 1 ? static_cast<size_t>(*headDim) : 0;
+  const ToleranceOperands roles = toleranceOperands(task.op);
+  auto present = [&](std::optional<size_t> input) { return input && *input < inputs.size(); };
+  auto elements = [&](const executor::Operand &operand) {
+    std::vector<double> v;
+    forEachElement(*operand.region, operand.buffer->shape(), [&](int64_t e) { v.push_back(operand.buffer->load(e)); });
+    return v;
+  };
+  switch (roles.scale) {
+  case ir::ToleranceScale::Magnitude:
+    break;
+  case ir::ToleranceScale::RotatedPair: {
+    if (site.attributes.empty())
+      break;
+    const size_t d = headDimension(roles, site);
     for (size_t k = 0; k < values.size(); ++k) {
       const size_t j = d ? k % d : 0, half = d / 2;
       const size_t partner = d == 0 ? k : j < half ? k + half : k - half;
@@ -110,32 +137,26 @@ std::vector<double> toleranceScales(const ir::Instruction &task, const ir::Site 
     }
     return scales;
   }
-  const bool q8 = task.op == ir::OpId::MatVecQ8Add || task.op == ir::OpId::RmsNormMatVecQ8;
-  if ((task.op == ir::OpId::MatVecAdd && inputs.size() == 3) || (task.op == ir::OpId::MatVecQ8Add && inputs.size() == 4)) {
-    std::vector<double> residual;
-    const executor::Operand &r = inputs[q8 ? 3 : 2];
-    forEachElement(*r.region, r.buffer->shape(), [&](int64_t e) { residual.push_back(r.buffer->load(e)); });
+  case ir::ToleranceScale::Residual: {
+    if (!present(roles.residual))
+      break;
+    const std::vector<double> residual = elements(inputs[*roles.residual]);
     for (size_t k = 0; k < values.size(); ++k)
       scales[k] = k < residual.size() ? std::fabs(values[k] - residual[k]) + std::fabs(residual[k]) : std::fabs(values[k]);
     return scales;
   }
-  if (((task.op == ir::OpId::RmsNormMatVec && inputs.size() == 3) ||
-       (task.op == ir::OpId::RmsNormMatVecQ8 && inputs.size() == 4)) &&
-      !site.attributes.empty()) {
+  case ir::ToleranceScale::NormalisedProjection: {
+    if (!present(roles.weight) || !present(roles.vector) || !present(roles.normWeight) || !roles.eps ||
+        *roles.eps >= site.attributes.size() || (roles.rowScales && !present(roles.rowScales)))
+      break;
     // The normalised input is rounded before the product, with an inverse RMS the device sums in
     // another order: an element near a rounding boundary may round the other way there, moving its
     // term by one rounding step. Up to four such steps of the row's largest term are allowed. The
     // W8A16 form's terms carry the row's scale.
-    auto elements = [&](const executor::Operand &operand) {
-      std::vector<double> v;
-      forEachElement(*operand.region, operand.buffer->shape(), [&](int64_t e) { v.push_back(operand.buffer->load(e)); });
-      return v;
-    };
-    const std::vector<double> w = elements(inputs[0]), x = elements(inputs[q8 ? 2 : 1]), g = elements(inputs[q8 ? 3 : 2]);
-    const std::vector<double> rowScale = q8 ? elements(inputs[1]) : std::vector<double>{};
-    const auto *epsInt = std::get_if<int64_t>(&site.attributes[0].value);
-    const auto *epsReal = std::get_if<double>(&site.attributes[0].value);
-    const double eps = epsReal ? *epsReal : epsInt ? static_cast<double>(*epsInt) : 0;
+    const std::vector<double> w = elements(inputs[*roles.weight]), x = elements(inputs[*roles.vector]),
+                              g = elements(inputs[*roles.normWeight]);
+    const std::vector<double> rowScale = roles.rowScales ? elements(inputs[*roles.rowScales]) : std::vector<double>{};
+    const double eps = attributeNumber(site.attributes[*roles.eps]);
     double squares = 0;
     for (double v : x)
       squares += v * v;
@@ -145,11 +166,12 @@ std::vector<double> toleranceScales(const ir::Instruction &task, const ir::Site 
       double largest = 0;
       for (size_t k = 0; k < cols && r * cols + k < w.size() && k < g.size(); ++k)
         largest = std::max(largest, std::fabs(w[r * cols + k] * g[k] * x[k] * inv));
-      if (q8)
+      if (roles.rowScales)
         largest *= r < rowScale.size() ? std::fabs(rowScale[r]) : 0.0;
       scales[r] = std::fabs(values[r]) + 2 * largest;
     }
     return scales;
+  }
   }
   for (size_t k = 0; k < values.size(); ++k)
     scales[k] = std::fabs(values[k]);
@@ -161,13 +183,14 @@ std::vector<double> toleranceScales(const ir::Instruction &task, const ir::Site 
 std::vector<double> chainedRopeTolerance(const ir::Instruction &task, const ir::Site &site, const ir::Region &out,
                                          const std::vector<int64_t> &shape,
                                          const std::vector<std::vector<double>> &inherited) {
-  if (task.op != ir::OpId::Rope || site.attributes.empty() || task.inputs.empty() || !(task.inputs[0] == out))
+  const ToleranceOperands roles = toleranceOperands(task.op);
+  if (roles.scale != ir::ToleranceScale::RotatedPair || site.attributes.empty() || task.inputs.empty() ||
+      !(task.inputs[0] == out))
     return {};
   const std::vector<double> &carried = inherited[out.buffer];
   if (carried.empty())
     return {};
-  const auto *headDim = std::get_if<int64_t>(&site.attributes[0].value);
-  const size_t d = headDim && *headDim > 1 ? static_cast<size_t>(*headDim) : 0;
+  const size_t d = headDimension(roles, site);
   std::vector<int64_t> elements;
   forEachElement(out, shape, [&](int64_t e) { elements.push_back(e); });
   std::vector<double> passed(elements.size());
@@ -181,6 +204,47 @@ std::vector<double> chainedRopeTolerance(const ir::Instruction &task, const ir::
 }
 
 } // namespace
+
+ToleranceOperands toleranceOperands(ir::OpId op) {
+  const ir::OpInfo &info = ir::opInfo(op);
+  ToleranceOperands roles;
+  roles.scale = ir::opTraits(op).tolerance;
+  auto input = [&](std::string_view name) -> std::optional<size_t> {
+    for (size_t i = 0; i < info.inputNames.size(); ++i)
+      if (info.inputNames[i] == name)
+        return i;
+    if (roles.missing.empty())
+      roles.missing = "input '" + std::string(name) + "'";
+    return std::nullopt;
+  };
+  auto attribute = [&](std::string_view name) -> std::optional<size_t> {
+    for (size_t a = 0; a < info.attributes.size(); ++a)
+      if (info.attributes[a].name == name)
+        return a;
+    if (roles.missing.empty())
+      roles.missing = "attribute '" + std::string(name) + "'";
+    return std::nullopt;
+  };
+  switch (roles.scale) {
+  case ir::ToleranceScale::Magnitude:
+    break;
+  case ir::ToleranceScale::RotatedPair:
+    roles.headDim = attribute("head_dim");
+    break;
+  case ir::ToleranceScale::Residual:
+    roles.residual = input("r");
+    break;
+  case ir::ToleranceScale::NormalisedProjection:
+    roles.weight = input("W");
+    roles.vector = input("x");
+    roles.normWeight = input("w");
+    roles.eps = attribute("eps");
+    if (ir::opTraits(op).family == ir::ProjectionFamily::MatVecQ8)
+      roles.rowScales = input("s");
+    break;
+  }
+  return roles;
+}
 
 bool OpCheckResult::ok() const {
   if (!error.empty())

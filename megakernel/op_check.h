@@ -18,6 +18,7 @@
 #include "amk/executor/op_reference.h"
 
 #include <cstdint>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -40,6 +41,21 @@ struct OpCheckResult {
   std::string error;            // a task whose reference failed (e.g. an index out of its region)
   bool ok() const;
 };
+
+// What the tolerance of an op's outputs reads besides the outputs themselves, by the op's tolerance
+// scale (ir/ops.def): registry input and attribute indices, found by their registry names.
+struct ToleranceOperands {
+  ir::ToleranceScale scale = ir::ToleranceScale::Magnitude;
+  std::optional<size_t> residual; // Residual: r
+  std::optional<size_t> weight;   // NormalisedProjection: W, x, the norm weight w, and
+  std::optional<size_t> vector;   //   the row scales s of the W8A16 form
+  std::optional<size_t> normWeight;
+  std::optional<size_t> rowScales;
+  std::optional<size_t> headDim; // RotatedPair: the attribute head_dim
+  std::optional<size_t> eps;     // NormalisedProjection: the attribute eps
+  std::string missing;           // the first operand or attribute the registry lacks; empty: none
+};
+ToleranceOperands toleranceOperands(ir::OpId op);
 
 // `buffers[i]` holds buffer i of `program` as the step left it (the device's memory, read back).
 // The program must have run to completion (every block executed every instruction).

@@ -1,5 +1,7 @@
-// amk-fmt: print AMKIR schedules in canonical form, check that they are, or print their core form.
+// amk-fmt: print AMKIR schedules in canonical form, check that they are, or print their core form;
+// or print the op reference (docs/amkir.md section 12) from the registry.
 #include "amk/ir/frontend.h"
+#include "amk/ir/ops.h"
 #include "amk/ir/printer.h"
 
 #include <CLI/CLI.hpp>
@@ -36,9 +38,11 @@ void reportDiagnostics(const amk::ir::Schedule &schedule, const std::string &pat
 int run(int argc, char **argv) {
   CLI::App app{"amk-fmt: canonical formatting of AMKIR schedules"};
   std::vector<std::string> files;
-  bool inPlace = false, check = false, core = false, syntaxOnly = false, quiet = false;
+  bool inPlace = false, check = false, core = false, syntaxOnly = false, quiet = false, listOps = false;
   std::string diagnosticsFormat = "text";
-  app.add_option("files", files, "schedule files (- for standard input)")->required();
+  app.add_option("files", files, "schedule files (- for standard input)");
+  app.add_flag("--list-ops", listOps,
+               "print the op reference (docs/amkir.md section 12) as markdown, and nothing else");
   app.add_flag("-i,--in-place", inPlace, "rewrite the files in canonical form");
   app.add_flag("--check", check, "exit 1 if a file is not in canonical form; print nothing else but a status line");
   app.add_flag("--core", core, "print the elaborated core program (per-block instruction lists)");
@@ -51,6 +55,18 @@ int run(int argc, char **argv) {
   } catch (const CLI::ParseError &e) {
     int code = app.exit(e);
     return code == 0 ? kOk : kBadInput;
+  }
+  if (listOps) {
+    if (!files.empty() || inPlace || check || core || syntaxOnly) {
+      std::cerr << "amk-fmt: --list-ops takes no files and no other mode\n";
+      return kBadInput;
+    }
+    std::cout << amk::ir::opReferenceMarkdown();
+    return kOk;
+  }
+  if (files.empty()) {
+    std::cerr << "amk-fmt: no schedule files given (--help lists the options)\n";
+    return kBadInput;
   }
   if (core && syntaxOnly) {
     std::cerr << "amk-fmt: --core needs elaboration; drop --syntax-only\n";

@@ -1,6 +1,7 @@
-// The instruction tape: how a certified core program reaches the megakernel. Plain C structs shared
-// by the host side (lowering/emit.cpp builds them) and the device interpreter (compiled by nvcc or
-// NVRTC, which includes this file as it is), so nothing here may use the C++ library.
+// The host/device ABI: the instruction tape, how a certified core program reaches the megakernel, and
+// the kernel's launch parameters. Plain C structs shared by the host side (lowering/emit.cpp builds
+// the tape, megakernel/gpu_runtime.cpp fills the parameters) and the device interpreter (compiled by
+// nvcc or NVRTC, which includes this file as it is), so nothing here may use the C++ library.
 #ifndef AMK_TAPE_FORMAT_H
 #define AMK_TAPE_FORMAT_H
 
@@ -62,5 +63,60 @@ struct AmkDeviceError {
   unsigned int threshold;
   int value; // AMK_BAD_INDEX: the token or position; AMK_BARRIER_TIMEOUT: the arrivals awaited
 };
+
+// A device address: a typed pointer where the device code reads through it, a 64-bit integer on the
+// host, which holds addresses of device memory (CUdeviceptr) and must never dereference them. Both
+// are 8 bytes with 8-byte alignment, so the two sides lay AmkParams out alike (asserted below).
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#define AMK_DEVICE_POINTER(type) type *
+#else
+#define AMK_DEVICE_POINTER(type) unsigned long long
+#endif
+
+// The megakernel's one argument, passed by value at launch.
+struct AmkParams {
+  AMK_DEVICE_POINTER(const struct AmkInstr) tape;
+  AMK_DEVICE_POINTER(const unsigned int) blockStart; // blocks + 1 offsets into tape
+  AMK_DEVICE_POINTER(void *const) buffers;
+  AMK_DEVICE_POINTER(unsigned int) counters;
+  AMK_DEVICE_POINTER(unsigned int) barrier; // arrivals at grid barriers, cumulative
+  AMK_DEVICE_POINTER(struct AmkDeviceError) error;
+  AMK_DEVICE_POINTER(int) stop;           // set when any block records an error: every spin gives up
+  AMK_DEVICE_POINTER(unsigned int) trace; // per block traceCapacity instruction indices, or null
+  AMK_DEVICE_POINTER(unsigned int) traceCount;
+  unsigned int traceCapacity;
+  unsigned long long timeoutNs;
+  unsigned int blocks;                           // of the tape: the grid must have exactly these
+  unsigned int instructions;                     // of the tape: blockStart[blocks] must be this
+  AMK_DEVICE_POINTER(unsigned int) delayNs;      // per tape instruction: nanoseconds to sleep before it, or null
+  AMK_DEVICE_POINTER(unsigned long long) stamps; // per tape instruction: %globaltimer at its start and end, or null
+};
+
+#if defined(__cplusplus) && !defined(__CUDACC_RTC__)
+// The host compiler, and nvcc for the device side (NVRTC has no offsetof builtin), check the layout
+// against the same numbers.
+#define AMK_ASSERT_OFFSET(field, offset)                                                                               \
+  static_assert(__builtin_offsetof(AmkParams, field) == (offset),                                                      \
+                "AmkParams." #field " moved: the host and the device would read different launch parameters")
+AMK_ASSERT_OFFSET(tape, 0);
+AMK_ASSERT_OFFSET(blockStart, 8);
+AMK_ASSERT_OFFSET(buffers, 16);
+AMK_ASSERT_OFFSET(counters, 24);
+AMK_ASSERT_OFFSET(barrier, 32);
+AMK_ASSERT_OFFSET(error, 40);
+AMK_ASSERT_OFFSET(stop, 48);
+AMK_ASSERT_OFFSET(trace, 56);
+AMK_ASSERT_OFFSET(traceCount, 64);
+AMK_ASSERT_OFFSET(traceCapacity, 72);
+AMK_ASSERT_OFFSET(timeoutNs, 80);
+AMK_ASSERT_OFFSET(blocks, 88);
+AMK_ASSERT_OFFSET(instructions, 92);
+AMK_ASSERT_OFFSET(delayNs, 96);
+AMK_ASSERT_OFFSET(stamps, 104);
+#undef AMK_ASSERT_OFFSET
+#endif
+#ifdef __cplusplus
+static_assert(sizeof(AmkParams) == 112, "AmkParams changed size: the host and the device would disagree");
+#endif
 
 #endif

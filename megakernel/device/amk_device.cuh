@@ -29,48 +29,11 @@
 #define AMK_WITH_MATVEC_Q8 1
 #endif
 
-// ir::OpId values (ir/ops.h); the host checks the registry has not moved them (tests/megakernel).
+// ir::OpId values: both enums come from the op table (ir/ops.def, which NVRTC gets with this header).
 enum AmkOp {
-  AMK_OP_COPY = 0,
-  AMK_OP_ADD,
-  AMK_OP_EMBED,
-  AMK_OP_RMSNORM,
-  AMK_OP_MATVEC,
-  AMK_OP_MATVEC_ADD,
-  AMK_OP_ROPE,
-  AMK_OP_KV_STORE,
-  AMK_OP_ATTENTION,
-  AMK_OP_SILU_MUL,
-  AMK_OP_ARGMAX,
-  AMK_OP_RMSNORM_MATVEC,
-  AMK_OP_ATTENTION_PARTIAL,
-  AMK_OP_ATTENTION_MERGE,
-  AMK_OP_ARGMAX_PARTIAL,
-  AMK_OP_ARGMAX_MERGE,
-  AMK_OP_MATVEC_Q8,
-  AMK_OP_MATVEC_Q8_ADD,
-  AMK_OP_RMSNORM_MATVEC_Q8,
-  AMK_OP_OPAQUE,
+#define AMK_OP(value, id, deviceId, ...) AMK_OP_##deviceId = value,
+#include "ops.def"
 };
-
-struct AmkParams {
-  const AmkInstr *tape;
-  const unsigned int *blockStart; // blocks + 1 offsets into tape
-  void *const *buffers;
-  unsigned int *counters;
-  unsigned int *barrier; // arrivals at grid barriers, cumulative
-  struct AmkDeviceError *error;
-  int *stop;              // set when any block records an error: every spin gives up
-  unsigned int *trace;    // per block traceCapacity instruction indices, or null
-  unsigned int *traceCount;
-  unsigned int traceCapacity;
-  unsigned long long timeoutNs;
-  unsigned int blocks;             // of the tape: the grid must have exactly these
-  unsigned int instructions;       // of the tape: blockStart[blocks] must be this
-  unsigned int *delayNs;           // per tape instruction: nanoseconds to sleep before it, or null
-  unsigned long long *stamps;      // per tape instruction: %globaltimer at its start and end, or null
-};
-static_assert(sizeof(AmkParams) == 112, "AmkParams must match LaunchParams in megakernel/gpu_runtime.cpp");
 
 // ---- element access --------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 // amk-fmt end to end: the built tool run through the shell on files in a fresh temporary folder,
 // checking its standard output, standard error and exit code (0 ok, 1 not canonical, 2 bad input
 // or usage).
+#include "amk/ir/ops.h"
 #include "test_support.h"
 
 #include <gtest/gtest.h>
@@ -233,7 +234,8 @@ TEST_F(AmkFmt, MalformedInputExitsTwoWithDiagnosticsOnStderr) {
                        path +
                        ":7:3: error: unknown op 'matmul' (the registry has: copy, add, embed, rmsnorm, matvec, "
                        "matvec_add, rope, kv_store, attention, silu_mul, argmax, rmsnorm_matvec, attention_partial, "
-                       "attention_merge, argmax_partial, argmax_merge, matvec_q8, matvec_q8_add, rmsnorm_matvec_q8, opaque) [AMK-T001]\n"
+                       "attention_merge, argmax_partial, argmax_merge, matvec_q8, matvec_q8_add, rmsnorm_matvec_q8, "
+                       "opaque) [AMK-T001]\n"
                        "  matmul x <- x\n"
                        "  ^~~~~~\n");
 }
@@ -331,6 +333,24 @@ TEST_F(AmkFmt, InPlaceWithCheckExitsTwo) {
 TEST_F(AmkFmt, CoreWithSyntaxOnlyExitsTwo) {
   CommandResult r = fmt("--core --syntax-only " + shellQuoted(write("canon.amkir", kCanonical)));
   EXPECT_EQ(r.exitCode, 2) << describe(r);
+}
+
+// ---- --list-ops ---------------------------------------------------------------------------------
+
+// --list-ops prints the registry's op reference (docs/amkir.md section 12) and nothing else.
+TEST_F(AmkFmt, ListOpsPrintsTheOpReference) {
+  CommandResult r = fmt("--list-ops");
+  EXPECT_EQ(r.exitCode, 0) << describe(r);
+  EXPECT_EQ(r.out, ir::opReferenceMarkdown());
+  EXPECT_EQ(r.err, "");
+}
+
+// --list-ops with a file is a usage error: exit 2, nothing printed on stdout.
+TEST_F(AmkFmt, ListOpsWithAFileExitsTwo) {
+  CommandResult r = fmt("--list-ops " + shellQuoted(write("canon.amkir", kCanonical)));
+  EXPECT_EQ(r.exitCode, 2) << describe(r);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("--list-ops"), std::string::npos) << describe(r);
 }
 
 // --help prints the usage and exits 0.

@@ -652,6 +652,45 @@ TEST(OpRegistry, ListsEveryOpOfSection4) {
   EXPECT_EQ(allOps().size(), kSection4.size()) << "an op is listed twice";
 }
 
+// The registry is bound to ir/ops.def: entry i is op i, under the name the .def gives it, so that
+// the tape's op ids mean the same on the host and on the device.
+TEST(OpRegistry, FollowsTheOpTableInOrder) {
+  ASSERT_EQ(allOps().size(), kOpCount) << "ir/ops.def and the registry (ir/ops.cpp) list different numbers of ops";
+  for (size_t i = 0; i < kOpCount; ++i) {
+    const OpInfo &op = allOps()[i];
+    EXPECT_EQ(static_cast<size_t>(op.id), i) << op.name;
+    EXPECT_EQ(op.name, kOpTraits[i].name) << "registry entry " << i;
+    EXPECT_EQ(kOpTraits[i].id, op.id) << op.name;
+    EXPECT_EQ(&opInfo(op.id), &op) << op.name;
+    EXPECT_EQ(findOp(op.name), &op) << op.name;
+  }
+}
+
+// The facts of ir/ops.def that name inputs name inputs the registry has, with the roles the
+// lowering and the runtime give them.
+TEST(OpRegistry, TheTablesInputFactsNameTheRegistrysOperands) {
+  for (const OpInfo &op : allOps()) {
+    SCOPED_TRACE(op.name);
+    const OpTraits &traits = opTraits(op.id);
+    if (traits.weightInput >= 0) {
+      ASSERT_LT(static_cast<size_t>(traits.weightInput), op.inputNames.size());
+      EXPECT_EQ(op.inputNames[static_cast<size_t>(traits.weightInput)], "W");
+    }
+    if (traits.cacheInput >= 0) {
+      ASSERT_LT(static_cast<size_t>(traits.cacheInput) + 2, op.inputNames.size());
+      EXPECT_EQ(op.inputNames[static_cast<size_t>(traits.cacheInput)], "kcache");
+      EXPECT_EQ(op.inputNames[static_cast<size_t>(traits.cacheInput) + 1], "vcache");
+      EXPECT_EQ(op.inputNames[static_cast<size_t>(traits.cacheInput) + 2], "pos");
+    }
+    // A projection family, a projection's shared memory and its weight come together.
+    const bool projection = traits.family != ProjectionFamily::None;
+    EXPECT_EQ(projection, traits.weightInput >= 0);
+    EXPECT_EQ(projection, traits.sharedMemory == SharedMemoryUse::Projection ||
+                              traits.sharedMemory == SharedMemoryUse::NormalisedProjection);
+    EXPECT_EQ(traits.sharedMemory == SharedMemoryUse::Attention, traits.cacheInput >= 0);
+  }
+}
+
 TEST(OpRegistry, OperandsInPlacePairsAndAttributesFollowSection4) {
   for (const Signature &s : kSection4) {
     SCOPED_TRACE(s.op);
@@ -681,7 +720,7 @@ TEST(OpRegistry, OperandsInPlacePairsAndAttributesFollowSection4) {
     EXPECT_EQ(attributes, s.attributes);
     EXPECT_EQ(op->findAttribute("no_such_attribute"), nullptr);
     EXPECT_NE(op->checkOperands, nullptr);
-    EXPECT_FALSE(op->shapeRule.empty());
+    EXPECT_FALSE(op->rules.empty());
   }
   EXPECT_EQ(findOp("gemm"), nullptr);
   EXPECT_EQ(findOp("Copy"), nullptr);

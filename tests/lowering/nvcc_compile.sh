@@ -9,6 +9,6 @@ trap 'rm -rf "$work"' EXIT
 "$bin/amk-plan" "$source/models/tiny-llama3-untied" --strategy splitkv --target h100 --blocks 16 -o "$work/step.amkir"
 "$bin/amk-lower" "$work/step.amkir" -o "$work/kernel.cu"
 for arch in sm_80 sm_90 sm_120; do
-  "$nvcc" -arch="$arch" -std=c++17 -I "$source/megakernel/device" -cubin -o "$work/$arch.cubin" "$work/kernel.cu"
+  "$nvcc" -arch="$arch" -std=c++17 -I "$source/megakernel/device" -I "$source/ir" -cubin -o "$work/$arch.cubin" "$work/kernel.cu"
   echo "kernel.cu compiled for $arch: $(stat -c %s "$work/$arch.cubin") bytes"
 done
