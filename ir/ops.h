@@ -6,6 +6,7 @@
 
 #include "amk/ir/ast.h"
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -71,7 +72,11 @@ static_assert(
     }(),
     "ir/ops.def must number its ops 0, 1, 2, ... in the order of its lines");
 
-constexpr const OpTraits &opTraits(OpId id) { return kOpTraits[static_cast<size_t>(id)]; }
+// An id read back from a tape is checked, never trusted: asserts stay on in every build.
+constexpr const OpTraits &opTraits(OpId id) {
+  assert(static_cast<size_t>(id) < kOpCount && "an op id outside ir/ops.def");
+  return kOpTraits[static_cast<size_t>(id)];
+}
 
 enum class AttributeType { Int, Float, String };
 
