@@ -1,6 +1,7 @@
 #include "amk/checker/report.h"
 
 #include "amk/checker/verify.h"
+#include "amk/ir/content_hash.h"
 
 #include <nlohmann/json.hpp>
 
@@ -251,17 +252,6 @@ json sarifLocation(const std::string &uri, const ir::SourceRange &r) {
 
 } // namespace
 
-std::string contentHash(const std::string &text) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  char buffer[17];
-  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(h));
-  return buffer;
-}
-
 std::set<Rule> checkerRules(const Verdict &verdict) {
   std::set<Rule> rules;
   for (const Violation &v : verdict.violations)
@@ -358,7 +348,7 @@ nlohmann::json witnessJson(const FileResult &result) {
   return json{{"schema", kWitnessSchema},
               {"checker", kCheckerVersion},
               {"file", result.schedule.source->name()},
-              {"contentHash", contentHash(result.schedule.source->text())},
+              {"contentHash", ir::contentHash(result.schedule.source->text())},
               {"verdict", verdictWord(result)},
               {"grid", {{"blocks", program.blocks}, {"sms", program.sms}, {"occupancy", program.occupancy}}},
               {"violations", std::move(violations)},
@@ -370,7 +360,7 @@ nlohmann::json reportJson(const std::vector<FileResult> &results) {
   for (const FileResult &r : results) {
     json file{{"file", r.schedule.source ? r.schedule.source->name() : ""}, {"verdict", verdictWord(r)}};
     if (r.schedule.source)
-      file["contentHash"] = contentHash(r.schedule.source->text());
+      file["contentHash"] = ir::contentHash(r.schedule.source->text());
     json diagnostics = json::array();
     if (r.schedule.source)
       for (const ir::Diagnostic &d : r.schedule.diagnostics.all())

@@ -66,7 +66,6 @@ nlohmann::json witnessJson(const FileResult &result);
 nlohmann::json reportJson(const std::vector<FileResult> &results);
 nlohmann::json sarifJson(const std::vector<FileResult> &results);
 std::string witnessDot(const FileResult &result);
-std::string contentHash(const std::string &text); // FNV-1a 64, hex
 
 // The verdict a corpus file states on its "# expect:" line ("safe", "unsafe AMK-V003, AMK-V004",
 // "malformed AMK-P001"), normalised; empty when the file has none.

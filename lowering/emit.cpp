@@ -3,23 +3,15 @@
 // refused with its source line rather than lowered approximately.
 #include "amk/lowering/emit.h"
 
+#include "amk/ir/content_hash.h"
+
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <sstream>
 #include <variant>
 #include <vector>
 
 namespace amk::lowering {
-
-uint64_t contentHash(const std::string &text) {
-  uint64_t hash = 0xcbf29ce484222325ull;
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 0x100000001b3ull;
-  }
-  return hash;
-}
 
 namespace {
 
@@ -154,7 +146,7 @@ void addPrefetchHints(Tape &tape) {
 TapeResult buildTape(const ir::Program &program, const std::string &canonicalText) {
   TapeResult result;
   Tape &tape = result.tape;
-  tape.scheduleHash = contentHash(canonicalText);
+  tape.scheduleHash = ir::contentHash(canonicalText);
   tape.blocks = program.blocks;
   tape.threads = program.threads;
   for (const ir::Buffer &b : program.buffers) {
@@ -243,11 +235,9 @@ std::string kernelCompileUnit(const Tape &tape) {
 }
 
 std::string emitKernel(const Tape &tape, const EmitOptions &options) {
-  char hash[32];
-  std::snprintf(hash, sizeof hash, "0x%016llxull", static_cast<unsigned long long>(tape.scheduleHash));
   std::ostringstream out;
   out << "// AMK megakernel for schedule " << options.scheduleName << "\n"
-      << "// schedule content hash " << hash << " (FNV-1a of its canonical text), certified by "
+      << "// schedule content hash " << tape.scheduleHash << " (SHA-256 of its canonical text), certified by "
       << options.checkerVersion << "\n"
       << "// " << tape.blocks << " blocks x " << tape.threads << " threads, " << tape.instructions.size()
       << " tape instructions, " << tape.counterNames.size() << " counter elements.\n"

@@ -20,7 +20,7 @@ struct TapeBuffer {
 };
 
 struct Tape {
-  uint64_t scheduleHash = 0;             // FNV-1a of the schedule's canonical text
+  std::string scheduleHash;              // content hash of the schedule's canonical text (ir/content_hash.h)
   std::vector<AmkInstr> instructions;    // block 0's, then block 1's, ...
   std::vector<uint32_t> blockStart;      // blocks + 1 offsets into instructions
   std::vector<TapeBuffer> buffers;       // in declaration order (AmkOperand::buffer indexes this)
@@ -36,8 +36,6 @@ struct TapeResult {
 
 // `canonicalText` is the schedule's canonical form (its hash names the kernel).
 TapeResult buildTape(const ir::Program &program, const std::string &canonicalText);
-
-uint64_t contentHash(const std::string &text);
 
 struct EmitOptions {
   std::string checkerVersion; // of the checker that certified the schedule

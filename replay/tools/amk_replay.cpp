@@ -4,6 +4,7 @@
 // schedule is safe), 2 usage, input or GPU set-up error, 101 internal error.
 #include "amk/checker/report.h"
 #include "amk/checker/verify.h"
+#include "amk/ir/content_hash.h"
 #include "amk/ir/frontend.h"
 #include "amk/replay/gpu_replay.h"
 #include "amk/replay/timeline.h"
@@ -107,9 +108,9 @@ int run(int argc, char **argv) {
                 << " (the schedule the witness is for; --schedule names it)\n";
       return kBadInput;
     }
-    if (replay::scheduleHash(schedule.source->text()) != witness->contentHash) {
+    if (ir::contentHash(schedule.source->text()) != witness->contentHash) {
       std::cerr << path << ": error: the witness was written for another version of this file (content hash "
-                << witness->contentHash << ", the file's is " << replay::scheduleHash(schedule.source->text())
+                << witness->contentHash << ", the file's is " << ir::contentHash(schedule.source->text())
                 << "); run amk-verify --witness-out again\n";
       return kBadInput;
     }
