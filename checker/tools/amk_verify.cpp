@@ -1,6 +1,7 @@
 // amk-verify: certify AMKIR schedules deadlock-free and race-free, or print counterexamples.
 #include "amk/checker/report.h"
 #include "amk/checker/verify.h"
+#include "amk/checker/verify_tool.h"
 #include "amk/ir/frontend.h"
 
 #include <CLI/CLI.hpp>
