@@ -143,9 +143,8 @@ void addPrefetchHints(Tape &tape) {
 
 } // namespace
 
-TapeResult buildTape(const ir::Program &program, const std::string &canonicalText) {
-  TapeResult result;
-  Tape &tape = result.tape;
+Result<Tape> buildTape(const ir::Program &program, const std::string &canonicalText) {
+  Tape tape;
   tape.scheduleHash = ir::contentHash(canonicalText);
   tape.blocks = program.blocks;
   tape.threads = program.threads;
@@ -169,9 +168,9 @@ TapeResult buildTape(const ir::Program &program, const std::string &canonicalTex
       out.site = in.site;
       auto fail = [&](const std::string &why) {
         const ir::Site &site = program.sites[in.site];
-        result.error = program.sourceName + ":" + std::to_string(site.range.begin.line) + ":" +
-                       std::to_string(site.range.begin.column) + ": '" + site.text + "' (block " + std::to_string(k) +
-                       "): " + why;
+        return Error("", program.sourceName + ":" + std::to_string(site.range.begin.line) + ":" +
+                             std::to_string(site.range.begin.column) + ": '" + site.text + "' (block " +
+                             std::to_string(k) + "): " + why);
       };
       switch (in.kind) {
       case ir::InstructionKind::Task: {
@@ -180,16 +179,13 @@ TapeResult buildTape(const ir::Program &program, const std::string &canonicalTex
         out.outputs = static_cast<int>(in.outputs.size());
         out.inputs = static_cast<int>(in.inputs.size());
         if (in.outputs.size() + in.inputs.size() > AMK_MAX_OPERANDS) {
-          fail("more than " + std::to_string(AMK_MAX_OPERANDS) + " operands");
-          return result;
+          return fail("more than " + std::to_string(AMK_MAX_OPERANDS) + " operands");
         }
         size_t slot = 0;
         for (const auto *regions : {&in.outputs, &in.inputs})
           for (const ir::Region &r : *regions)
-            if (std::string why = toOperand(program, r, out.operands[slot++]); !why.empty()) {
-              fail(why);
-              return result;
-            }
+            if (std::string why = toOperand(program, r, out.operands[slot++]); !why.empty())
+              return fail(why);
         const std::vector<ir::ast::Value> &attributes = program.sites[in.site].attributes;
         for (size_t a = 0; a < attributes.size() && a < AMK_MAX_ATTRIBUTES; ++a)
           out.attributes[a] = attributeNumber(attributes[a]);
@@ -213,7 +209,7 @@ TapeResult buildTape(const ir::Program &program, const std::string &canonicalTex
   }
   tape.blockStart.push_back(static_cast<uint32_t>(tape.instructions.size()));
   addPrefetchHints(tape);
-  return result;
+  return tape;
 }
 
 std::string kernelCompileUnit(const Tape &tape) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "amk/ir/program.h"
+#include "amk/ir/result.h"
 #include "amk/megakernel/device/amk_abi.h"
 
 #include <cstdint>
@@ -28,14 +29,9 @@ struct Tape {
   int64_t blocks = 0, threads = 0;
 };
 
-struct TapeResult {
-  Tape tape;
-  std::string error; // an instruction the CUDA lowering cannot express, with its source line
-  bool ok() const { return error.empty(); }
-};
-
-// `canonicalText` is the schedule's canonical form (its hash names the kernel).
-TapeResult buildTape(const ir::Program &program, const std::string &canonicalText);
+// `canonicalText` is the schedule's canonical form (its hash names the kernel). The error names an
+// instruction the CUDA lowering cannot express, with its source line.
+Result<Tape> buildTape(const ir::Program &program, const std::string &canonicalText);
 
 struct EmitOptions {
   std::string checkerVersion; // of the checker that certified the schedule

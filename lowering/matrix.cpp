@@ -163,12 +163,12 @@ MatrixSummary runMatrix(const MatrixOptions &options, const Verifier &verify,
   std::vector<model::ModelConfig> models;
   models.reserve(modelNames.size());
   for (const std::string &name : modelNames) {
-    model::ConfigResult config = model::loadModelConfig((fs::path(options.modelsDirectory) / name).string());
+    Result<model::ModelConfig> config = model::loadModelConfig((fs::path(options.modelsDirectory) / name).string());
     if (!config.ok()) {
-      summary.modelErrors.push_back(name + ": " + config.render());
+      summary.modelErrors.push_back(name + ": " + config.error().render());
       continue;
     }
-    models.push_back(*config.config);
+    models.push_back(*config);
     models.back().name = name;
   }
   std::vector<Job> jobs;
@@ -192,26 +192,26 @@ MatrixSummary runMatrix(const MatrixOptions &options, const Verifier &verify,
     plan.blocks = std::max<int64_t>(1, job.target->sms / job.variant->blocksDivisor);
     plan.rowsPerTile = job.variant->rowsPerTile;
     plan.splits = job.variant->splits;
-    PlanResult result = planSchedule(*job.model, plan);
-    if (!result.plan) {
-      row.error = result.error;
+    Result<Plan> result = planSchedule(*job.model, plan);
+    if (!result) {
+      row.error = result.error().message;
     } else {
-      row.bytes = static_cast<int64_t>(result.plan->text.size());
-      row.tasks = result.plan->stats.tasks;
-      row.syncs = result.plan->stats.syncs;
+      row.bytes = static_cast<int64_t>(result->text.size());
+      row.tasks = result->stats.tasks;
+      row.syncs = result->stats.syncs;
       if (!options.outputDirectory.empty()) {
         fs::path directory = fs::path(options.outputDirectory) / row.model;
         std::error_code ec;
         fs::create_directories(directory, ec);
         fs::path file = directory / (row.target + "-" + row.variant + ".amkir");
         std::ofstream out(file, std::ios::binary);
-        out << result.plan->text;
+        out << result->text;
         row.file = file.string();
         if (!out)
           row.error = file.string() + ": cannot write";
       }
       if (row.error.empty())
-        row.outcome = verify(row.file.empty() ? row.model + ".amkir" : row.file, result.plan->text);
+        row.outcome = verify(row.file.empty() ? row.model + ".amkir" : row.file, result->text);
     }
     std::lock_guard<std::mutex> lock(progressMutex);
     size_t finished = ++done;

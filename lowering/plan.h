@@ -3,6 +3,7 @@
 // what they fuse (RMSNorm into the projection prologue, split-KV attention, a split argmax).
 #pragma once
 
+#include "amk/ir/result.h"
 #include "amk/model/model_config.h"
 
 #include <cstdint>
@@ -71,12 +72,9 @@ struct Plan {
   PlanStats stats;
 };
 
-struct PlanResult {
-  std::optional<Plan> plan;
-  std::string error; // why no schedule was made (bad knob for this model), naming the knob and value
-};
-
-PlanResult planSchedule(const model::ModelConfig &model, const PlanOptions &options);
+// The error names the knob and value that make no schedule for this model; one starting "internal
+// error" is a planner bug.
+Result<Plan> planSchedule(const model::ModelConfig &model, const PlanOptions &options);
 
 // The HF tensor each schedule `param` is made of: per-layer params stack the tensor of every layer
 // along a new first dimension. The planner declares its params from this table, and the runtime

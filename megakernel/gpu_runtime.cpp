@@ -289,10 +289,10 @@ Result<std::unique_ptr<GpuSchedule>> GpuSchedule::create(const ir::Program &prog
   State &s = *state;
   s.program = &program;
   s.options = options;
-  lowering::TapeResult tape = lowering::buildTape(program, canonicalText);
+  Result<lowering::Tape> tape = lowering::buildTape(program, canonicalText);
   if (!tape.ok())
-    return Error(program.sourceName, "the schedule cannot be lowered to CUDA: " + tape.error);
-  s.tape = std::move(tape.tape);
+    return Error(program.sourceName, "the schedule cannot be lowered to CUDA: " + tape.error().message);
+  s.tape = std::move(std::move(*tape));
   s.source = lowering::emitKernel(s.tape, {options.checkerVersion, program.sourceName});
 
   if (!driver().loadError.empty())

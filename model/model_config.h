@@ -3,8 +3,7 @@
 // not implement (another activation, biases, an unknown RoPE type) is refused, naming the field.
 #pragma once
 
-#include "amk/ir/diagnostics.h"
-#include "amk/ir/source.h"
+#include "amk/ir/result.h"
 
 #include <cstdint>
 #include <memory>
@@ -47,20 +46,11 @@ struct ModelConfig {
   int64_t parameterCount() const;
 };
 
-struct ConfigResult {
-  std::optional<ModelConfig> config;
-  std::unique_ptr<ir::SourceFile> source; // the config.json text, for rendering diagnostics
-  ir::Diagnostics diagnostics;
-  std::string readError; // the file could not be read (diagnostics then empty)
-
-  bool ok() const { return config.has_value(); }
-  std::string render() const; // readError or the rendered diagnostics
-};
-
-// `path` is a checkpoint directory (its config.json is read) or a config.json file itself.
-ConfigResult loadModelConfig(const std::string &path);
+// `path` is a checkpoint directory (its config.json is read) or a config.json file itself. A refused
+// config's error carries every clang-style diagnostic, rendered, as its detail.
+Result<ModelConfig> loadModelConfig(const std::string &path);
 // The same from text in memory; `name` is used for messages.
-ConfigResult parseModelConfig(std::string fileName, std::string text, std::string modelName);
+Result<ModelConfig> parseModelConfig(std::string fileName, std::string text, std::string modelName);
 
 const char *dtypeName(WeightDType dtype); // "bf16", "f16", "f32" (AMKIR dtype words)
 

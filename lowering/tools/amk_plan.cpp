@@ -106,28 +106,28 @@ int main(int argc, char **argv) {
     plan.target = *target;
     plan.strategy = *lowering::parseStrategy(strategyName);
     plan.weights = *lowering::parseWeightFormat(weightsName);
-    model::ConfigResult model = model::loadModelConfig(config);
+    Result<model::ModelConfig> model = model::loadModelConfig(config);
     if (!model.ok()) {
-      std::cerr << model.render();
+      std::cerr << model.error().render();
       return 2;
     }
-    lowering::PlanResult result = lowering::planSchedule(*model.config, plan);
-    if (!result.plan) {
-      std::cerr << "amk-plan: " << result.error << "\n";
-      return result.error.starts_with("internal error") ? 101 : 2;
+    Result<lowering::Plan> result = lowering::planSchedule(*model, plan);
+    if (!result) {
+      std::cerr << "amk-plan: " << result.error().message << "\n";
+      return result.error().message.starts_with("internal error") ? 101 : 2;
     }
     if (!noVerify) {
-      lowering::VerifyOutcome outcome = verifySchedule(model.config->name + ".amkir", result.plan->text);
+      lowering::VerifyOutcome outcome = verifySchedule(model->name + ".amkir", result->text);
       if (!outcome.accepted) {
         std::cerr << "amk-plan: internal error: the checker rejects the planned schedule: " << outcome.verdict << "\n";
         return 101;
       }
     }
     if (outputFile.empty()) {
-      std::cout << result.plan->text;
+      std::cout << result->text;
     } else {
       std::ofstream out(outputFile, std::ios::binary);
-      out << result.plan->text;
+      out << result->text;
       if (!out) {
         std::cerr << "amk-plan: " << outputFile << ": cannot write\n";
         return 2;

@@ -81,9 +81,9 @@ TEST_P(ScheduleExecution, MatchesTheReferenceAndHf) {
   options.splits = 4;
   options.context = 32;
   options.weights = c.weights;
-  lowering::PlanResult plan = lowering::planSchedule(checkpoint->config(), options);
-  ASSERT_TRUE(plan.plan) << plan.error;
-  ir::Schedule schedule = ir::parseSchedule(c.fixture + ".amkir", plan.plan->text);
+  Result<lowering::Plan> plan = lowering::planSchedule(checkpoint->config(), options);
+  ASSERT_TRUE(plan) << plan.error().message;
+  ir::Schedule schedule = ir::parseSchedule(c.fixture + ".amkir", plan->text);
   ASSERT_TRUE(schedule.wellFormed()) << schedule.renderDiagnostics();
 
   // The prompt, then HF's greedy continuation fed back (teacher forcing): every position's argmax
