@@ -15,21 +15,15 @@ namespace amk::lowering {
 
 namespace {
 
-int dtypeCode(ir::ast::DType dtype) {
-  switch (dtype) {
-  case ir::ast::DType::BF16:
-    return AMK_BF16;
-  case ir::ast::DType::F16:
-    return AMK_F16;
-  case ir::ast::DType::F32:
-    return AMK_F32;
-  case ir::ast::DType::I32:
-    return AMK_I32;
-  case ir::ast::DType::I8:
-    return AMK_I8;
-  }
-  return AMK_F32;
-}
+// AmkDType is plain C for NVRTC, so it cannot name ir::ast::DType; it spells the same values, and the
+// tape stores the one as the other.
+static_assert(AMK_BF16 == static_cast<int>(ir::ast::DType::BF16));
+static_assert(AMK_F16 == static_cast<int>(ir::ast::DType::F16));
+static_assert(AMK_F32 == static_cast<int>(ir::ast::DType::F32));
+static_assert(AMK_I32 == static_cast<int>(ir::ast::DType::I32));
+static_assert(AMK_I8 == static_cast<int>(ir::ast::DType::I8));
+
+int dtypeCode(ir::ast::DType dtype) { return static_cast<int>(dtype); }
 
 // The region as rows x cols with a uniform row stride, or an error. Columns run along the last
 // dimension; rows along the one leading dimension with extent > 1, or along several when every

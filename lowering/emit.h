@@ -15,7 +15,7 @@ namespace amk::lowering {
 
 struct TapeBuffer {
   std::string name;
-  int dtype = AMK_F32;
+  int dtype = AMK_F32; // AmkDType, the value of the buffer's ir::ast::DType
   int64_t elements = 0;
   int kind = 0; // ast::BufferKind as an int
 };

@@ -262,7 +262,7 @@ int64_t participants(int64_t n, int64_t available) { return std::min(n, availabl
 class Planner {
 public:
   Planner(const model::ModelConfig &m, const PlanOptions &o, int64_t blocks, int64_t context)
-      : m_(m), o_(o), B_(blocks), C_(context), dt_(dtypeName(m.dtype)) {
+      : m_(m), o_(o), B_(blocks), C_(context), dt_(ir::ast::dtypeName(m.dtype)) {
     const int64_t D = m.headDim;
     rowsQkv_ = divisorAtMost(D, o.rowsPerTile); // q, k and v tiles never straddle a head
     rowsO_ = divisorAtMost(m.hiddenSize, o.rowsPerTile);

@@ -354,9 +354,7 @@ Result<std::unique_ptr<GpuSchedule>> GpuSchedule::create(const ir::Program &prog
     return std::nullopt;
   };
   for (const lowering::TapeBuffer &b : s.tape.buffers) {
-    size_t bytes = static_cast<size_t>(b.elements) * (b.dtype == AMK_F32 || b.dtype == AMK_I32 ? 4
-                                                      : b.dtype == AMK_I8                      ? 1
-                                                                                               : 2);
+    size_t bytes = static_cast<size_t>(b.elements) * ir::ast::dtypeBytes(static_cast<ir::ast::DType>(b.dtype));
     s.buffers.push_back(0);
     s.bufferBytes.push_back(bytes);
     if (auto e = upload(s.buffers.back(), nullptr, bytes))

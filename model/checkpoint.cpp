@@ -146,15 +146,15 @@ Result<std::vector<float>> toFloat32(const TensorView &tensor) {
   const std::byte *data = tensor.bytes.data();
   // memcpy per element: tensors in a safetensors file need not be aligned to their element size.
   switch (tensor.info->dtype) {
-  case DType::F32:
+  case TensorDType::F32:
     std::memcpy(values.data(), data, count * sizeof(float));
     break;
-  case DType::BF16:
-  case DType::F16:
+  case TensorDType::BF16:
+  case TensorDType::F16:
     for (uint64_t i = 0; i < count; ++i) {
       uint16_t bits;
       std::memcpy(&bits, data + 2 * i, 2);
-      values[i] = tensor.info->dtype == DType::BF16 ? bf16ToFloat(bits) : f16ToFloat(bits);
+      values[i] = tensor.info->dtype == TensorDType::BF16 ? bf16ToFloat(bits) : f16ToFloat(bits);
     }
     break;
   default:

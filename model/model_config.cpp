@@ -231,11 +231,11 @@ public:
       dtypeKey = "torch_dtype";
     }
     if (!dtype || *dtype == "float32")
-      config.dtype = WeightDType::F32;
+      config.dtype = ir::ast::DType::F32;
     else if (*dtype == "bfloat16")
-      config.dtype = WeightDType::BF16;
+      config.dtype = ir::ast::DType::BF16;
     else if (*dtype == "float16")
-      config.dtype = WeightDType::F16;
+      config.dtype = ir::ast::DType::F16;
     else
       error("AMK-M005", dtypeKey,
             "unsupported " + dtypeKey + " \"" + *dtype + "\" (supported: bfloat16, float16, float32)");
@@ -255,18 +255,6 @@ int64_t ModelConfig::parameterCount() const {
       hiddenSize * (qSize() + 2 * kvSize()) + qSize() * hiddenSize + 3 * hiddenSize * intermediateSize + 2 * hiddenSize;
   int64_t embeddings = vocabSize * hiddenSize * (tieWordEmbeddings ? 1 : 2);
   return numLayers * perLayer + embeddings + hiddenSize;
-}
-
-const char *dtypeName(WeightDType dtype) {
-  switch (dtype) {
-  case WeightDType::BF16:
-    return "bf16";
-  case WeightDType::F16:
-    return "f16";
-  case WeightDType::F32:
-    return "f32";
-  }
-  return "f32";
 }
 
 namespace {

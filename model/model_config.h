@@ -3,6 +3,7 @@
 // not implement (another activation, biases, an unknown RoPE type) is refused, naming the field.
 #pragma once
 
+#include "amk/ir/ast.h"
 #include "amk/ir/result.h"
 
 #include <cstdint>
@@ -13,7 +14,6 @@
 namespace amk::model {
 
 enum class RopeScaling { None, Llama3 };
-enum class WeightDType { BF16, F16, F32 };
 
 struct RopeConfig {
   double theta = 10000.0;
@@ -37,7 +37,7 @@ struct ModelConfig {
   RopeConfig rope;
   bool tieWordEmbeddings = false;
   int64_t maxPositionEmbeddings = 2048;
-  WeightDType dtype = WeightDType::BF16;
+  ir::ast::DType dtype = ir::ast::DType::BF16; // bf16, f16 or f32: the weights' type
 
   int64_t qSize() const { return numHeads * headDim; }
   int64_t kvSize() const { return numKvHeads * headDim; }
@@ -51,7 +51,5 @@ struct ModelConfig {
 Result<ModelConfig> loadModelConfig(const std::string &path);
 // The same from text in memory; `name` is used for messages.
 Result<ModelConfig> parseModelConfig(std::string fileName, std::string text, std::string modelName);
-
-const char *dtypeName(WeightDType dtype); // "bf16", "f16", "f32" (AMKIR dtype words)
 
 } // namespace amk::model

@@ -14,7 +14,7 @@
 #define AMK_OPAQUE_FNV_OFFSET_BASIS 0xcbf29ce484222325ull
 #define AMK_OPAQUE_FNV_PRIME 0x100000001b3ull
 
-// Element types, as the AMKIR dtype words.
+// Element types: ir::ast::DType's values (lowering/emit.cpp asserts each), named for plain C.
 enum AmkDType { AMK_BF16 = 0, AMK_F16 = 1, AMK_F32 = 2, AMK_I32 = 3, AMK_I8 = 4 };
 
 enum AmkKind { AMK_TASK = 0, AMK_BARRIER = 1, AMK_SIGNAL = 2, AMK_WAIT = 3 };

@@ -324,7 +324,7 @@ TEST(BindParams, CopiesTensorsOfTheParamsTypeAsTheyAre) {
         name.replace(at, 3, std::to_string(l));
       std::optional<model::TensorView> tensor = checkpoint->find(name);
       ASSERT_TRUE(tensor) << name;
-      EXPECT_EQ(tensor->info->dtype, model::DType::BF16) << name;
+      EXPECT_EQ(tensor->info->dtype, model::TensorDType::BF16) << name;
       Result<std::vector<float>> values = model::toFloat32(*tensor);
       ASSERT_TRUE(values);
       widened.insert(widened.end(), values->begin(), values->end());

@@ -93,7 +93,7 @@ TEST_P(ScheduleExecution, MatchesTheReferenceAndHf) {
   Outputs threads = execute(*schedule.program, *checkpoint, tokens, {ExecutionMode::Threads});
   ASSERT_EQ(threads.logits.size(), tokens.size());
 
-  const bool bf16 = checkpoint->config().dtype == model::WeightDType::BF16;
+  const bool bf16 = checkpoint->config().dtype == ir::ast::DType::BF16;
   Result<model::ReferenceWeights> weights = model::loadReferenceWeights(*checkpoint);
   ASSERT_TRUE(weights) << weights.error().render();
   // An int8 schedule computes with the dequantised projections: the reference takes the same ones.

@@ -29,7 +29,7 @@ TEST(ModelConfig, HfDefaultsForAbsentFields) {
   EXPECT_EQ(c.rope.scaling, RopeScaling::None);
   EXPECT_FALSE(c.tieWordEmbeddings);
   EXPECT_EQ(c.maxPositionEmbeddings, 2048);
-  EXPECT_EQ(c.dtype, WeightDType::BF16);
+  EXPECT_EQ(c.dtype, ir::ast::DType::BF16);
 }
 
 TEST(ModelConfig, GroupedQueryAttentionAndExplicitHeadDim) {
@@ -68,10 +68,10 @@ TEST(ModelConfig, RopeParametersFormCarriesTheta) {
 }
 
 TEST(ModelConfig, DtypeKeys) {
-  EXPECT_EQ(parse(with(R"("dtype": "float16")"))->dtype, WeightDType::F16) << "dtype wins over torch_dtype";
+  EXPECT_EQ(parse(with(R"("dtype": "float16")"))->dtype, ir::ast::DType::F16) << "dtype wins over torch_dtype";
   Result<ModelConfig> f32 = parse(R"({"hidden_size": 64, "num_attention_heads": 4, "torch_dtype": "float32"})");
   ASSERT_TRUE(f32.ok()) << f32.error().render();
-  EXPECT_EQ(f32->dtype, WeightDType::F32);
+  EXPECT_EQ(f32->dtype, ir::ast::DType::F32);
 }
 
 struct Refusal {
