@@ -2,6 +2,7 @@
 
 #include "amk/checker/verify.h"
 #include "amk/ir/content_hash.h"
+#include "amk/version.h"
 
 #include <nlohmann/json.hpp>
 
@@ -460,7 +461,7 @@ nlohmann::json sarifJson(const std::vector<FileResult> &results) {
       sarifResults.push_back(std::move(result));
     }
   }
-  json driver{{"name", "amk-verify"}, {"version", "0.1.0"}, {"rules", std::move(rules)}};
+  json driver{{"name", "amk-verify"}, {"version", AMK_VERSION}, {"rules", std::move(rules)}};
   return json{
       {"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
       {"version", "2.1.0"},

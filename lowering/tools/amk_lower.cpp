@@ -4,6 +4,7 @@
 #include "amk/ir/frontend.h"
 #include "amk/ir/printer.h"
 #include "amk/lowering/emit.h"
+#include "amk/version.h"
 
 #include <CLI/CLI.hpp>
 
@@ -14,6 +15,7 @@ int main(int argc, char **argv) {
   using namespace amk;
   try {
     CLI::App app{"amk-lower: lower a certified AMKIR schedule to one persistent cooperative CUDA kernel"};
+    app.set_version_flag("--version", std::string("amk-lower ") + AMK_VERSION);
     std::string input, output;
     bool unsafe = false;
     app.add_option("schedule", input, "the schedule (.amkir)")->required();

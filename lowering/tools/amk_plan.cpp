@@ -4,6 +4,7 @@
 #include "amk/ir/frontend.h"
 #include "amk/lowering/matrix.h"
 #include "amk/lowering/plan.h"
+#include "amk/version.h"
 
 #include <CLI/CLI.hpp>
 
@@ -43,6 +44,7 @@ lowering::VerifyOutcome verifySchedule(const std::string &name, const std::strin
 int main(int argc, char **argv) {
   try {
     CLI::App app{"amk-plan: lower a HuggingFace Llama config.json to an AMKIR decode-step schedule"};
+    app.set_version_flag("--version", std::string("amk-plan ") + AMK_VERSION);
     std::string config, strategyName = "fused", targetName, outputFile, matrixDirectory;
     lowering::PlanOptions plan;
     lowering::MatrixOptions matrix;

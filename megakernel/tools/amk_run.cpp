@@ -4,6 +4,7 @@
 #include "amk/checker/verify.h"
 #include "amk/megakernel/gpu_run_tool.h"
 #include "amk/megakernel/run_tool.h"
+#include "amk/version.h"
 
 #include <CLI/CLI.hpp>
 
@@ -14,6 +15,7 @@ int main(int argc, char **argv) {
     amk::megakernel::RunOptions options;
     amk::megakernel::GpuRunOptions gpu;
     CLI::App app{"amk-run: greedy or teacher-forced decoding of a HF Llama checkpoint (config.json + safetensors)"};
+    app.set_version_flag("--version", std::string("amk-run ") + AMK_VERSION);
     app.add_option("model", gpu.modelDirectory, "checkpoint directory, run on the GPU with the megakernel");
     app.add_option("--cpu", options.cpuModelDirectory,
                    "run on the CPU with the checkpoint in this directory: the reference forward pass, or with "

@@ -1,6 +1,7 @@
 // amk-tune: search the planner's knobs for the fastest certified decode step (megakernel/tune.h).
 #include "amk/checker/verify.h"
 #include "amk/megakernel/tune.h"
+#include "amk/version.h"
 
 #include <CLI/CLI.hpp>
 
@@ -10,6 +11,7 @@ int main(int argc, char **argv) {
   try {
     amk::megakernel::TuneOptions options;
     CLI::App app{"amk-tune: search strategies and knobs for the fastest certified megakernel schedule"};
+    app.set_version_flag("--version", std::string("amk-tune ") + AMK_VERSION);
     app.add_option("model", options.modelDirectory, "checkpoint directory (config.json + safetensors)")->required();
     app.add_option("--target", options.target, "plan for this target (default h100)");
     app.add_option("--context", options.context, "KV cache positions (default 2048)");

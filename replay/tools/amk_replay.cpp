@@ -10,6 +10,7 @@
 #include "amk/replay/timeline.h"
 #include "amk/replay/witness.h"
 #include "amk/replay/witness_replay.h"
+#include "amk/version.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -52,6 +53,7 @@ std::string locateSchedule(const std::string &named, const std::string &witnessP
 
 int run(int argc, char **argv) {
   CLI::App app{"amk-replay: exhibit the violations of a schedule amk-verify rejects"};
+  app.set_version_flag("--version", std::string("amk-replay ") + AMK_VERSION);
   std::string input, schedulePath, timelinePath;
   replay::ReplayOptions options;
   replay::GpuReplayOptions gpuOptions;
