@@ -46,6 +46,20 @@ std::vector<Strategy> allStrategies() {
   return {Strategy::Barrier, Strategy::Dataflow, Strategy::Fused, Strategy::SplitKv, Strategy::Headwise};
 }
 
+std::vector<std::string> allStrategyNames() {
+  std::vector<std::string> names;
+  for (Strategy s : allStrategies())
+    names.push_back(strategyName(s));
+  return names;
+}
+
+std::string strategyNamesText() {
+  std::string text;
+  for (const std::string &name : allStrategyNames())
+    text += (text.empty() ? "" : ", ") + name;
+  return text;
+}
+
 std::optional<Strategy> parseStrategy(const std::string &name) {
   for (Strategy s : allStrategies())
     if (name == strategyName(s))

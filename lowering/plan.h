@@ -25,6 +25,10 @@ enum class Strategy {
 const char *strategyName(Strategy strategy); // "barrier", "dataflow", "fused", "splitkv", "headwise"
 std::optional<Strategy> parseStrategy(const std::string &name);
 std::vector<Strategy> allStrategies();
+// Every strategy's name in allStrategies() order, and the same as one "barrier, dataflow, ..." line:
+// what the tools accept, list in their help and search by default.
+std::vector<std::string> allStrategyNames();
+std::string strategyNamesText();
 
 // A GPU the schedule is planned for: its architecture and multiprocessor count.
 struct Target {

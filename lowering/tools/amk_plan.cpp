@@ -50,8 +50,8 @@ int main(int argc, char **argv) {
     lowering::MatrixOptions matrix;
     bool quiet = false, noVerify = false;
     app.add_option("config", config, "checkpoint directory or config.json");
-    app.add_option("--strategy,-s", strategyName, "barrier, dataflow, fused or splitkv")
-        ->check(CLI::IsMember({"barrier", "dataflow", "fused", "splitkv", "headwise"}));
+    app.add_option("--strategy,-s", strategyName, "one of " + lowering::strategyNamesText() + " (default fused)")
+        ->check(CLI::IsMember(lowering::allStrategyNames()));
     std::string weightsName = "model";
     app.add_option("--weights", weightsName,
                    "projection weights: model (the checkpoint's dtype) or int8 (W8A16, quantised at load time)")
