@@ -6,9 +6,10 @@
 // schedule must be certified safe, otherwise the run fails: an unsafe verdict would stop on a
 // different path than the one being measured. Peak resident memory is VmHWM of the process; with
 // several --size values each size runs in its own forked child so that peaks do not mix.
-#include "bench/gen_schedule.h"
 #include "amk/checker/verify.h"
 #include "amk/ir/frontend.h"
+#include "amk/version.h"
+#include "bench/gen_schedule.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -334,6 +335,7 @@ int main(int argc, char **argv) {
     Options options;
     CLI::App app{"amk-bench-checker: time parse + elaborate and each checker phase on generated "
                  "Llama-decode schedules (132 blocks)"};
+    app.set_version_flag("--version", std::string("amk-bench-checker ") + AMK_VERSION);
     app.add_option("--size,-s", options.sizes,
                    "target elaborated instructions (repeatable; default 10000 100000 1000000); "
                    "several sizes each run in a forked child");

@@ -1,19 +1,18 @@
 #include "amk/checker/report.h"
 
 #include "amk/checker/verify.h"
+#include "amk/ir/content_hash.h"
+#include "amk/version.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
-#include <ostream>
 #include <set>
 #include <sstream>
-#include <thread>
 
 namespace amk::checker {
 namespace {
@@ -101,6 +100,8 @@ std::string verdictWord(const FileResult &r) {
   return r.verdict->safe() ? "safe" : "unsafe";
 }
 
+} // namespace
+
 std::string verdictLine(const FileResult &r) {
   const std::string name = r.schedule.source ? r.schedule.source->name() : "?";
   if (!r.verdict) {
@@ -133,7 +134,6 @@ std::string ruleListText(const std::set<Rule> &rules) {
   return out;
 }
 
-// "z3: unsafe: AMK-V004 x2, agrees (14 queries, 0.02 s)", or what the disagreement means.
 std::string z3Line(const FileResult &r) {
   const std::string name = r.schedule.source->name();
   const SmtVerdict &smt = *r.smt;
@@ -168,6 +168,8 @@ std::string z3Line(const FileResult &r) {
     line += " (undecided: " + smt.undecided + ")";
   return line;
 }
+
+namespace {
 
 json smtEventJson(const ir::Program &program, const SmtEvent &e) {
   json out{{"block", e.at.block},
@@ -232,14 +234,6 @@ json smtJson(const FileResult &r) {
                 {"seconds", s.seconds}}}};
 }
 
-std::string safeFileName(const std::string &path) {
-  std::string base = std::filesystem::path(path).filename().string();
-  for (char &c : base)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_'))
-      c = '_';
-  return base.empty() ? "stdin" : base;
-}
-
 json sarifLocation(const std::string &uri, const ir::SourceRange &r) {
   json region{{"startLine", r.begin.line}, {"startColumn", r.begin.column}};
   if (r.end.line >= r.begin.line && r.end.offset > r.begin.offset) {
@@ -250,17 +244,6 @@ json sarifLocation(const std::string &uri, const ir::SourceRange &r) {
 }
 
 } // namespace
-
-std::string contentHash(const std::string &text) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  char buffer[17];
-  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(h));
-  return buffer;
-}
 
 std::set<Rule> checkerRules(const Verdict &verdict) {
   std::set<Rule> rules;
@@ -358,7 +341,7 @@ nlohmann::json witnessJson(const FileResult &result) {
   return json{{"schema", kWitnessSchema},
               {"checker", kCheckerVersion},
               {"file", result.schedule.source->name()},
-              {"contentHash", contentHash(result.schedule.source->text())},
+              {"contentHash", ir::contentHash(result.schedule.source->text())},
               {"verdict", verdictWord(result)},
               {"grid", {{"blocks", program.blocks}, {"sms", program.sms}, {"occupancy", program.occupancy}}},
               {"violations", std::move(violations)},
@@ -370,7 +353,7 @@ nlohmann::json reportJson(const std::vector<FileResult> &results) {
   for (const FileResult &r : results) {
     json file{{"file", r.schedule.source ? r.schedule.source->name() : ""}, {"verdict", verdictWord(r)}};
     if (r.schedule.source)
-      file["contentHash"] = contentHash(r.schedule.source->text());
+      file["contentHash"] = ir::contentHash(r.schedule.source->text());
     json diagnostics = json::array();
     if (r.schedule.source)
       for (const ir::Diagnostic &d : r.schedule.diagnostics.all())
@@ -478,7 +461,7 @@ nlohmann::json sarifJson(const std::vector<FileResult> &results) {
       sarifResults.push_back(std::move(result));
     }
   }
-  json driver{{"name", "amk-verify"}, {"version", "0.1.0"}, {"rules", std::move(rules)}};
+  json driver{{"name", "amk-verify"}, {"version", AMK_VERSION}, {"rules", std::move(rules)}};
   return json{
       {"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
       {"version", "2.1.0"},
@@ -534,193 +517,6 @@ std::string witnessDot(const FileResult &result) {
     }
   }
   return out + "}\n";
-}
-
-ToolOutcome runVerifyTool(const ToolOptions &options, std::ostream &out, std::ostream &err) {
-  std::vector<FileResult> results(options.files.size());
-  std::atomic<size_t> next{0};
-  std::atomic<bool> internalError{false};
-  std::string internalMessage;
-  auto worker = [&] {
-    for (size_t i = next++; i < results.size(); i = next++) {
-      try {
-        results[i].schedule = ir::loadSchedule(options.files[i]);
-        if (results[i].schedule.program) {
-          results[i].verdict = verify(*results[i].schedule.program, Options{options.maxRaces});
-          if (options.z3)
-            results[i].smt = verifySmt(*results[i].schedule.program,
-                                       SmtOptions{options.z3TimeoutMs, options.z3TotalTimeoutMs, options.maxRaces});
-        }
-      } catch (const std::exception &e) {
-        internalError = true;
-        internalMessage = options.files[i] + ": " + e.what();
-      }
-    }
-  };
-  unsigned jobs = std::max(1u, std::min<unsigned>(options.jobs, static_cast<unsigned>(results.size())));
-  std::vector<std::thread> threads;
-  for (unsigned j = 1; j < jobs; ++j)
-    threads.emplace_back(worker);
-  worker();
-  for (std::thread &t : threads)
-    t.join();
-  if (internalError)
-    throw std::runtime_error(internalMessage);
-
-  bool anyError = false, anyUnsafe = false, anyMissed = false, anyInconclusive = false;
-  for (const FileResult &r : results) {
-    anyError = anyError || !r.verdict;
-    anyUnsafe = anyUnsafe || (r.verdict && !r.verdict->safe());
-    if (r.verdict && r.smt) {
-      Agreement a = crossCheck(*r.verdict, *r.smt).agreement;
-      anyMissed = anyMissed || a == Agreement::CheckerMissed;
-      anyInconclusive = anyInconclusive || a == Agreement::Inconclusive;
-    }
-  }
-  // Z3's witness for every violation the checker missed: that is a checker bug, whatever else the
-  // output format shows.
-  auto reportMissed = [&](std::ostream &to) {
-    for (const FileResult &r : results)
-      if (r.verdict && r.smt && crossCheck(*r.verdict, *r.smt).agreement == Agreement::CheckerMissed) {
-        const CrossCheck c = crossCheck(*r.verdict, *r.smt);
-        for (const ir::Diagnostic &d : smtDiagnostics(*r.smt, *r.schedule.program)) {
-          bool missedRule = false;
-          for (Rule rule : c.missed)
-            missedRule = missedRule || d.ruleId == ruleId(rule);
-          if (missedRule)
-            to << ir::renderText(d, *r.schedule.source);
-        }
-        to << z3Line(r) << "\n";
-      }
-  };
-  auto outcome = [&](ToolOutcome otherwise) {
-    if (anyMissed)
-      return ToolOutcome::InternalError;
-    return otherwise;
-  };
-
-  if (options.expect) {
-    // The corpus table: a mismatch is the failure, whatever the verdicts themselves are.
-    size_t width = 4;
-    for (const std::string &f : options.files)
-      width = std::max(width, f.size());
-    size_t matches = 0, missing = 0;
-    auto pad = [](std::string s, size_t n) { return s.size() < n ? s + std::string(n - s.size(), ' ') : s; };
-    out << pad("file", width) << "  " << pad("expected", 28) << "  " << pad("verdict", 28)
-        << (options.z3 ? "        z3" : "") << "\n";
-    for (size_t i = 0; i < results.size(); ++i) {
-      const FileResult &r = results[i];
-      std::string expected = r.schedule.source ? expectedVerdict(r.schedule.source->text()) : "";
-      std::string actual = actualVerdict(r);
-      bool match = !expected.empty() && expected == actual;
-      matches += match;
-      missing += expected.empty();
-      out << pad(options.files[i], width) << "  " << pad(expected.empty() ? "(no expect line)" : expected, 28) << "  "
-          << pad(actual, 28) << "  " << pad(match ? "ok" : "MISMATCH", 8);
-      if (r.verdict && r.smt) {
-        std::string z3 = smtStatusName(r.smt->status);
-        if (r.smt->status == SmtStatus::Unsafe)
-          z3 += " " + ruleListText(r.smt->rules());
-        out << pad(z3, 28) << "  " << agreementName(crossCheck(*r.verdict, *r.smt).agreement);
-      }
-      out << "\n";
-      if (!match && r.verdict)
-        for (const ir::Diagnostic &d : toDiagnostics(*r.verdict, *r.schedule.program))
-          err << ir::renderText(d, *r.schedule.source);
-      else if (!match)
-        err << r.schedule.renderDiagnostics();
-    }
-    out << results.size() << " files: " << matches << " as expected, " << results.size() - matches << " not"
-        << (missing ? " (" + std::to_string(missing) + " without an expect line)" : "") << "\n";
-    reportMissed(err);
-    if (matches != results.size())
-      return outcome(ToolOutcome::SomeUnsafe);
-    return outcome(anyInconclusive ? ToolOutcome::Inconclusive : ToolOutcome::AllSafe);
-  }
-
-  if (options.format == "json") {
-    out << reportJson(results).dump(2) << "\n";
-    reportMissed(err);
-  } else if (options.format == "sarif") {
-    out << sarifJson(results).dump(2) << "\n";
-    reportMissed(err);
-  } else {
-    for (const FileResult &r : results) {
-      if (!r.verdict) {
-        err << r.schedule.renderDiagnostics();
-      } else {
-        const ir::Program &program = *r.schedule.program;
-        for (const ir::Diagnostic &d : toDiagnostics(*r.verdict, program))
-          out << ir::renderText(d, *r.schedule.source);
-        size_t shown = 0;
-        for (const Violation &v : r.verdict->violations)
-          shown += v.rule == Rule::Race;
-        if (r.verdict->racesFound > shown)
-          out << r.schedule.source->name() << ": note: " << r.verdict->racesFound - shown
-              << " more races not shown (--max-races)\n";
-      }
-      if (!options.quiet)
-        out << verdictLine(r) << "\n";
-      if (r.verdict && r.smt) {
-        const CrossCheck c = crossCheck(*r.verdict, *r.smt);
-        if (c.agreement == Agreement::CheckerMissed) {
-          for (const ir::Diagnostic &d : smtDiagnostics(*r.smt, *r.schedule.program))
-            out << ir::renderText(d, *r.schedule.source);
-          err << z3Line(r) << "\n";
-        }
-        if (!options.quiet || c.agreement != Agreement::Agree)
-          out << z3Line(r) << "\n";
-      }
-      if (options.stats && r.verdict) {
-        const Stats &s = r.verdict->stats;
-        out << "  stats: " << s.blocks << " blocks, " << s.instructions << " instructions (" << s.executedInstructions
-            << " executed), graph " << s.graphVertices << " vertices / " << s.graphEdges << " edges (po "
-            << s.programOrderEdges << ", barrier " << s.barrierEdges << ", sync " << s.synchronizesWithEdges << "), "
-            << s.fixpointRounds << " fixpoint rounds, " << s.accesses << " accesses, " << s.conflictPairsChecked
-            << " unordered pairs compared; progress " << s.progressSeconds << " s, happens-before "
-            << s.happensBeforeSeconds << " s, conflicts " << s.conflictSeconds << " s\n";
-        if (r.smt) {
-          const SmtStats &z = r.smt->stats;
-          out << "  z3 stats: " << z.events << " events, " << z.clockVariables << " clock variables, "
-              << z.conflictPairs << " conflicting pairs, " << z.queries << " queries (" << z.satisfiable << " sat, "
-              << z.unsatisfiable << " unsat, " << z.undecided << " undecided), " << z.pairsByModelReuse
-              << " races by model reuse; " << z.seconds << " s\n";
-        }
-      }
-    }
-  }
-
-  if (!options.witnessDirectory.empty()) {
-    std::filesystem::create_directories(options.witnessDirectory);
-    for (const FileResult &r : results)
-      if (r.verdict && !r.verdict->safe()) {
-        std::filesystem::path path = std::filesystem::path(options.witnessDirectory) /
-                                     (safeFileName(r.schedule.source->name()) + ".witness.json");
-        std::ofstream file(path);
-        file << witnessJson(r).dump(2) << "\n";
-        if (!file) {
-          err << path.string() << ": error: cannot write witness\n";
-          anyError = true;
-        }
-      }
-  }
-  if (!options.dotFile.empty()) {
-    for (const FileResult &r : results)
-      if (r.verdict && !r.verdict->safe()) {
-        std::ofstream file(options.dotFile);
-        file << witnessDot(r);
-        if (!file) {
-          err << options.dotFile << ": error: cannot write\n";
-          anyError = true;
-        }
-        break;
-      }
-  }
-  if (anyError)
-    return outcome(ToolOutcome::InputError);
-  if (anyUnsafe)
-    return outcome(ToolOutcome::SomeUnsafe);
-  return outcome(anyInconclusive ? ToolOutcome::Inconclusive : ToolOutcome::AllSafe);
 }
 
 } // namespace amk::checker

@@ -1,5 +1,6 @@
 // amk-verify's reports: clang-style text, a versioned JSON document, SARIF 2.1.0, replayable witness
-// files and a Graphviz view of a witness. The tool's main is a thin shell over runVerifyTool.
+// files and a Graphviz view of a witness. The driver that checks files and picks among these is
+// checker/verify_tool.h.
 #pragma once
 
 #include "amk/checker/smt.h"
@@ -8,7 +9,6 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include <iosfwd>
 #include <set>
 #include <string>
 #include <vector>
@@ -17,27 +17,6 @@ namespace amk::checker {
 
 inline constexpr const char *kJsonSchema = "amk-verify/1";
 inline constexpr const char *kWitnessSchema = "amk-witness/1";
-
-struct ToolOptions {
-  std::vector<std::string> files;
-  std::string format = "text";
-  std::string witnessDirectory;
-  std::string dotFile;
-  bool stats = false;
-  bool expect = false; // compare each file with its "# expect:" line and print a verdict table
-  bool quiet = false;
-  unsigned jobs = 1;
-  size_t maxRaces = 10;
-  bool z3 = false;                   // cross-check every well-formed file with the SMT model (checker/smt.h)
-  unsigned z3TimeoutMs = 10000;      // per solver query
-  unsigned z3TotalTimeoutMs = 60000; // per file
-};
-
-// The outcome over all files; main maps it to the exit code (0, 1, 2, 3, 101). InternalError: Z3
-// proved a violation the checker did not report (the checker is unsound there).
-enum class ToolOutcome { AllSafe, SomeUnsafe, InputError, Inconclusive, InternalError };
-
-ToolOutcome runVerifyTool(const ToolOptions &options, std::ostream &out, std::ostream &err);
 
 // One checked file: what the front end and the checker said.
 struct FileResult {
@@ -62,11 +41,17 @@ std::set<Rule> checkerRules(const Verdict &verdict);
 CrossCheck crossCheck(const Verdict &checker, const SmtVerdict &smt);
 const char *agreementName(Agreement agreement); // "agrees", "conservative", "checker-missed", "inconclusive"
 
+// "file.amkir: unsafe: AMK-V004 race x2 (4 blocks, 30 instructions)", or why the file has no verdict.
+std::string verdictLine(const FileResult &result);
+// "file.amkir: z3: unsafe: AMK-V004 race x2 (14 queries, 0.02 s): agrees with the checker", or what
+// the disagreement means.
+std::string z3Line(const FileResult &result);
+std::string ruleListText(const std::set<Rule> &rules); // "AMK-V003, AMK-V004"
+
 nlohmann::json witnessJson(const FileResult &result);
 nlohmann::json reportJson(const std::vector<FileResult> &results);
 nlohmann::json sarifJson(const std::vector<FileResult> &results);
 std::string witnessDot(const FileResult &result);
-std::string contentHash(const std::string &text); // FNV-1a 64, hex
 
 // The verdict a corpus file states on its "# expect:" line ("safe", "unsafe AMK-V003, AMK-V004",
 // "malformed AMK-P001"), normalised; empty when the file has none.

@@ -22,26 +22,7 @@ const ir::Instruction &at(const ir::Program &program, InstructionRef r) {
 }
 
 std::string instructionText(const ir::Program &program, InstructionRef r) {
-  const ir::Instruction &i = at(program, r);
-  switch (i.kind) {
-  case InstructionKind::Signal:
-    return std::string("signal") +
-           (i.order == SyncOrder::Relaxed ? ".relaxed"
-            : i.order == SyncOrder::Cta   ? ".cta"
-                                          : "") +
-           " " + program.counterText(i) + (i.amount == 1 ? "" : " + " + std::to_string(i.amount));
-  case InstructionKind::Wait:
-    return std::string("wait") +
-           (i.order == SyncOrder::Relaxed ? ".relaxed"
-            : i.order == SyncOrder::Cta   ? ".cta"
-                                          : "") +
-           " " + program.counterText(i) + " >= " + std::to_string(i.amount);
-  case InstructionKind::Barrier:
-    return "barrier";
-  case InstructionKind::Task:
-    break;
-  }
-  return std::string(ir::opInfo(i.op).name);
+  return program.instructionText(r.block, r.index, ir::InstructionStyle::Brief);
 }
 
 std::string blockList(const std::vector<uint32_t> &blocks) {

@@ -5,6 +5,7 @@
 #include "amk/checker/verdict.h"
 #include "amk/ir/diagnostics.h"
 #include "amk/ir/program.h"
+#include "amk/version.h"
 
 #include <optional>
 #include <string>
@@ -12,7 +13,7 @@
 
 namespace amk::checker {
 
-inline constexpr const char *kCheckerVersion = "amk-verify 0.1.0";
+inline constexpr const char *kCheckerVersion = "amk-verify " AMK_VERSION;
 
 struct Options {
   size_t maxRaces = 10; // race violations reported per schedule, at least 1 (all are counted)

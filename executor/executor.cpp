@@ -31,42 +31,6 @@ namespace {
 
 using ir::Instruction;
 using ir::InstructionKind;
-using ir::SyncOrder;
-
-const char *orderSuffix(SyncOrder order) {
-  switch (order) {
-  case SyncOrder::Relaxed:
-    return ".relaxed";
-  case SyncOrder::Cta:
-    return ".cta";
-  case SyncOrder::Default:
-    break;
-  }
-  return "";
-}
-
-// The instruction with its concrete regions and counter element, as the core form prints it.
-std::string instructionText(const ir::Program &program, const Instruction &instruction) {
-  switch (instruction.kind) {
-  case InstructionKind::Barrier:
-    return "barrier";
-  case InstructionKind::Signal:
-    return std::string("signal") + orderSuffix(instruction.order) + " " + program.counterText(instruction) + " + " +
-           std::to_string(instruction.amount);
-  case InstructionKind::Wait:
-    return std::string("wait") + orderSuffix(instruction.order) + " " + program.counterText(instruction) +
-           " >= " + std::to_string(instruction.amount);
-  case InstructionKind::Task:
-    break;
-  }
-  std::string text(ir::opInfo(instruction.op).name);
-  for (size_t i = 0; i < instruction.outputs.size(); ++i)
-    text += (i ? ", " : " ") + program.regionText(instruction.outputs[i]);
-  text += " <-";
-  for (size_t i = 0; i < instruction.inputs.size(); ++i)
-    text += (i ? ", " : " ") + program.regionText(instruction.inputs[i]);
-  return text;
-}
 
 // "file:line:col" of the instruction's source line.
 std::string location(const ir::Program &program, const Instruction &instruction) {
@@ -78,7 +42,8 @@ std::string location(const ir::Program &program, const Instruction &instruction)
 std::string describe(const ir::Program &program, uint32_t block, uint32_t index) {
   const Instruction &instruction = program.blockPrograms[block][index];
   std::string bindings = program.bindings(instruction);
-  return "instruction " + std::to_string(index) + " '" + instructionText(program, instruction) + "'" +
+  return "instruction " + std::to_string(index) + " '" +
+         program.instructionText(instruction, ir::InstructionStyle::Regions) + "'" +
          (bindings.empty() ? "" : " (" + bindings + ")");
 }
 
@@ -396,7 +361,7 @@ ExecutionResult Executor::runThreads(const ExecutorOptions &options) {
       const Instruction &instruction = instructions[index];
       // Plain forms are GPU-scope release/acquire; .relaxed orders nothing, and .cta orders only
       // within its own block, which program order already does here: both lower to relaxed.
-      const bool ordered = instruction.order == SyncOrder::Default;
+      const bool ordered = instruction.order == ir::SyncOrder::Default;
       const auto element = [&] {
         return counterBase_[instruction.counter] + static_cast<size_t>(instruction.counterIndex);
       };

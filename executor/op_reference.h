@@ -6,6 +6,7 @@
 #include "amk/ir/ast.h"
 #include "amk/ir/ops.h"
 #include "amk/ir/program.h"
+#include "amk/megakernel/device/amk_abi.h"
 #include "amk/model/numeric.h"
 
 #include <cstddef>
@@ -94,8 +95,8 @@ std::vector<float> ropeFrequencies(const RopeParameters &parameters);
 
 // The opaque op's hash: FNV-1a 64 over the input bytes in operand order (each region walked in
 // row-major order), continued with the output element's index (8 bytes, little-endian).
-inline constexpr uint64_t kFnvOffsetBasis = 0xcbf29ce484222325ull;
-inline constexpr uint64_t kFnvPrime = 0x100000001b3ull;
+inline constexpr uint64_t kFnvOffsetBasis = AMK_OPAQUE_FNV_OFFSET_BASIS;
+inline constexpr uint64_t kFnvPrime = AMK_OPAQUE_FNV_PRIME;
 uint64_t fnv1a(uint64_t hash, std::span<const std::byte> bytes);
 
 // Calls visit(firstElement, count) for every contiguous run of `region` in `shape` (row-major, the

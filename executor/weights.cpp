@@ -14,11 +14,7 @@ namespace amk::executor {
 
 namespace {
 
-bool sameType(model::DType stored, ir::ast::DType param) {
-  return (stored == model::DType::BF16 && param == ir::ast::DType::BF16) ||
-         (stored == model::DType::F16 && param == ir::ast::DType::F16) ||
-         (stored == model::DType::F32 && param == ir::ast::DType::F32);
-}
+bool sameType(model::TensorDType stored, ir::ast::DType param) { return model::amkirDType(stored) == param; }
 
 } // namespace
 

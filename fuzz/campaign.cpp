@@ -6,6 +6,7 @@
 
 #include "amk/fuzz/minimise.h"
 #include "amk/fuzz/mutation.h"
+#include "amk/ir/content_hash.h"
 #include "amk/ir/frontend.h"
 #include "amk/ir/printer.h"
 
@@ -28,17 +29,6 @@ uint64_t splitmix(uint64_t x) {
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
   return x ^ (x >> 31);
-}
-
-// Two independent 64-bit hashes of the canonical text: a false merge of two distinct mutants would
-// need both to collide.
-std::pair<uint64_t, uint64_t> textHash(const std::string &text) {
-  uint64_t fnv = 0xcbf29ce484222325ull, mix = 0x84222325cbf29ce4ull;
-  for (unsigned char ch : text) {
-    fnv = (fnv ^ ch) * 0x100000001b3ull;
-    mix = splitmix(mix ^ ch);
-  }
-  return {fnv, mix};
 }
 
 double median(std::vector<double> v) {
@@ -158,9 +148,9 @@ public:
         source.oracle = options_.oracle;
         source.oracle.useExplorer = options_.oracle.useExplorer && j.explorer && *j.explorer != Label::Inconclusive;
         source.row = result.sources.size();
-        seen_.insert(textHash(ir::printSurface(*loaded.ast)));
+        seen_.insert(ir::contentHash(ir::printSurface(*loaded.ast)));
         if (std::optional<std::string> canonical = canonicalText(printExplicit(source.schedule)))
-          seen_.insert(textHash(*canonical));
+          seen_.insert(ir::contentHash(*canonical));
         sources_.push_back(std::move(source));
       }
       result.sources.push_back(row);
@@ -212,7 +202,7 @@ public:
         ++row.malformed;
         continue;
       }
-      if (!seen_.insert(textHash(ir::printSurface(*parsed.ast))).second) {
+      if (!seen_.insert(ir::contentHash(ir::printSurface(*parsed.ast))).second) {
         ++row.duplicates;
         continue;
       }
@@ -375,7 +365,7 @@ private:
   const CampaignOptions &options_;
   std::vector<const MutationOperator *> ops_;
   std::vector<Source> sources_;
-  std::set<std::pair<uint64_t, uint64_t>> seen_;
+  std::set<std::string> seen_; // content hashes of the canonical texts already tried
   std::set<std::string> adversarialWritten_;
 };
 

@@ -52,17 +52,6 @@ std::string regionText(const ExplicitRegion &region) {
   return out + "]";
 }
 
-const char *scopeSuffix(ir::SyncOrder order) {
-  switch (order) {
-  case ir::SyncOrder::Relaxed:
-    return ".relaxed";
-  case ir::SyncOrder::Cta:
-    return ".cta";
-  default:
-    return "";
-  }
-}
-
 bool sameValue(const ir::ast::Value &a, const ir::ast::Value &b) { return a.value == b.value; }
 
 } // namespace
@@ -120,8 +109,8 @@ std::string instructionText(const ExplicitInstruction &in) {
   case ir::InstructionKind::Wait: {
     std::string counter = in.counter + (in.counterElement ? "[" + std::to_string(*in.counterElement) + "]" : "");
     if (in.kind == ir::InstructionKind::Wait)
-      return std::string("wait") + scopeSuffix(in.order) + " " + counter + " >= " + std::to_string(in.amount);
-    return std::string("signal") + scopeSuffix(in.order) + " " + counter +
+      return std::string("wait") + ir::syncSuffix(in.order) + " " + counter + " >= " + std::to_string(in.amount);
+    return std::string("signal") + ir::syncSuffix(in.order) + " " + counter +
            (in.amount == 1 ? "" : " + " + std::to_string(in.amount));
   }
   case ir::InstructionKind::Task:

@@ -1,5 +1,7 @@
 #include "amk/fuzz/generator.h"
 
+#include "amk/ir/ast.h"
+
 #include <algorithm>
 #include <map>
 #include <vector>
@@ -113,10 +115,10 @@ private:
   static const char *scope(Choices &c, unsigned relaxedPercent, unsigned ctaPercent) {
     uint64_t r = c.below(100);
     if (r < relaxedPercent)
-      return ".relaxed";
+      return ir::ast::syncSuffix(ir::ast::SyncScope::Relaxed);
     if (r < relaxedPercent + ctaPercent)
-      return ".cta";
-    return "";
+      return ir::ast::syncSuffix(ir::ast::SyncScope::Cta);
+    return ir::ast::syncSuffix(ir::ast::SyncScope::Default);
   }
 
   // Producers write their tiles and signal; consumers wait for (about) the sum, then read.

@@ -54,6 +54,18 @@ size_t dtypeBytes(DType dtype) {
   return 1;
 }
 
+const char *syncSuffix(SyncScope scope) {
+  switch (scope) {
+  case SyncScope::Relaxed:
+    return ".relaxed";
+  case SyncScope::Cta:
+    return ".cta";
+  case SyncScope::Default:
+    break;
+  }
+  return "";
+}
+
 bool isFloatType(DType dtype) { return dtype == DType::BF16 || dtype == DType::F16 || dtype == DType::F32; }
 
 // ---- structural equality: everything but source ranges ----------------------------------------

@@ -69,7 +69,10 @@ struct KeyValue {
   Value value;
 };
 
-enum class SyncScope { Default, Relaxed, Cta }; // Default: release (signal) / acquire (wait) at GPU scope
+enum class SyncScope : uint8_t { Default, Relaxed, Cta }; // Default: release (signal) / acquire (wait) at GPU scope
+
+// ".relaxed", ".cta" or "": the suffix a signal or wait is written with.
+const char *syncSuffix(SyncScope scope);
 
 struct Barrier {};
 

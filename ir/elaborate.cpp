@@ -706,7 +706,7 @@ private:
           if constexpr (std::is_same_v<T, ast::Barrier>) {
             return true;
           } else if constexpr (std::is_same_v<T, ast::Signal>) {
-            instruction.order = toOrder(node.scope);
+            instruction.order = node.scope;
             std::optional<int64_t> index = counterIndex(node.counter, instruction.counter);
             std::optional<int64_t> amount = node.amount ? eval(*node.amount) : std::optional<int64_t>(1);
             if (!index || !amount)
@@ -724,7 +724,7 @@ private:
             firstSignal_.emplace(std::make_pair(instruction.counter, *index), stmt.range);
             return true;
           } else if constexpr (std::is_same_v<T, ast::Wait>) {
-            instruction.order = toOrder(node.scope);
+            instruction.order = node.scope;
             std::optional<int64_t> index = counterIndex(node.counter, instruction.counter);
             std::optional<int64_t> threshold = eval(node.threshold);
             if (!index || !threshold)
@@ -749,17 +749,6 @@ private:
         stmt.node);
     if (ok)
       program_.blockPrograms[static_cast<size_t>(currentBlock_)].push_back(std::move(instruction));
-  }
-
-  static SyncOrder toOrder(ast::SyncScope scope) {
-    switch (scope) {
-    case ast::SyncScope::Relaxed:
-      return SyncOrder::Relaxed;
-    case ast::SyncScope::Cta:
-      return SyncOrder::Cta;
-    default:
-      return SyncOrder::Default;
-    }
   }
 
   OperandType operandType(const Region &region) const {

@@ -101,17 +101,6 @@ std::string printCounterRef(const ast::CounterRef &ref) {
   return out;
 }
 
-const char *scopeSuffix(ast::SyncScope scope) {
-  switch (scope) {
-  case ast::SyncScope::Relaxed:
-    return ".relaxed";
-  case ast::SyncScope::Cta:
-    return ".cta";
-  default:
-    return "";
-  }
-}
-
 std::string printKeyValues(const std::vector<ast::KeyValue> &entries) {
   std::string out;
   for (const ast::KeyValue &kv : entries) {
@@ -236,12 +225,12 @@ public:
           } else if constexpr (std::is_same_v<T, ast::Barrier>) {
             return "barrier";
           } else if constexpr (std::is_same_v<T, ast::Signal>) {
-            std::string out = std::string("signal") + scopeSuffix(x.scope) + " " + printCounterRef(x.counter);
+            std::string out = std::string("signal") + ast::syncSuffix(x.scope) + " " + printCounterRef(x.counter);
             if (x.amount)
               out += " + " + printExpr(*x.amount);
             return out;
           } else if constexpr (std::is_same_v<T, ast::Wait>) {
-            return std::string("wait") + scopeSuffix(x.scope) + " " + printCounterRef(x.counter) +
+            return std::string("wait") + ast::syncSuffix(x.scope) + " " + printCounterRef(x.counter) +
                    " >= " + printExpr(x.threshold);
           } else if constexpr (std::is_same_v<T, ast::Task>) {
             std::string out = x.op;

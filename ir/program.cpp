@@ -64,47 +64,41 @@ std::string Program::counterText(const Instruction &instruction) const {
   return counter.name + "[" + std::to_string(instruction.counterIndex) + "]";
 }
 
-namespace {
-
-const char *orderSuffix(SyncOrder order) {
-  switch (order) {
-  case SyncOrder::Relaxed:
-    return ".relaxed";
-  case SyncOrder::Cta:
-    return ".cta";
-  default:
-    return "";
+std::string Program::instructionText(const Instruction &instruction, InstructionStyle style) const {
+  const Site &site = sites[instruction.site];
+  if (style == InstructionStyle::SourceLine) {
+    const std::string loopValues = bindings(instruction);
+    return std::to_string(site.range.begin.line) + ":" + std::to_string(site.range.begin.column) + " '" + site.text +
+           "'" + (loopValues.empty() ? "" : " (" + loopValues + ")");
   }
-}
-
-std::string instructionText(const Program &program, const Instruction &instruction) {
   switch (instruction.kind) {
   case InstructionKind::Barrier:
     return "barrier";
   case InstructionKind::Signal:
-    return std::string("signal") + orderSuffix(instruction.order) + " " + program.counterText(instruction) + " + " +
-           std::to_string(instruction.amount);
+    return std::string("signal") + syncSuffix(instruction.order) + " " + counterText(instruction) +
+           (style == InstructionStyle::Brief && instruction.amount == 1 ? ""
+                                                                        : " + " + std::to_string(instruction.amount));
   case InstructionKind::Wait:
-    return std::string("wait") + orderSuffix(instruction.order) + " " + program.counterText(instruction) +
+    return std::string("wait") + syncSuffix(instruction.order) + " " + counterText(instruction) +
            " >= " + std::to_string(instruction.amount);
-  case InstructionKind::Task: {
-    const Site &site = program.sites[instruction.site];
-    std::string out(opInfo(instruction.op).name);
-    for (size_t i = 0; i < instruction.outputs.size(); ++i)
-      out += (i ? ", " : " ") + program.regionText(instruction.outputs[i]);
-    out += " <-";
-    for (size_t i = 0; i < instruction.inputs.size(); ++i)
-      out += (i ? ", " : " ") + program.regionText(instruction.inputs[i]);
+  case InstructionKind::Task:
+    break;
+  }
+  std::string out(opInfo(instruction.op).name);
+  if (style == InstructionStyle::Brief)
+    return out;
+  for (size_t i = 0; i < instruction.outputs.size(); ++i)
+    out += (i ? ", " : " ") + regionText(instruction.outputs[i]);
+  out += " <-";
+  for (size_t i = 0; i < instruction.inputs.size(); ++i)
+    out += (i ? ", " : " ") + regionText(instruction.inputs[i]);
+  if (style == InstructionStyle::Core) {
     const auto &specs = opInfo(instruction.op).attributes;
     for (size_t i = 0; i < specs.size() && i < site.attributes.size(); ++i)
       out += " " + std::string(specs[i].name) + "=" + printValue(site.attributes[i]);
-    return out;
   }
-  }
-  return "";
+  return out;
 }
-
-} // namespace
 
 std::string printCore(const Program &program) {
   std::string out = "# core program of " + program.sourceName + ": " + std::to_string(program.blocks) + " blocks, " +
@@ -119,7 +113,7 @@ std::string printCore(const Program &program) {
       const Instruction &instruction = block[i];
       const Site &site = program.sites[instruction.site];
       std::string bindings = program.bindings(instruction);
-      out += "  " + std::to_string(i) + ": " + instructionText(program, instruction) + "  # " +
+      out += "  " + std::to_string(i) + ": " + program.instructionText(instruction, InstructionStyle::Core) + "  # " +
              std::to_string(site.range.begin.line) + ":" + std::to_string(site.range.begin.column) +
              (bindings.empty() ? "" : " " + bindings) + "\n";
     }

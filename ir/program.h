@@ -47,8 +47,18 @@ struct Region {
 
 enum class InstructionKind : uint8_t { Task, Barrier, Signal, Wait };
 
-// Plain signal = release, plain wait = acquire, both at GPU scope.
-enum class SyncOrder : uint8_t { Default, Relaxed, Cta };
+// The core program keeps the scope as written: plain signal = release, plain wait = acquire, both at
+// GPU scope.
+using SyncOrder = ast::SyncScope;
+using ast::syncSuffix;
+
+// How an instruction is printed; each reader of a message was written around one of these.
+enum class InstructionStyle : uint8_t {
+  Core,       // "matmul h[0:8] <- x[0:8], w[0:8, 0:4] tile=8", "signal done[1] + 1": the core form's line
+  Regions,    // Core without the task's attributes
+  Brief,      // a task by its op name alone; a signal of 1 without its "+ 1"
+  SourceLine, // "12:5 'wait done[b] >= 4' (l=1, b=2)": the source line as written, with its loop values
+};
 
 // One source instruction (one line of the schedule), shared by all its elaborated instances.
 struct Site {
@@ -97,6 +107,10 @@ struct Program {
   // "qkv[0:8]" / "w[3, 0:8, 0:576]": a region with concrete bounds.
   std::string regionText(const Region &region) const;
   std::string counterText(const Instruction &instruction) const;
+  std::string instructionText(const Instruction &instruction, InstructionStyle style) const;
+  std::string instructionText(uint32_t block, uint32_t index, InstructionStyle style) const {
+    return instructionText(blockPrograms[block][index], style);
+  }
 };
 
 // The core form: per block, one line per instruction with its source position and loop values.

@@ -25,7 +25,7 @@ struct Error {
   }
 };
 
-template <class T> class Result {
+template <class T> class [[nodiscard]] Result {
 public:
   Result(T value) : state_(std::move(value)) {}
   Result(Error error) : state_(std::move(error)) {}

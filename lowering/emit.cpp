@@ -3,8 +3,9 @@
 // refused with its source line rather than lowered approximately.
 #include "amk/lowering/emit.h"
 
+#include "amk/ir/content_hash.h"
+
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <sstream>
 #include <variant>
@@ -12,32 +13,17 @@
 
 namespace amk::lowering {
 
-uint64_t contentHash(const std::string &text) {
-  uint64_t hash = 0xcbf29ce484222325ull;
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 0x100000001b3ull;
-  }
-  return hash;
-}
-
 namespace {
 
-int dtypeCode(ir::ast::DType dtype) {
-  switch (dtype) {
-  case ir::ast::DType::BF16:
-    return AMK_BF16;
-  case ir::ast::DType::F16:
-    return AMK_F16;
-  case ir::ast::DType::F32:
-    return AMK_F32;
-  case ir::ast::DType::I32:
-    return AMK_I32;
-  case ir::ast::DType::I8:
-    return AMK_I8;
-  }
-  return AMK_F32;
-}
+// AmkDType is plain C for NVRTC, so it cannot name ir::ast::DType; it spells the same values, and the
+// tape stores the one as the other.
+static_assert(AMK_BF16 == static_cast<int>(ir::ast::DType::BF16));
+static_assert(AMK_F16 == static_cast<int>(ir::ast::DType::F16));
+static_assert(AMK_F32 == static_cast<int>(ir::ast::DType::F32));
+static_assert(AMK_I32 == static_cast<int>(ir::ast::DType::I32));
+static_assert(AMK_I8 == static_cast<int>(ir::ast::DType::I8));
+
+int dtypeCode(ir::ast::DType dtype) { return static_cast<int>(dtype); }
 
 // The region as rows x cols with a uniform row stride, or an error. Columns run along the last
 // dimension; rows along the one leading dimension with extent > 1, or along several when every
@@ -143,10 +129,9 @@ void addPrefetchHints(Tape &tape) {
 
 } // namespace
 
-TapeResult buildTape(const ir::Program &program, const std::string &canonicalText) {
-  TapeResult result;
-  Tape &tape = result.tape;
-  tape.scheduleHash = contentHash(canonicalText);
+Result<Tape> buildTape(const ir::Program &program, const std::string &canonicalText) {
+  Tape tape;
+  tape.scheduleHash = ir::contentHash(canonicalText);
   tape.blocks = program.blocks;
   tape.threads = program.threads;
   for (const ir::Buffer &b : program.buffers) {
@@ -169,9 +154,9 @@ TapeResult buildTape(const ir::Program &program, const std::string &canonicalTex
       out.site = in.site;
       auto fail = [&](const std::string &why) {
         const ir::Site &site = program.sites[in.site];
-        result.error = program.sourceName + ":" + std::to_string(site.range.begin.line) + ":" +
-                       std::to_string(site.range.begin.column) + ": '" + site.text + "' (block " + std::to_string(k) +
-                       "): " + why;
+        return Error("", program.sourceName + ":" + std::to_string(site.range.begin.line) + ":" +
+                             std::to_string(site.range.begin.column) + ": '" + site.text + "' (block " +
+                             std::to_string(k) + "): " + why);
       };
       switch (in.kind) {
       case ir::InstructionKind::Task: {
@@ -180,16 +165,13 @@ TapeResult buildTape(const ir::Program &program, const std::string &canonicalTex
         out.outputs = static_cast<int>(in.outputs.size());
         out.inputs = static_cast<int>(in.inputs.size());
         if (in.outputs.size() + in.inputs.size() > AMK_MAX_OPERANDS) {
-          fail("more than " + std::to_string(AMK_MAX_OPERANDS) + " operands");
-          return result;
+          return fail("more than " + std::to_string(AMK_MAX_OPERANDS) + " operands");
         }
         size_t slot = 0;
         for (const auto *regions : {&in.outputs, &in.inputs})
           for (const ir::Region &r : *regions)
-            if (std::string why = toOperand(program, r, out.operands[slot++]); !why.empty()) {
-              fail(why);
-              return result;
-            }
+            if (std::string why = toOperand(program, r, out.operands[slot++]); !why.empty())
+              return fail(why);
         const std::vector<ir::ast::Value> &attributes = program.sites[in.site].attributes;
         for (size_t a = 0; a < attributes.size() && a < AMK_MAX_ATTRIBUTES; ++a)
           out.attributes[a] = attributeNumber(attributes[a]);
@@ -213,7 +195,7 @@ TapeResult buildTape(const ir::Program &program, const std::string &canonicalTex
   }
   tape.blockStart.push_back(static_cast<uint32_t>(tape.instructions.size()));
   addPrefetchHints(tape);
-  return result;
+  return tape;
 }
 
 std::string kernelCompileUnit(const Tape &tape) {
@@ -235,11 +217,9 @@ std::string kernelCompileUnit(const Tape &tape) {
 }
 
 std::string emitKernel(const Tape &tape, const EmitOptions &options) {
-  char hash[32];
-  std::snprintf(hash, sizeof hash, "0x%016llxull", static_cast<unsigned long long>(tape.scheduleHash));
   std::ostringstream out;
   out << "// AMK megakernel for schedule " << options.scheduleName << "\n"
-      << "// schedule content hash " << hash << " (FNV-1a of its canonical text), certified by "
+      << "// schedule content hash " << tape.scheduleHash << " (SHA-256 of its canonical text), certified by "
       << options.checkerVersion << "\n"
       << "// " << tape.blocks << " blocks x " << tape.threads << " threads, " << tape.instructions.size()
       << " tape instructions, " << tape.counterNames.size() << " counter elements.\n"

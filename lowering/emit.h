@@ -4,6 +4,7 @@
 #pragma once
 
 #include "amk/ir/program.h"
+#include "amk/ir/result.h"
 #include "amk/megakernel/device/amk_abi.h"
 
 #include <cstdint>
@@ -14,13 +15,13 @@ namespace amk::lowering {
 
 struct TapeBuffer {
   std::string name;
-  int dtype = AMK_F32;
+  int dtype = AMK_F32; // AmkDType, the value of the buffer's ir::ast::DType
   int64_t elements = 0;
   int kind = 0; // ast::BufferKind as an int
 };
 
 struct Tape {
-  uint64_t scheduleHash = 0;             // FNV-1a of the schedule's canonical text
+  std::string scheduleHash;              // content hash of the schedule's canonical text (ir/content_hash.h)
   std::vector<AmkInstr> instructions;    // block 0's, then block 1's, ...
   std::vector<uint32_t> blockStart;      // blocks + 1 offsets into instructions
   std::vector<TapeBuffer> buffers;       // in declaration order (AmkOperand::buffer indexes this)
@@ -28,16 +29,9 @@ struct Tape {
   int64_t blocks = 0, threads = 0;
 };
 
-struct TapeResult {
-  Tape tape;
-  std::string error; // an instruction the CUDA lowering cannot express, with its source line
-  bool ok() const { return error.empty(); }
-};
-
-// `canonicalText` is the schedule's canonical form (its hash names the kernel).
-TapeResult buildTape(const ir::Program &program, const std::string &canonicalText);
-
-uint64_t contentHash(const std::string &text);
+// `canonicalText` is the schedule's canonical form (its hash names the kernel). The error names an
+// instruction the CUDA lowering cannot express, with its source line.
+Result<Tape> buildTape(const ir::Program &program, const std::string &canonicalText);
 
 struct EmitOptions {
   std::string checkerVersion; // of the checker that certified the schedule

@@ -2,17 +2,17 @@
 // summarise per model. Jobs run on a small thread pool; results keep the enumeration order.
 #include "amk/lowering/matrix.h"
 
+#include "amk/ir/parallel.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <map>
 #include <mutex>
 #include <sstream>
-#include <thread>
 
 namespace amk::lowering {
 
@@ -163,12 +163,12 @@ MatrixSummary runMatrix(const MatrixOptions &options, const Verifier &verify,
   std::vector<model::ModelConfig> models;
   models.reserve(modelNames.size());
   for (const std::string &name : modelNames) {
-    model::ConfigResult config = model::loadModelConfig((fs::path(options.modelsDirectory) / name).string());
+    Result<model::ModelConfig> config = model::loadModelConfig((fs::path(options.modelsDirectory) / name).string());
     if (!config.ok()) {
-      summary.modelErrors.push_back(name + ": " + config.render());
+      summary.modelErrors.push_back(name + ": " + config.error().render());
       continue;
     }
-    models.push_back(*config.config);
+    models.push_back(*config);
     models.back().name = name;
   }
   std::vector<Job> jobs;
@@ -178,55 +178,46 @@ MatrixSummary runMatrix(const MatrixOptions &options, const Verifier &verify,
         jobs.push_back({&m, &t, &v});
 
   summary.rows.resize(jobs.size());
-  std::atomic<size_t> next{0}, done{0};
+  size_t done = 0;
   std::mutex progressMutex;
-  auto worker = [&] {
-    for (size_t i = next++; i < jobs.size(); i = next++) {
-      const Job &job = jobs[i];
-      MatrixRow &row = summary.rows[i];
-      row.model = job.model->name;
-      row.target = job.target->name;
-      row.variant = job.variant->label();
-      PlanOptions plan;
-      plan.strategy = job.variant->strategy;
-      plan.target = *job.target;
-      plan.blocks = std::max<int64_t>(1, job.target->sms / job.variant->blocksDivisor);
-      plan.rowsPerTile = job.variant->rowsPerTile;
-      plan.splits = job.variant->splits;
-      PlanResult result = planSchedule(*job.model, plan);
-      if (!result.plan) {
-        row.error = result.error;
-      } else {
-        row.bytes = static_cast<int64_t>(result.plan->text.size());
-        row.tasks = result.plan->stats.tasks;
-        row.syncs = result.plan->stats.syncs;
-        if (!options.outputDirectory.empty()) {
-          fs::path directory = fs::path(options.outputDirectory) / row.model;
-          std::error_code ec;
-          fs::create_directories(directory, ec);
-          fs::path file = directory / (row.target + "-" + row.variant + ".amkir");
-          std::ofstream out(file, std::ios::binary);
-          out << result.plan->text;
-          row.file = file.string();
-          if (!out)
-            row.error = file.string() + ": cannot write";
-        }
-        if (row.error.empty())
-          row.outcome = verify(row.file.empty() ? row.model + ".amkir" : row.file, result.plan->text);
+  ir::parallelFor(jobs.size(), options.jobs, [&](size_t i) {
+    const Job &job = jobs[i];
+    MatrixRow &row = summary.rows[i];
+    row.model = job.model->name;
+    row.target = job.target->name;
+    row.variant = job.variant->label();
+    PlanOptions plan;
+    plan.strategy = job.variant->strategy;
+    plan.target = *job.target;
+    plan.blocks = std::max<int64_t>(1, job.target->sms / job.variant->blocksDivisor);
+    plan.rowsPerTile = job.variant->rowsPerTile;
+    plan.splits = job.variant->splits;
+    Result<Plan> result = planSchedule(*job.model, plan);
+    if (!result) {
+      row.error = result.error().message;
+    } else {
+      row.bytes = static_cast<int64_t>(result->text.size());
+      row.tasks = result->stats.tasks;
+      row.syncs = result->stats.syncs;
+      if (!options.outputDirectory.empty()) {
+        fs::path directory = fs::path(options.outputDirectory) / row.model;
+        std::error_code ec;
+        fs::create_directories(directory, ec);
+        fs::path file = directory / (row.target + "-" + row.variant + ".amkir");
+        std::ofstream out(file, std::ios::binary);
+        out << result->text;
+        row.file = file.string();
+        if (!out)
+          row.error = file.string() + ": cannot write";
       }
-      std::lock_guard<std::mutex> lock(progressMutex);
-      size_t finished = ++done;
-      if (progress)
-        progress(finished, jobs.size(), row);
+      if (row.error.empty())
+        row.outcome = verify(row.file.empty() ? row.model + ".amkir" : row.file, result->text);
     }
-  };
-  unsigned threads = std::max(1u, std::min<unsigned>(options.jobs, static_cast<unsigned>(jobs.size())));
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t)
-    pool.emplace_back(worker);
-  worker();
-  for (std::thread &t : pool)
-    t.join();
+    std::lock_guard<std::mutex> lock(progressMutex);
+    size_t finished = ++done;
+    if (progress)
+      progress(finished, jobs.size(), row);
+  });
   return summary;
 }
 

@@ -46,6 +46,20 @@ std::vector<Strategy> allStrategies() {
   return {Strategy::Barrier, Strategy::Dataflow, Strategy::Fused, Strategy::SplitKv, Strategy::Headwise};
 }
 
+std::vector<std::string> allStrategyNames() {
+  std::vector<std::string> names;
+  for (Strategy s : allStrategies())
+    names.push_back(strategyName(s));
+  return names;
+}
+
+std::string strategyNamesText() {
+  std::string text;
+  for (const std::string &name : allStrategyNames())
+    text += (text.empty() ? "" : ", ") + name;
+  return text;
+}
+
 std::optional<Strategy> parseStrategy(const std::string &name) {
   for (Strategy s : allStrategies())
     if (name == strategyName(s))
@@ -262,7 +276,7 @@ int64_t participants(int64_t n, int64_t available) { return std::min(n, availabl
 class Planner {
 public:
   Planner(const model::ModelConfig &model, const PlanOptions &options, int64_t blocks, int64_t context)
-      : model_(model), options_(options), blocks_(blocks), context_(context), dtype_(dtypeName(model.dtype)) {
+      : model_(model), options_(options), blocks_(blocks), context_(context), dtype_(ir::ast::dtypeName(model.dtype)) {
     const int64_t wanted = options.rowsPerTile;
     rowsQkv_ = divisorAtMost(model.headDim, wanted); // q, k and v tiles never straddle a head
     rowsO_ = divisorAtMost(model.hiddenSize, wanted);
@@ -799,56 +813,39 @@ private:
 
 } // namespace
 
-PlanResult planSchedule(const model::ModelConfig &model, const PlanOptions &options) {
-  PlanResult result;
-  if (options.target.sms <= 0) {
-    result.error = "no target: give --target (one of a100, l4, l40s, h100, rtx5090, or an sm_ architecture)";
-    return result;
-  }
+Result<Plan> planSchedule(const model::ModelConfig &model, const PlanOptions &options) {
+  if (options.target.sms <= 0)
+    return Error("", "no target: give --target (one of a100, l4, l40s, h100, rtx5090, or an sm_ architecture)");
   int64_t blocks = options.blocks == 0 ? options.target.sms : options.blocks;
-  if (blocks < 1 || blocks > options.target.sms) {
-    result.error = "--blocks " + str(blocks) + " is outside 1.." + str(options.target.sms) +
-                   ": a cooperative grid of " + options.target.name + " holds at most one block per SM at occupancy 1";
-    return result;
-  }
-  if (options.rowsPerTile < 1) {
-    result.error = "--rows " + str(options.rowsPerTile) + " must be at least 1";
-    return result;
-  }
-  if (options.threads < 32 || options.threads > 1024 || options.threads % 32 != 0) {
-    result.error = "--threads " + str(options.threads) + " must be a multiple of 32 in 32..1024";
-    return result;
-  }
+  if (blocks < 1 || blocks > options.target.sms)
+    return Error("", "--blocks " + str(blocks) + " is outside 1.." + str(options.target.sms) +
+                         ": a cooperative grid of " + options.target.name +
+                         " holds at most one block per SM at occupancy 1");
+  if (options.rowsPerTile < 1)
+    return Error("", "--rows " + str(options.rowsPerTile) + " must be at least 1");
+  if (options.threads < 32 || options.threads > 1024 || options.threads % 32 != 0)
+    return Error("", "--threads " + str(options.threads) + " must be a multiple of 32 in 32..1024");
   int64_t context = options.context == 0 ? std::min<int64_t>(model.maxPositionEmbeddings, 4096) : options.context;
-  if (context < 1 || context > model.maxPositionEmbeddings) {
-    result.error = "--context " + str(context) + " is outside 1.." + str(model.maxPositionEmbeddings) +
-                   " (max_position_embeddings of " + model.name + ")";
-    return result;
-  }
-  if (options.strategy == Strategy::SplitKv && (options.splits < 1 || context % options.splits != 0)) {
-    result.error = "--splits " + str(options.splits) + " must be at least 1 and divide the context of " + str(context) +
-                   " positions";
-    return result;
-  }
-  if (model.numHeads % model.numKvHeads != 0 || model.headDim % 2 != 0) {
-    result.error = "model " + model.name + ": " + str(model.numHeads) + " query heads over " + str(model.numKvHeads) +
-                   " KV heads of head_dim " + str(model.headDim) + " cannot be planned";
-    return result;
-  }
+  if (context < 1 || context > model.maxPositionEmbeddings)
+    return Error("", "--context " + str(context) + " is outside 1.." + str(model.maxPositionEmbeddings) +
+                         " (max_position_embeddings of " + model.name + ")");
+  if (options.strategy == Strategy::SplitKv && (options.splits < 1 || context % options.splits != 0))
+    return Error("", "--splits " + str(options.splits) + " must be at least 1 and divide the context of " +
+                         str(context) + " positions");
+  if (model.numHeads % model.numKvHeads != 0 || model.headDim % 2 != 0)
+    return Error("", "model " + model.name + ": " + str(model.numHeads) + " query heads over " + str(model.numKvHeads) +
+                         " KV heads of head_dim " + str(model.headDim) + " cannot be planned");
   Planner planner(model, options, blocks, context);
   PlanStats stats;
   std::string text = planner.run(stats);
   // The canonical form, and a proof that the planner wrote well-formed AMKIR.
   ir::Schedule schedule = ir::parseSchedule(model.name + ".amkir", text);
-  if (!schedule.wellFormed()) {
-    result.error = "internal error: the planned schedule is malformed:\n" + schedule.renderDiagnostics();
-    return result;
-  }
+  if (!schedule.wellFormed())
+    return Error("", "internal error: the planned schedule is malformed:\n" + schedule.renderDiagnostics());
   for (const auto &instructions : schedule.program->blockPrograms)
     for (const ir::Instruction &instruction : instructions)
       (instruction.kind == ir::InstructionKind::Task ? stats.tasks : stats.syncs) += 1;
-  result.plan = Plan{ir::printSurface(*schedule.ast), std::move(stats)};
-  return result;
+  return Plan{ir::printSurface(*schedule.ast), std::move(stats)};
 }
 
 } // namespace amk::lowering

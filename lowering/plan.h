@@ -3,6 +3,7 @@
 // what they fuse (RMSNorm into the projection prologue, split-KV attention, a split argmax).
 #pragma once
 
+#include "amk/ir/result.h"
 #include "amk/model/model_config.h"
 
 #include <cstdint>
@@ -24,6 +25,10 @@ enum class Strategy {
 const char *strategyName(Strategy strategy); // "barrier", "dataflow", "fused", "splitkv", "headwise"
 std::optional<Strategy> parseStrategy(const std::string &name);
 std::vector<Strategy> allStrategies();
+// Every strategy's name in allStrategies() order, and the same as one "barrier, dataflow, ..." line:
+// what the tools accept, list in their help and search by default.
+std::vector<std::string> allStrategyNames();
+std::string strategyNamesText();
 
 // A GPU the schedule is planned for: its architecture and multiprocessor count.
 struct Target {
@@ -71,12 +76,9 @@ struct Plan {
   PlanStats stats;
 };
 
-struct PlanResult {
-  std::optional<Plan> plan;
-  std::string error; // why no schedule was made (bad knob for this model), naming the knob and value
-};
-
-PlanResult planSchedule(const model::ModelConfig &model, const PlanOptions &options);
+// The error names the knob and value that make no schedule for this model; one starting "internal
+// error" is a planner bug.
+Result<Plan> planSchedule(const model::ModelConfig &model, const PlanOptions &options);
 
 // The HF tensor each schedule `param` is made of: per-layer params stack the tensor of every layer
 // along a new first dimension. The planner declares its params from this table, and the runtime

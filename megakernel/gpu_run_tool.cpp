@@ -77,13 +77,13 @@ std::optional<ScheduleSource> loadOrPlan(const GpuRunOptions &options, const mod
   plan.context = options.context;
   plan.threads = options.threads;
   plan.weights = *weights;
-  lowering::PlanResult planned = lowering::planSchedule(checkpoint.config(), plan);
-  if (!planned.plan) {
-    err << "amk-run: error: " << planned.error << "\n";
+  Result<lowering::Plan> planned = lowering::planSchedule(checkpoint.config(), plan);
+  if (!planned) {
+    err << "amk-run: error: " << planned.error().message << "\n";
     return std::nullopt;
   }
-  return ScheduleSource{planned.plan->text, checkpoint.config().name + "-" + options.strategy +
-                                              (*weights == lowering::WeightFormat::Int8 ? "-int8" : "") + ".amkir"};
+  return ScheduleSource{planned->text, checkpoint.config().name + "-" + options.strategy +
+                                           (*weights == lowering::WeightFormat::Int8 ? "-int8" : "") + ".amkir"};
 }
 
 // Positions 0..steps-1 must fit the KV cache, which the planner declares as k_cache[layers, kv_heads,

@@ -2,6 +2,7 @@
 // context); every call is checked and a failure becomes an Error naming the call and the CUDA error.
 #include "amk/megakernel/gpu_runtime.h"
 
+#include "amk/ir/content_hash.h"
 #include "amk/ir/ops.h"
 #include "amk/lowering/emit.h"
 
@@ -151,12 +152,23 @@ std::vector<std::pair<std::string, std::string>> deviceHeaders() {
 Result<std::vector<char>> compileMegakernel(const std::string &source, const std::string &arch,
                                             const std::string &cacheDir) {
   std::vector<std::pair<std::string, std::string>> headers = deviceHeaders();
-  std::string key = source + arch;
-  for (const auto &[name, text] : headers)
-    key += name + text;
-  char hex[32];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(lowering::contentHash(key)));
-  fs::path cached = fs::path(cacheDirectory(cacheDir)) / (std::string("amk-") + hex + "-" + arch + ".cubin");
+  const std::string archOption = "--gpu-architecture=" + arch;
+  const std::vector<const char *> compileOptions = {archOption.c_str(), "--std=c++17", "-lineinfo"};
+  int nvrtcMajor = 0, nvrtcMinor = 0;
+  nvrtcVersion(&nvrtcMajor, &nvrtcMinor);
+  // Every input of the compile, each field prefixed by its length so that no two different sets of
+  // inputs spell the same key.
+  std::string key;
+  auto addField = [&key](const std::string &field) { key += std::to_string(field.size()) + ":" + field; };
+  addField(source);
+  for (const auto &[name, text] : headers) {
+    addField(name);
+    addField(text);
+  }
+  for (const char *option : compileOptions)
+    addField(option);
+  addField("nvrtc " + std::to_string(nvrtcMajor) + "." + std::to_string(nvrtcMinor));
+  fs::path cached = fs::path(cacheDirectory(cacheDir)) / ("amk-" + ir::contentHash(key) + "-" + arch + ".cubin");
   if (std::ifstream in{cached, std::ios::binary}) {
     std::vector<char> cubin((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (!cubin.empty())
@@ -172,9 +184,7 @@ Result<std::vector<char>> compileMegakernel(const std::string &source, const std
                                      texts.data(), names.data());
   if (r != NVRTC_SUCCESS)
     return Error("", std::string("nvrtcCreateProgram failed: ") + nvrtcGetErrorString(r));
-  std::string archOption = "--gpu-architecture=" + arch;
-  const char *compileOptions[] = {archOption.c_str(), "--std=c++17", "-lineinfo"};
-  r = nvrtcCompileProgram(program, 3, compileOptions);
+  r = nvrtcCompileProgram(program, static_cast<int>(compileOptions.size()), compileOptions.data());
   size_t logSize = 0;
   nvrtcGetProgramLogSize(program, &logSize);
   std::string log(logSize, '\0');
@@ -275,10 +285,10 @@ Result<std::unique_ptr<GpuSchedule>> GpuSchedule::create(const ir::Program &prog
   State &s = *state;
   s.program = &program;
   s.options = options;
-  lowering::TapeResult tape = lowering::buildTape(program, canonicalText);
+  Result<lowering::Tape> tape = lowering::buildTape(program, canonicalText);
   if (!tape.ok())
-    return Error(program.sourceName, "the schedule cannot be lowered to CUDA: " + tape.error);
-  s.tape = std::move(tape.tape);
+    return Error(program.sourceName, "the schedule cannot be lowered to CUDA: " + tape.error().message);
+  s.tape = std::move(std::move(*tape));
   s.source = lowering::emitKernel(s.tape, {options.checkerVersion, program.sourceName});
 
   if (!driver().loadError.empty())
@@ -340,9 +350,7 @@ Result<std::unique_ptr<GpuSchedule>> GpuSchedule::create(const ir::Program &prog
     return std::nullopt;
   };
   for (const lowering::TapeBuffer &b : s.tape.buffers) {
-    size_t bytes = static_cast<size_t>(b.elements) * (b.dtype == AMK_F32 || b.dtype == AMK_I32 ? 4
-                                                      : b.dtype == AMK_I8                      ? 1
-                                                                                               : 2);
+    size_t bytes = static_cast<size_t>(b.elements) * ir::ast::dtypeBytes(static_cast<ir::ast::DType>(b.dtype));
     s.buffers.push_back(0);
     s.bufferBytes.push_back(bytes);
     if (auto e = upload(s.buffers.back(), nullptr, bytes))

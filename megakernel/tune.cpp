@@ -131,12 +131,12 @@ TuneOutcome runTune(const TuneOptions &options, const Certifier &certify, std::o
       executor::DecodeFeed::greedy(std::vector<int32_t>(options.prompt.begin(), options.prompt.end()), options.newTokens);
   for (size_t i = 0; i < candidates.size(); ++i) {
     Candidate &c = candidates[i];
-    lowering::PlanResult planned = lowering::planSchedule(checkpoint->config(), c.plan);
-    if (!planned.plan) {
+    Result<lowering::Plan> planned = lowering::planSchedule(checkpoint->config(), c.plan);
+    if (!planned) {
       c.status = Status::Unplannable;
-      c.note = planned.error;
+      c.note = planned.error().message;
     } else {
-      c.text = planned.plan->text;
+      c.text = planned->text;
       ir::Schedule schedule = ir::parseSchedule(model + ".amkir", c.text);
       const auto started = std::chrono::steady_clock::now();
       std::optional<std::string> rejection =

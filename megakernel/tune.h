@@ -5,6 +5,7 @@
 // of the default schedule) and is then timed at one KV length. The best schedule is written out.
 #pragma once
 
+#include "amk/lowering/plan.h"
 #include "amk/megakernel/gpu_run_tool.h"
 
 #include <cstdint>
@@ -18,7 +19,7 @@ struct TuneOptions {
   std::string modelDirectory;
   std::string target = "h100";
   int64_t context = 2048;
-  std::vector<std::string> strategies = {"fused", "barrier", "dataflow", "splitkv"};
+  std::vector<std::string> strategies = lowering::allStrategyNames();
   std::vector<int64_t> rows = {8, 16, 32, 64};
   std::vector<int64_t> threads = {256, 512};
   std::vector<int64_t> splits = {4};  // splitkv only

@@ -46,22 +46,19 @@ Result<Checkpoint> Checkpoint::open(const std::string &directory) {
     return Error{configPath, "no such file; a checkpoint directory holds the model's config.json"};
   // The config reader reports every JSON error as a diagnostic; should any nlohmann exception still
   // escape it, a library must not throw it at amk-run's user.
-  model::ConfigResult config;
-  try {
-    config = model::loadModelConfig(directory);
-  } catch (const nlohmann::json::exception &) {
-    return Error{configPath, "not valid JSON: a number is out of range"};
-  }
-  if (!config.ok()) {
-    std::string detail = config.render();
-    while (!detail.empty() && detail.back() == '\n')
-      detail.pop_back();
-    return Error{configPath, "not a usable LlamaForCausalLM config", detail};
-  }
+  Result<model::ModelConfig> config = [&]() -> Result<model::ModelConfig> {
+    try {
+      return model::loadModelConfig(directory);
+    } catch (const nlohmann::json::exception &) {
+      return Error{configPath, "not valid JSON: a number is out of range"};
+    }
+  }();
+  if (!config)
+    return config.error();
 
   Checkpoint checkpoint;
   checkpoint.directory_ = directory;
-  checkpoint.config_ = *config.config;
+  checkpoint.config_ = *config;
 
   const std::string single = (dir / "model.safetensors").string();
   const std::string index = (dir / "model.safetensors.index.json").string();
@@ -149,15 +146,15 @@ Result<std::vector<float>> toFloat32(const TensorView &tensor) {
   const std::byte *data = tensor.bytes.data();
   // memcpy per element: tensors in a safetensors file need not be aligned to their element size.
   switch (tensor.info->dtype) {
-  case DType::F32:
+  case TensorDType::F32:
     std::memcpy(values.data(), data, count * sizeof(float));
     break;
-  case DType::BF16:
-  case DType::F16:
+  case TensorDType::BF16:
+  case TensorDType::F16:
     for (uint64_t i = 0; i < count; ++i) {
       uint16_t bits;
       std::memcpy(&bits, data + 2 * i, 2);
-      values[i] = tensor.info->dtype == DType::BF16 ? bf16ToFloat(bits) : f16ToFloat(bits);
+      values[i] = tensor.info->dtype == TensorDType::BF16 ? bf16ToFloat(bits) : f16ToFloat(bits);
     }
     break;
   default:

@@ -3,6 +3,9 @@
 // value for anything decode here does not implement.
 #include "amk/model/model_config.h"
 
+#include "amk/ir/diagnostics.h"
+#include "amk/ir/source.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -228,11 +231,11 @@ public:
       dtypeKey = "torch_dtype";
     }
     if (!dtype || *dtype == "float32")
-      config.dtype = WeightDType::F32;
+      config.dtype = ir::ast::DType::F32;
     else if (*dtype == "bfloat16")
-      config.dtype = WeightDType::BF16;
+      config.dtype = ir::ast::DType::BF16;
     else if (*dtype == "float16")
-      config.dtype = WeightDType::F16;
+      config.dtype = ir::ast::DType::F16;
     else
       error("AMK-M005", dtypeKey,
             "unsupported " + dtypeKey + " \"" + *dtype + "\" (supported: bfloat16, float16, float32)");
@@ -254,28 +257,20 @@ int64_t ModelConfig::parameterCount() const {
   return numLayers * perLayer + embeddings + hiddenSize;
 }
 
-const char *dtypeName(WeightDType dtype) {
-  switch (dtype) {
-  case WeightDType::BF16:
-    return "bf16";
-  case WeightDType::F16:
-    return "f16";
-  case WeightDType::F32:
-    return "f32";
-  }
-  return "f32";
+namespace {
+
+Error refusal(const ir::SourceFile &file, const ir::Diagnostics &diagnostics) {
+  std::string detail = ir::renderText(diagnostics, file);
+  while (!detail.empty() && detail.back() == '\n')
+    detail.pop_back();
+  return Error(file.name(), "not a usable LlamaForCausalLM config", std::move(detail));
 }
 
-std::string ConfigResult::render() const {
-  if (!readError.empty())
-    return readError + "\n";
-  return source ? ir::renderText(diagnostics, *source) : std::string();
-}
+} // namespace
 
-ConfigResult parseModelConfig(std::string fileName, std::string text, std::string modelName) {
-  ConfigResult result;
-  result.source = std::make_unique<ir::SourceFile>(std::move(fileName), std::move(text));
-  const ir::SourceFile &file = *result.source;
+Result<ModelConfig> parseModelConfig(std::string fileName, std::string text, std::string modelName) {
+  const ir::SourceFile file(std::move(fileName), std::move(text));
+  ir::Diagnostics diagnostics;
   json root;
   try {
     root = json::parse(file.text());
@@ -284,24 +279,24 @@ ConfigResult parseModelConfig(std::string fileName, std::string text, std::strin
     std::string what = e.what();
     if (size_t colon = what.find("]: "); colon != std::string::npos)
       what = what.substr(colon + 3);
-    result.diagnostics.error("AMK-M001", {file.locationAt(at), file.locationAt(at)}, "invalid JSON: " + what);
-    return result;
+    diagnostics.error("AMK-M001", {file.locationAt(at), file.locationAt(at)}, "invalid JSON: " + what);
+    return refusal(file, diagnostics);
   } catch (const json::exception &e) {
     // Not a syntax error: a number beyond a double (1e400) and the like.
     std::string what = e.what();
     if (size_t colon = what.find("] "); colon != std::string::npos)
       what = what.substr(colon + 2);
-    result.diagnostics.error("AMK-M001", {file.locationAt(0), file.locationAt(0)}, "invalid JSON: " + what);
-    return result;
+    diagnostics.error("AMK-M001", {file.locationAt(0), file.locationAt(0)}, "invalid JSON: " + what);
+    return refusal(file, diagnostics);
   }
-  ConfigReader reader(file, root, result.diagnostics);
+  ConfigReader reader(file, root, diagnostics);
   ModelConfig config = reader.read(std::move(modelName));
-  if (!result.diagnostics.hasErrors())
-    result.config = std::move(config);
-  return result;
+  if (diagnostics.hasErrors())
+    return refusal(file, diagnostics);
+  return config;
 }
 
-ConfigResult loadModelConfig(const std::string &path) {
+Result<ModelConfig> loadModelConfig(const std::string &path) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::path file = path;
@@ -316,18 +311,13 @@ ConfigResult loadModelConfig(const std::string &path) {
     if (name == "config")
       name = file.parent_path().filename().string();
   }
-  ConfigResult result;
   std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    result.readError = file.string() + ": error: cannot read the model config (no such file or not readable)";
-    return result;
-  }
+  if (!in)
+    return Error(file.string(), "cannot read the model config (no such file or not readable)");
   auto size = fs::file_size(file, ec);
-  if (ec || size > kMaxConfigBytes) {
-    result.readError = file.string() + ": error: config.json is larger than " + std::to_string(kMaxConfigBytes) +
-                       " bytes; not a model config";
-    return result;
-  }
+  if (ec || size > kMaxConfigBytes)
+    return Error(file.string(),
+                 "config.json is larger than " + std::to_string(kMaxConfigBytes) + " bytes; not a model config");
   std::ostringstream text;
   text << in.rdbuf();
   return parseModelConfig(file.string(), text.str(), name);

@@ -3,8 +3,8 @@
 // not implement (another activation, biases, an unknown RoPE type) is refused, naming the field.
 #pragma once
 
-#include "amk/ir/diagnostics.h"
-#include "amk/ir/source.h"
+#include "amk/ir/ast.h"
+#include "amk/ir/result.h"
 
 #include <cstdint>
 #include <memory>
@@ -14,7 +14,6 @@
 namespace amk::model {
 
 enum class RopeScaling { None, Llama3 };
-enum class WeightDType { BF16, F16, F32 };
 
 struct RopeConfig {
   double theta = 10000.0;
@@ -38,7 +37,7 @@ struct ModelConfig {
   RopeConfig rope;
   bool tieWordEmbeddings = false;
   int64_t maxPositionEmbeddings = 2048;
-  WeightDType dtype = WeightDType::BF16;
+  ir::ast::DType dtype = ir::ast::DType::BF16; // bf16, f16 or f32: the weights' type
 
   int64_t qSize() const { return numHeads * headDim; }
   int64_t kvSize() const { return numKvHeads * headDim; }
@@ -47,21 +46,10 @@ struct ModelConfig {
   int64_t parameterCount() const;
 };
 
-struct ConfigResult {
-  std::optional<ModelConfig> config;
-  std::unique_ptr<ir::SourceFile> source; // the config.json text, for rendering diagnostics
-  ir::Diagnostics diagnostics;
-  std::string readError; // the file could not be read (diagnostics then empty)
-
-  bool ok() const { return config.has_value(); }
-  std::string render() const; // readError or the rendered diagnostics
-};
-
-// `path` is a checkpoint directory (its config.json is read) or a config.json file itself.
-ConfigResult loadModelConfig(const std::string &path);
+// `path` is a checkpoint directory (its config.json is read) or a config.json file itself. A refused
+// config's error carries every clang-style diagnostic, rendered, as its detail.
+Result<ModelConfig> loadModelConfig(const std::string &path);
 // The same from text in memory; `name` is used for messages.
-ConfigResult parseModelConfig(std::string fileName, std::string text, std::string modelName);
-
-const char *dtypeName(WeightDType dtype); // "bf16", "f16", "f32" (AMKIR dtype words)
+Result<ModelConfig> parseModelConfig(std::string fileName, std::string text, std::string modelName);
 
 } // namespace amk::model

@@ -25,31 +25,32 @@ namespace {
 using nlohmann::json;
 
 struct DTypeEntry {
-  DType dtype;
+  TensorDType dtype;
   const char *word;
-  const char *name;
+  std::optional<ir::ast::DType> amkir; // the AMKIR type stored the same way; its word and size are AMKIR's
+  const char *name;                    // the others' word in messages
   size_t bytes;
 };
 
 constexpr std::array<DTypeEntry, 15> kDTypes{{
-    {DType::Bool, "BOOL", "bool", 1},
-    {DType::U8, "U8", "u8", 1},
-    {DType::I8, "I8", "i8", 1},
-    {DType::F8E5M2, "F8_E5M2", "f8_e5m2", 1},
-    {DType::F8E4M3, "F8_E4M3", "f8_e4m3", 1},
-    {DType::I16, "I16", "i16", 2},
-    {DType::U16, "U16", "u16", 2},
-    {DType::F16, "F16", "f16", 2},
-    {DType::BF16, "BF16", "bf16", 2},
-    {DType::I32, "I32", "i32", 4},
-    {DType::U32, "U32", "u32", 4},
-    {DType::F32, "F32", "f32", 4},
-    {DType::F64, "F64", "f64", 8},
-    {DType::I64, "I64", "i64", 8},
-    {DType::U64, "U64", "u64", 8},
+    {TensorDType::Bool, "BOOL", std::nullopt, "bool", 1},
+    {TensorDType::U8, "U8", std::nullopt, "u8", 1},
+    {TensorDType::I8, "I8", ir::ast::DType::I8, nullptr, 0},
+    {TensorDType::F8E5M2, "F8_E5M2", std::nullopt, "f8_e5m2", 1},
+    {TensorDType::F8E4M3, "F8_E4M3", std::nullopt, "f8_e4m3", 1},
+    {TensorDType::I16, "I16", std::nullopt, "i16", 2},
+    {TensorDType::U16, "U16", std::nullopt, "u16", 2},
+    {TensorDType::F16, "F16", ir::ast::DType::F16, nullptr, 0},
+    {TensorDType::BF16, "BF16", ir::ast::DType::BF16, nullptr, 0},
+    {TensorDType::I32, "I32", ir::ast::DType::I32, nullptr, 0},
+    {TensorDType::U32, "U32", std::nullopt, "u32", 4},
+    {TensorDType::F32, "F32", ir::ast::DType::F32, nullptr, 0},
+    {TensorDType::F64, "F64", std::nullopt, "f64", 8},
+    {TensorDType::I64, "I64", std::nullopt, "i64", 8},
+    {TensorDType::U64, "U64", std::nullopt, "u64", 8},
 }};
 
-const DTypeEntry &entry(DType dtype) {
+const DTypeEntry &entry(TensorDType dtype) {
   for (const DTypeEntry &e : kDTypes)
     if (e.dtype == dtype)
       return e;
@@ -189,7 +190,7 @@ private:
       failTensor(name, "'dtype' must be a string, found " + show(dtype));
       return std::nullopt;
     }
-    std::optional<DType> parsed = dtypeFromWord(dtype.get<std::string>());
+    std::optional<TensorDType> parsed = dtypeFromWord(dtype.get<std::string>());
     if (!parsed) {
       failTensor(name, "unknown dtype " + quoted(dtype.get<std::string>()) + " (known: " + knownWords() + ")");
       return std::nullopt;
@@ -287,17 +288,30 @@ private:
 
 } // namespace
 
-std::optional<DType> dtypeFromWord(std::string_view word) {
+std::optional<TensorDType> dtypeFromWord(std::string_view word) {
   for (const DTypeEntry &e : kDTypes)
     if (word == e.word)
       return e.dtype;
   return std::nullopt;
 }
 
-const char *dtypeWord(DType dtype) { return entry(dtype).word; }
-const char *dtypeName(DType dtype) { return entry(dtype).name; }
-size_t dtypeBytes(DType dtype) { return entry(dtype).bytes; }
-bool isFloatWeight(DType dtype) { return dtype == DType::BF16 || dtype == DType::F16 || dtype == DType::F32; }
+const char *dtypeWord(TensorDType dtype) { return entry(dtype).word; }
+std::optional<ir::ast::DType> amkirDType(TensorDType dtype) { return entry(dtype).amkir; }
+
+const char *dtypeName(TensorDType dtype) {
+  const DTypeEntry &e = entry(dtype);
+  return e.amkir ? ir::ast::dtypeName(*e.amkir) : e.name;
+}
+
+size_t dtypeBytes(TensorDType dtype) {
+  const DTypeEntry &e = entry(dtype);
+  return e.amkir ? ir::ast::dtypeBytes(*e.amkir) : e.bytes;
+}
+
+bool isFloatWeight(TensorDType dtype) {
+  const std::optional<ir::ast::DType> amkir = amkirDType(dtype);
+  return amkir && ir::ast::isFloatType(*amkir);
+}
 
 uint64_t TensorInfo::elementCount() const {
   uint64_t count = 1;

@@ -3,6 +3,7 @@
 // a checkpoint of many gigabytes is opened without copying it.
 #pragma once
 
+#include "amk/ir/ast.h"
 #include "amk/ir/result.h"
 
 #include <cstddef>
@@ -16,19 +17,22 @@
 
 namespace amk::model {
 
-// Every dtype of the format with a whole number of bytes per element. Files holding any of them load;
-// only BF16, F16 and F32 can be bound as weights (isFloatWeight).
-enum class DType { Bool, U8, I8, F8E5M2, F8E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64 };
+// The file format's own element types: every safetensors dtype with a whole number of bytes per
+// element, a superset of AMKIR's (ir::ast::DType). Files holding any of them load; only those with an
+// AMKIR float type (BF16, F16, F32) can be bound as weights (isFloatWeight).
+enum class TensorDType { Bool, U8, I8, F8E5M2, F8E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64 };
 
-std::optional<DType> dtypeFromWord(std::string_view word); // the header's word: "BF16", "F32", ...
-const char *dtypeWord(DType dtype);                        // "BF16"
-const char *dtypeName(DType dtype);                        // "bf16": AMKIR's words, used in messages
-size_t dtypeBytes(DType dtype);
-bool isFloatWeight(DType dtype); // BF16, F16, F32: the dtypes weights may have
+std::optional<TensorDType> dtypeFromWord(std::string_view word); // the header's word: "BF16", "F32", ...
+const char *dtypeWord(TensorDType dtype);                        // "BF16"
+const char *dtypeName(TensorDType dtype); // "bf16": AMKIR's word where AMKIR has the type, used in messages
+size_t dtypeBytes(TensorDType dtype);
+// The AMKIR type whose elements are stored the same way, if AMKIR has one.
+std::optional<ir::ast::DType> amkirDType(TensorDType dtype);
+bool isFloatWeight(TensorDType dtype);
 
 struct TensorInfo {
   std::string name;
-  DType dtype = DType::F32;
+  TensorDType dtype = TensorDType::F32;
   std::vector<int64_t> shape;
   uint64_t begin = 0; // byte offsets into the data section, [begin, end)
   uint64_t end = 0;

@@ -98,10 +98,10 @@ void notePositions(const ir::Program &program, const LaunchResult &result, std::
     uint32_t last = trace.back();
     if (trace.size() == length && last + 1 == length)
       notes.push_back("block " + std::to_string(k) + " began every instruction (last: " +
-                      instructionText(program, {static_cast<uint32_t>(k), last}) + ")");
+                      program.instructionText(static_cast<uint32_t>(k), last, ir::InstructionStyle::SourceLine) + ")");
     else
       notes.push_back("block " + std::to_string(k) + " stopped in instruction " + std::to_string(last) + ", " +
-                      instructionText(program, {static_cast<uint32_t>(k), last}));
+                      program.instructionText(static_cast<uint32_t>(k), last, ir::InstructionStyle::SourceLine));
   }
 }
 

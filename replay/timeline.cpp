@@ -71,8 +71,8 @@ std::string eventTitle(const ir::Program &program, const SimEvent &event, size_t
   std::string text = "step " + std::to_string(step) + ", block " + std::to_string(event.block);
   if (event.kind == StepKind::Dispatch)
     return text + ": dispatched into a free slot";
-  text +=
-      ", instruction " + std::to_string(event.index) + " at " + instructionText(program, {event.block, event.index});
+  text += ", instruction " + std::to_string(event.index) + " at " +
+          program.instructionText(event.block, event.index, ir::InstructionStyle::SourceLine);
   const ir::Instruction &instruction = program.blockPrograms[event.block][event.index];
   switch (event.kind) {
   case StepKind::Signal:

@@ -4,8 +4,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <cstdio>
-
 namespace amk::replay {
 namespace {
 
@@ -144,17 +142,6 @@ std::optional<Witness> witnessFromJson(const nlohmann::json &document, std::stri
     error = bad.message;
     return std::nullopt;
   }
-}
-
-std::string scheduleHash(const std::string &text) {
-  uint64_t hash = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 1099511628211ull;
-  }
-  char buffer[17];
-  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(hash));
-  return buffer;
 }
 
 std::string checkAgainst(const Witness &witness, const ir::Program &program) {

@@ -43,7 +43,7 @@ struct WitnessViolation {
 
 struct Witness {
   std::string file;        // the schedule as the checker was given it
-  std::string contentHash; // FNV-1a 64 of its text, hex
+  std::string contentHash; // of its text (ir/content_hash.h)
   std::string checker;
   int64_t blocks = 0, sms = 0, occupancy = 0;
   std::vector<WitnessViolation> violations;
@@ -52,10 +52,6 @@ struct Witness {
 
 // nullopt with `error` set when `json` is not an amk-witness/1 document.
 std::optional<Witness> witnessFromJson(const nlohmann::json &json, std::string &error);
-
-// The checker's content hash of a schedule's text (FNV-1a 64, 16 hex digits), to make sure a witness
-// is replayed against the text it was written for.
-std::string scheduleHash(const std::string &text);
 
 // Empty when every instruction the witness names exists in `program` and its grid matches, else why not.
 std::string checkAgainst(const Witness &witness, const ir::Program &program);

@@ -82,8 +82,9 @@ std::vector<uint32_t> blocksOf(const std::vector<BlockPosition> &positions) {
 void noteTaskErrors(const ir::Program &program, const ReplayRun &run, std::vector<std::string> &notes) {
   for (const SimEvent &event : run.events)
     if (!event.error.empty())
-      notes.push_back(run.title + ": " + instructionText(program, {event.block, event.index}) + " in block " +
-                      std::to_string(event.block) + " failed and wrote nothing: " + event.error);
+      notes.push_back(run.title + ": " +
+                      program.instructionText(event.block, event.index, ir::InstructionStyle::SourceLine) +
+                      " in block " + std::to_string(event.block) + " failed and wrote nothing: " + event.error);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -435,8 +436,9 @@ ViolationReplay replayRace(const ir::Program &program, const Witness &witness, c
     if (!exact && sameLines) {
       const RaceWitness &instance = *sameLines->race;
       out.notes.push_back("the witness's instance (block " + std::to_string(plan.a.block) + " " +
-                          instructionText(program, plan.a) + ", block " + std::to_string(plan.b.block) + " " +
-                          instructionText(program, plan.b) +
+                          program.instructionText(plan.a.block, plan.a.index, ir::InstructionStyle::SourceLine) +
+                          ", block " + std::to_string(plan.b.block) + " " +
+                          program.instructionText(plan.b.block, plan.b.index, ir::InstructionStyle::SourceLine) +
                           ") is ordered in every execution; the checker reports one instance per pair of source "
                           "lines, and this replay shows another instance of the same lines, which races");
       plan.a = instance.first;
@@ -787,19 +789,11 @@ bool ReplayResult::allExhibited() const {
   return std::all_of(violations.begin(), violations.end(), [](const ViolationReplay &v) { return v.exhibited; });
 }
 
-std::string instructionText(const ir::Program &program, InstructionRef at) {
-  const Instruction &instruction = program.blockPrograms[at.block][at.index];
-  const ir::Site &site = program.sites[instruction.site];
-  std::string bindings = program.bindings(instruction);
-  return std::to_string(site.range.begin.line) + ":" + std::to_string(site.range.begin.column) + " '" + site.text +
-         "'" + (bindings.empty() ? "" : " (" + bindings + ")");
-}
-
 std::string positionText(const ir::Program &program, const BlockPosition &position) {
   std::string who = "block " + std::to_string(position.block);
   if (position.phase == BlockPhase::NotStarted)
     return who + " is never dispatched: no resident block finishes to free a slot";
-  std::string at = instructionText(program, {position.block, position.index});
+  std::string at = program.instructionText(position.block, position.index, ir::InstructionStyle::SourceLine);
   if (position.atBarrier)
     return who + " waits at barrier " + std::to_string(position.barrierNumber + 1) + ", " + at + ", reached by " +
            std::to_string(position.value) + " of " + std::to_string(position.threshold) + " blocks; " +
@@ -848,9 +842,11 @@ std::string renderReplayText(const ReplayResult &result, const ir::Program &prog
     if (v.race) {
       const WitnessRace &race = *v.race;
       out += location(program, race.first) + ": note: first access: block " + std::to_string(race.first.block) + " " +
-             accessVerb(race.firstWrites) + " at " + instructionText(program, race.first) + "\n";
+             accessVerb(race.firstWrites) + " at " +
+             program.instructionText(race.first.block, race.first.index, ir::InstructionStyle::SourceLine) + "\n";
       out += location(program, race.second) + ": note: second access: block " + std::to_string(race.second.block) +
-             " " + accessVerb(race.secondWrites) + " at " + instructionText(program, race.second) + "\n";
+             " " + accessVerb(race.secondWrites) + " at " +
+             program.instructionText(race.second.block, race.second.index, ir::InstructionStyle::SourceLine) + "\n";
     }
     for (const ReplayRun &run : v.runs) {
       out += file + ": note: " + run.title + ": " + run.description + "\n";

@@ -93,8 +93,6 @@ ReplayResult replayWitness(const ir::Program &program, const Witness &witness, c
 // that says whether it was exhibited.
 std::string renderReplayText(const ReplayResult &result, const ir::Program &program);
 
-// "12:3 'wait ready >= 1' (b=1)": an instruction for messages.
-std::string instructionText(const ir::Program &program, InstructionRef at);
 // "block 0 waits at 12:3 'wait ready >= 1' (b=0): ready is 0 < 1; only block 1 still holds a signal on it"
 std::string positionText(const ir::Program &program, const BlockPosition &position);
 

@@ -10,6 +10,7 @@ packages=(
   libz3-dev            # checker: SMT cross-check
   libgtest-dev         # test suite
   libcli11-dev         # command-line parsing of the tools
+  libssl-dev           # SHA-256 content hash of schedules and compiled kernels
   clang-14 libclang-rt-14-dev  # libFuzzer targets (-DAMK_FUZZ=ON)
   jq                   # bench/run_checker_bench.sh merges JSON results
 )

@@ -24,4 +24,7 @@ struct CommandResult {
 // Runs `command` through /bin/sh with stdout and stderr captured separately.
 CommandResult runCommand(const std::string &command);
 
+// A path as one shell word (the test folders hold no single quotes).
+inline std::string shellQuoted(const std::string &text) { return "'" + text + "'"; }
+
 } // namespace amk::test

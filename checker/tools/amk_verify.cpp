@@ -1,7 +1,9 @@
 // amk-verify: certify AMKIR schedules deadlock-free and race-free, or print counterexamples.
 #include "amk/checker/report.h"
 #include "amk/checker/verify.h"
+#include "amk/checker/verify_tool.h"
 #include "amk/ir/frontend.h"
+#include "amk/version.h"
 
 #include <CLI/CLI.hpp>
 
@@ -11,6 +13,7 @@ int main(int argc, char **argv) {
   try {
     amk::checker::ToolOptions options;
     CLI::App app{"amk-verify: certify AMKIR schedules deadlock-free and race-free"};
+    app.set_version_flag("--version", std::string("amk-verify ") + AMK_VERSION);
     app.add_option("files", options.files, "schedule files")->required();
     app.add_option("--format", options.format, "text, json or sarif")->check(CLI::IsMember({"text", "json", "sarif"}));
     app.add_option("--witness-out", options.witnessDirectory, "write one JSON witness per rejected file here");

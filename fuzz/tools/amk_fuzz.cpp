@@ -8,6 +8,7 @@
 #include "amk/fuzz/minimise.h"
 #include "amk/fuzz/mutation.h"
 #include "amk/ir/frontend.h"
+#include "amk/version.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -292,6 +293,7 @@ struct MinimiseCommand {
 int main(int argc, char **argv) {
   try {
     CLI::App app{"amk-fuzz: adversarial and differential campaigns for the AMKIR checker"};
+    app.set_version_flag("--version", std::string("amk-fuzz ") + AMK_VERSION);
     app.require_subcommand(1);
     DifferentialCommand differential;
     GenerateCommand generate;

@@ -3,6 +3,7 @@
 #include "amk/ir/frontend.h"
 #include "amk/ir/ops.h"
 #include "amk/ir/printer.h"
+#include "amk/version.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -37,6 +38,7 @@ void reportDiagnostics(const amk::ir::Schedule &schedule, const std::string &pat
 
 int run(int argc, char **argv) {
   CLI::App app{"amk-fmt: canonical formatting of AMKIR schedules"};
+  app.set_version_flag("--version", std::string("amk-fmt ") + AMK_VERSION);
   std::vector<std::string> files;
   bool inPlace = false, check = false, core = false, syntaxOnly = false, quiet = false, listOps = false;
   std::string diagnosticsFormat = "text";

@@ -4,6 +4,7 @@
 #include "amk/ir/frontend.h"
 #include "amk/ir/printer.h"
 #include "amk/lowering/emit.h"
+#include "amk/version.h"
 
 #include <CLI/CLI.hpp>
 
@@ -14,6 +15,7 @@ int main(int argc, char **argv) {
   using namespace amk;
   try {
     CLI::App app{"amk-lower: lower a certified AMKIR schedule to one persistent cooperative CUDA kernel"};
+    app.set_version_flag("--version", std::string("amk-lower ") + AMK_VERSION);
     std::string input, output;
     bool unsafe = false;
     app.add_option("schedule", input, "the schedule (.amkir)")->required();
@@ -40,14 +42,14 @@ int main(int argc, char **argv) {
       }
       std::cerr << "amk-lower: warning: lowering a schedule the checker rejects (--unsafe)\n";
     }
-    lowering::TapeResult tape = lowering::buildTape(program, ir::printSurface(*schedule.ast));
+    Result<lowering::Tape> tape = lowering::buildTape(program, ir::printSurface(*schedule.ast));
     if (!tape.ok()) {
-      std::cerr << "amk-lower: " << tape.error << "\n";
+      std::cerr << "amk-lower: " << tape.error().message << "\n";
       return 2;
     }
     std::string version =
         std::string(checker::kCheckerVersion) + (verdict.safe() ? "" : " (REJECTED, lowered with --unsafe)");
-    std::string source = lowering::emitKernel(tape.tape, {version, input});
+    std::string source = lowering::emitKernel(*tape, {version, input});
     if (output.empty()) {
       std::cout << source;
     } else {

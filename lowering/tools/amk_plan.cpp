@@ -4,6 +4,7 @@
 #include "amk/ir/frontend.h"
 #include "amk/lowering/matrix.h"
 #include "amk/lowering/plan.h"
+#include "amk/version.h"
 
 #include <CLI/CLI.hpp>
 
@@ -47,8 +48,8 @@ struct Arguments {
 
   void add(CLI::App &app) {
     app.add_option("config", config, "checkpoint directory or config.json");
-    app.add_option("--strategy,-s", strategyName, "barrier, dataflow, fused or splitkv")
-        ->check(CLI::IsMember({"barrier", "dataflow", "fused", "splitkv", "headwise"}));
+    app.add_option("--strategy,-s", strategyName, "one of " + lowering::strategyNamesText() + " (default fused)")
+        ->check(CLI::IsMember(lowering::allStrategyNames()));
     app.add_option("--weights", weightsName,
                    "projection weights: model (the checkpoint's dtype) or int8 (W8A16, quantised at load time)")
         ->check(CLI::IsMember({"model", "int8"}));
@@ -110,29 +111,29 @@ std::optional<int> resolvePlanOptions(Arguments &args) {
 int planOne(Arguments &args) {
   if (std::optional<int> exitCode = resolvePlanOptions(args))
     return *exitCode;
-  model::ConfigResult model = model::loadModelConfig(args.config);
+  Result<model::ModelConfig> model = model::loadModelConfig(args.config);
   if (!model.ok()) {
-    std::cerr << model.render();
+    std::cerr << model.error().render();
     return 2;
   }
-  lowering::PlanResult result = lowering::planSchedule(*model.config, args.plan);
-  if (!result.plan) {
-    std::cerr << "amk-plan: " << result.error << "\n";
-    return result.error.starts_with("internal error") ? 101 : 2;
+  Result<lowering::Plan> result = lowering::planSchedule(*model, args.plan);
+  if (!result) {
+    std::cerr << "amk-plan: " << result.error().message << "\n";
+    return result.error().message.starts_with("internal error") ? 101 : 2;
   }
   if (!args.noVerify) {
-    lowering::VerifyOutcome outcome = verifySchedule(model.config->name + ".amkir", result.plan->text);
+    lowering::VerifyOutcome outcome = verifySchedule(model->name + ".amkir", result->text);
     if (!outcome.accepted) {
       std::cerr << "amk-plan: internal error: the checker rejects the planned schedule: " << outcome.verdict << "\n";
       return 101;
     }
   }
   if (args.outputFile.empty()) {
-    std::cout << result.plan->text;
+    std::cout << result->text;
     return 0;
   }
   std::ofstream out(args.outputFile, std::ios::binary);
-  out << result.plan->text;
+  out << result->text;
   if (!out) {
     std::cerr << "amk-plan: " << args.outputFile << ": cannot write\n";
     return 2;
@@ -145,6 +146,7 @@ int planOne(Arguments &args) {
 int main(int argc, char **argv) {
   try {
     CLI::App app{"amk-plan: lower a HuggingFace Llama config.json to an AMKIR decode-step schedule"};
+    app.set_version_flag("--version", std::string("amk-plan ") + AMK_VERSION);
     Arguments args;
     args.add(app);
     try {

@@ -9,7 +9,13 @@
 #define AMK_MAX_OPERANDS 6
 #define AMK_MAX_ATTRIBUTES 7
 
-// Element types, as the AMKIR dtype words.
+// The opaque op's semantics, not a content hash: FNV-1a 64 over its inputs' bytes, then per output
+// element over the element's index (docs/numerics.md). The CPU reference and the device both read
+// these, so the two stay the same function.
+#define AMK_OPAQUE_FNV_OFFSET_BASIS 0xcbf29ce484222325ull
+#define AMK_OPAQUE_FNV_PRIME 0x100000001b3ull
+
+// Element types: ir::ast::DType's values (lowering/emit.cpp asserts each), named for plain C.
 enum AmkDType { AMK_BF16 = 0, AMK_F16 = 1, AMK_F32 = 2, AMK_I32 = 3, AMK_I8 = 4 };
 
 enum AmkKind { AMK_TASK = 0, AMK_BARRIER = 1, AMK_SIGNAL = 2, AMK_WAIT = 3 };

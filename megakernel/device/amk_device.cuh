@@ -901,7 +901,7 @@ __device__ void amk_argmax_merge(const AmkParams &p, const AmkInstr *in) {
 __device__ void amk_opaque(const AmkParams &p, const AmkInstr *in, float *scratch) {
   unsigned long long *shared = (unsigned long long *)scratch;
   if (threadIdx.x == 0) {
-    unsigned long long hash = 0xcbf29ce484222325ull;
+    unsigned long long hash = AMK_OPAQUE_FNV_OFFSET_BASIS;
     for (int k = 0; k < in->inputs; ++k) {
       const AmkOperand &x = AMK_IN(k);
       const int size = amk_element_bytes(x.dtype);
@@ -910,7 +910,7 @@ __device__ void amk_opaque(const AmkParams &p, const AmkInstr *in, float *scratc
         const unsigned char *bytes = base + amk_index(x, e) * size;
         for (int b = 0; b < size; ++b) {
           hash ^= bytes[b];
-          hash *= 0x100000001b3ull;
+          hash *= AMK_OPAQUE_FNV_PRIME;
         }
       }
     }
@@ -926,7 +926,7 @@ __device__ void amk_opaque(const AmkParams &p, const AmkInstr *in, float *scratc
       unsigned long long h = hash;
       for (int b = 0; b < 8; ++b) {
         h ^= (unsigned long long)((e >> (8 * b)) & 0xff);
-        h *= 0x100000001b3ull;
+        h *= AMK_OPAQUE_FNV_PRIME;
       }
       unsigned char *bytes = base + amk_index(y, e) * size;
       for (int b = 0; b < size; ++b)

@@ -2,8 +2,10 @@
 // megakernel schedule, or with --cpu on the CPU, by the reference forward pass or by the executor on a
 // certified schedule.
 #include "amk/checker/verify.h"
+#include "amk/lowering/plan.h"
 #include "amk/megakernel/gpu_run_tool.h"
 #include "amk/megakernel/run_tool.h"
+#include "amk/version.h"
 
 #include <CLI/CLI.hpp>
 
@@ -14,6 +16,7 @@ int main(int argc, char **argv) {
     amk::megakernel::RunOptions options;
     amk::megakernel::GpuRunOptions gpu;
     CLI::App app{"amk-run: greedy or teacher-forced decoding of a HF Llama checkpoint (config.json + safetensors)"};
+    app.set_version_flag("--version", std::string("amk-run ") + AMK_VERSION);
     app.add_option("model", gpu.modelDirectory, "checkpoint directory, run on the GPU with the megakernel");
     app.add_option("--cpu", options.cpuModelDirectory,
                    "run on the CPU with the checkpoint in this directory: the reference forward pass, or with "
@@ -24,7 +27,8 @@ int main(int argc, char **argv) {
     app.add_flag("--bf16-rounding", options.roundToBf16,
                  "--cpu: round activations to bf16 where docs/numerics.md says (arithmetic stays fp32)");
     app.add_option("--schedule", gpu.schedulePath, "GPU: run this schedule (verified first)");
-    app.add_option("--strategy", gpu.strategy, "GPU: plan with this strategy (barrier, dataflow, fused, splitkv)");
+    app.add_option("--strategy", gpu.strategy,
+                   "GPU: plan with this strategy (" + amk::lowering::strategyNamesText() + ")");
     app.add_option("--target", gpu.target, "GPU: plan for this target (default h100)");
     app.add_option("--weights", gpu.weights,
                    "GPU: projection weights as stored (model, the default) or int8 (W8A16: int8 rows with a scale "

@@ -1,6 +1,8 @@
 // amk-tune: search the planner's knobs for the fastest certified decode step (megakernel/tune.h).
 #include "amk/checker/verify.h"
+#include "amk/lowering/plan.h"
 #include "amk/megakernel/tune.h"
+#include "amk/version.h"
 
 #include <CLI/CLI.hpp>
 
@@ -10,10 +12,12 @@ int main(int argc, char **argv) {
   try {
     amk::megakernel::TuneOptions options;
     CLI::App app{"amk-tune: search strategies and knobs for the fastest certified megakernel schedule"};
+    app.set_version_flag("--version", std::string("amk-tune ") + AMK_VERSION);
     app.add_option("model", options.modelDirectory, "checkpoint directory (config.json + safetensors)")->required();
     app.add_option("--target", options.target, "plan for this target (default h100)");
     app.add_option("--context", options.context, "KV cache positions (default 2048)");
-    app.add_option("--strategies", options.strategies, "strategies to try (default fused,barrier,dataflow,splitkv)")
+    app.add_option("--strategies", options.strategies,
+                   "strategies to try (default all: " + amk::lowering::strategyNamesText() + ")")
         ->delimiter(',');
     app.add_option("--rows", options.rows, "rows per projection task to try (default 8,16,32,64)")->delimiter(',');
     app.add_option("--threads", options.threads, "threads per block to try (default 256,512)")->delimiter(',');

@@ -4,6 +4,7 @@
 #include "amk/ir/frontend.h"
 #include "amk/replay/explorer.h"
 #include "amk/replay/report.h"
+#include "amk/version.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@ enum ExitCode { kSafe = 0, kUnsafe = 1, kBadInput = 2, kUnknown = 3, kInternal =
 
 int run(int argc, char **argv) {
   CLI::App app{"amk-explore: explicit-state exploration of AMKIR schedules"};
+  app.set_version_flag("--version", std::string("amk-explore ") + AMK_VERSION);
   std::vector<std::string> files;
   amk::replay::ExploreOptions options;
   bool json = false;

@@ -4,11 +4,13 @@
 // schedule is safe), 2 usage, input or GPU set-up error, 101 internal error.
 #include "amk/checker/report.h"
 #include "amk/checker/verify.h"
+#include "amk/ir/content_hash.h"
 #include "amk/ir/frontend.h"
 #include "amk/replay/gpu_replay.h"
 #include "amk/replay/timeline.h"
 #include "amk/replay/witness.h"
 #include "amk/replay/witness_replay.h"
+#include "amk/version.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -81,9 +83,9 @@ Loaded loadWitness(const std::string &text, const std::string &input, const std:
     std::cerr << path << ": error: " << schedule.readError
               << " (the schedule the witness is for; --schedule names it)\n";
     loaded.exitCode = kBadInput;
-  } else if (replay::scheduleHash(schedule.source->text()) != witness.contentHash) {
+  } else if (ir::contentHash(schedule.source->text()) != witness.contentHash) {
     std::cerr << path << ": error: the witness was written for another version of this file (content hash "
-              << witness.contentHash << ", the file's is " << replay::scheduleHash(schedule.source->text())
+              << witness.contentHash << ", the file's is " << ir::contentHash(schedule.source->text())
               << "); run amk-verify --witness-out again\n";
     loaded.exitCode = kBadInput;
   } else if (!schedule.program) {
@@ -156,6 +158,7 @@ int replayLoaded(const Loaded &loaded, const replay::ReplayOptions &options, con
 
 int run(int argc, char **argv) {
   CLI::App app{"amk-replay: exhibit the violations of a schedule amk-verify rejects"};
+  app.set_version_flag("--version", std::string("amk-replay ") + AMK_VERSION);
   std::string input, schedulePath, timelinePath;
   replay::ReplayOptions options;
   replay::GpuReplayOptions gpuOptions;

@@ -6,6 +6,7 @@
 #include "amk/checker/report.h"
 #include "amk/checker/smt.h"
 #include "amk/checker/verify.h"
+#include "amk/checker/verify_tool.h"
 #include "amk/ir/frontend.h"
 #include "test_support.h"
 

@@ -58,8 +58,6 @@ blocks b in 0..2 {
 }
 )";
 
-std::string shellQuoted(const std::string &text) { return "'" + text + "'"; }
-
 std::vector<std::string> lines(const std::string &text) {
   std::vector<std::string> out;
   std::istringstream in(text);

@@ -74,8 +74,6 @@ blocks b in 0..2 {
 }
 )";
 
-std::string shellQuoted(const std::string &text) { return "'" + text + "'"; }
-
 std::string describe(const CommandResult &r) {
   return "exit code " + std::to_string(r.exitCode) + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err;
 }

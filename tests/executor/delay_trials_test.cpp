@@ -288,9 +288,9 @@ BoundFixture bindFixture(lowering::WeightFormat weights) {
   plan.blocks = 4;
   plan.context = 16;
   plan.weights = weights;
-  lowering::PlanResult planned = lowering::planSchedule(f.checkpoint->config(), plan);
-  EXPECT_TRUE(planned.plan) << planned.error;
-  f.schedule = ir::parseSchedule("fixture.amkir", planned.plan ? planned.plan->text : "");
+  Result<lowering::Plan> planned = lowering::planSchedule(f.checkpoint->config(), plan);
+  EXPECT_TRUE(planned) << planned.error().message;
+  f.schedule = ir::parseSchedule("fixture.amkir", planned ? planned->text : "");
   EXPECT_TRUE(f.schedule.wellFormed()) << f.schedule.renderDiagnostics();
   if (f.schedule.wellFormed())
     f.params = bindParams(*f.schedule.program, *f.checkpoint);
@@ -324,7 +324,7 @@ TEST(BindParams, CopiesTensorsOfTheParamsTypeAsTheyAre) {
         name.replace(at, 3, std::to_string(l));
       std::optional<model::TensorView> tensor = checkpoint->find(name);
       ASSERT_TRUE(tensor) << name;
-      EXPECT_EQ(tensor->info->dtype, model::DType::BF16) << name;
+      EXPECT_EQ(tensor->info->dtype, model::TensorDType::BF16) << name;
       Result<std::vector<float>> values = model::toFloat32(*tensor);
       ASSERT_TRUE(values);
       widened.insert(widened.end(), values->begin(), values->end());

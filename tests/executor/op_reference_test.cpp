@@ -634,13 +634,6 @@ TEST(OpReference, MatVecQ8AddAndRmsNormMatVecQ8ComposeLikeTheirModelDtypeForms) 
     EXPECT_EQ(bitsOf(fused.load(r)), bitsOf(split.load(r))) << "row " << r;
 }
 
-uint64_t fnvInTest(const std::vector<uint8_t> &bytes) {
-  uint64_t hash = 0xcbf29ce484222325ull;
-  for (uint8_t b : bytes)
-    hash = (hash ^ b) * 0x100000001b3ull;
-  return hash;
-}
-
 TEST(OpReference, OpaqueIsTheFnvHashOfItsInputsAndTheIndex) {
   HostBuffer a = makeBuffer(DType::I8, {3});
   a.storeInt(0, 1);
@@ -651,10 +644,12 @@ TEST(OpReference, OpaqueIsTheFnvHashOfItsInputsAndTheIndex) {
   ASSERT_FALSE(run(OpId::Opaque, {{&out, box({1, 0}, {2, 2}, 0b01)}}, {all(a), all(b)},
                    attributes(OpId::Opaque, {{"name", Value{std::string("mix"), {}}}})));
   for (uint64_t j = 0; j < 2; ++j) {
-    std::vector<uint8_t> bytes = {0x01, 0xff, 0x07, 0x80, 0x3f};
+    std::vector<std::byte> bytes = {std::byte{0x01}, std::byte{0xff}, std::byte{0x07}, std::byte{0x80},
+                                    std::byte{0x3f}};
     for (int k = 0; k < 8; ++k)
-      bytes.push_back(static_cast<uint8_t>(j >> (8 * k)));
-    EXPECT_EQ(static_cast<uint32_t>(out.loadInt(int64_t(2 + j))), static_cast<uint32_t>(fnvInTest(bytes))) << j;
+      bytes.push_back(static_cast<std::byte>(j >> (8 * k)));
+    EXPECT_EQ(static_cast<uint32_t>(out.loadInt(int64_t(2 + j))), static_cast<uint32_t>(fnv1a(kFnvOffsetBasis, bytes)))
+        << j;
   }
   EXPECT_EQ(out.loadInt(0), 0);
   // Read-modify-write: the output names the input; the hash is of the old contents.

@@ -81,9 +81,9 @@ TEST_P(ScheduleExecution, MatchesTheReferenceAndHf) {
   options.splits = 4;
   options.context = 32;
   options.weights = c.weights;
-  lowering::PlanResult plan = lowering::planSchedule(checkpoint->config(), options);
-  ASSERT_TRUE(plan.plan) << plan.error;
-  ir::Schedule schedule = ir::parseSchedule(c.fixture + ".amkir", plan.plan->text);
+  Result<lowering::Plan> plan = lowering::planSchedule(checkpoint->config(), options);
+  ASSERT_TRUE(plan) << plan.error().message;
+  ir::Schedule schedule = ir::parseSchedule(c.fixture + ".amkir", plan->text);
   ASSERT_TRUE(schedule.wellFormed()) << schedule.renderDiagnostics();
 
   // The prompt, then HF's greedy continuation fed back (teacher forcing): every position's argmax
@@ -93,7 +93,7 @@ TEST_P(ScheduleExecution, MatchesTheReferenceAndHf) {
   Outputs threads = execute(*schedule.program, *checkpoint, tokens, {ExecutionMode::Threads});
   ASSERT_EQ(threads.logits.size(), tokens.size());
 
-  const bool bf16 = checkpoint->config().dtype == model::WeightDType::BF16;
+  const bool bf16 = checkpoint->config().dtype == ir::ast::DType::BF16;
   Result<model::ReferenceWeights> weights = model::loadReferenceWeights(*checkpoint);
   ASSERT_TRUE(weights) << weights.error().render();
   // An int8 schedule computes with the dequantised projections: the reference takes the same ones.

@@ -18,13 +18,13 @@ namespace {
 
 struct Lowered {
   ir::Schedule schedule;
-  TapeResult tape;
+  Result<Tape> tape = Error("", "the schedule is malformed");
 };
 
 Lowered lower(const std::string &body, const std::string &declarations, int blocks = 2) {
   std::string text = "amkir 1\ntarget sm_90 sms=132\ngrid blocks=" + std::to_string(blocks) +
                      " threads=128 occupancy=1\n" + declarations + "\n" + body;
-  Lowered l{ir::parseSchedule("t.amkir", text), {}};
+  Lowered l{ir::parseSchedule("t.amkir", text)};
   EXPECT_TRUE(l.schedule.wellFormed()) << l.schedule.renderDiagnostics();
   if (l.schedule.wellFormed())
     l.tape = buildTape(*l.schedule.program, ir::printSurface(*l.schedule.ast));
@@ -42,8 +42,8 @@ TEST(Tape, OperandsAreMatrixViews) {
                     "input tok : i32[1]\ninput pos : i32[1]\nscratch q : f32[8]\nstate kc : bf16[2, 2, 16, 4]\n"
                     "state vc : bf16[2, 2, 16, 4]\nscratch part : f32[2, 8]\nscratch lse : f32[2, 2]\n"
                     "scratch best : f32[2, 2]\nscratch logits : f32[64]");
-  ASSERT_TRUE(l.tape.ok()) << l.tape.error;
-  const std::vector<AmkInstr> &tape = l.tape.tape.instructions;
+  ASSERT_TRUE(l.tape.ok()) << l.tape.error().message;
+  const std::vector<AmkInstr> &tape = l.tape->instructions;
   ASSERT_EQ(tape.size(), 4u);
   const AmkOperand &W = tape[0].operands[1];
   EXPECT_EQ(W.offset, 1 * 16 * 32 + 4 * 32) << "W[1, 4:8, :] starts at layer 1, row 4";
@@ -71,8 +71,8 @@ TEST(Tape, OperandsAreMatrixViews) {
 
 TEST(Tape, ContiguousBoxesOfSeveralDimensionsAreRows) {
   Lowered l = lower("blocks b in 0..1 { opaque kc[0:2, 0:2, :, :] <- }\n", "state kc : f32[2, 2, 8, 4]");
-  ASSERT_TRUE(l.tape.ok()) << l.tape.error;
-  const AmkOperand &o = l.tape.tape.instructions[0].operands[0];
+  ASSERT_TRUE(l.tape.ok()) << l.tape.error().message;
+  const AmkOperand &o = l.tape->instructions[0].operands[0];
   EXPECT_EQ(o.rows, 32);
   EXPECT_EQ(o.cols, 4);
   EXPECT_EQ(o.rowStride, 4);
@@ -81,15 +81,15 @@ TEST(Tape, ContiguousBoxesOfSeveralDimensionsAreRows) {
 TEST(Tape, TwoStridedDimensionsAreRefusedWithTheirLine) {
   Lowered l = lower("blocks b in 0..1 {\n  opaque kc[0:2, 0:2, 0:3, :] <-\n}\n", "state kc : f32[2, 2, 8, 4]");
   ASSERT_FALSE(l.tape.ok());
-  EXPECT_NE(l.tape.error.find("t.amkir:6:3"), std::string::npos) << l.tape.error;
-  EXPECT_NE(l.tape.error.find("is not a matrix view"), std::string::npos) << l.tape.error;
+  EXPECT_NE(l.tape.error().message.find("t.amkir:6:3"), std::string::npos) << l.tape.error().message;
+  EXPECT_NE(l.tape.error().message.find("is not a matrix view"), std::string::npos) << l.tape.error().message;
 }
 
 TEST(Tape, SyncInstructionsUseFlatCounterElementsInBlockOrder) {
   Lowered l = lower("blocks b in 0..2 {\n  signal done[b] + 3\n  wait.relaxed flag >= 2\n  barrier\n}\n",
                     "counter flag\ncounter done[2]\n");
-  ASSERT_TRUE(l.tape.ok()) << l.tape.error;
-  const Tape &t = l.tape.tape;
+  ASSERT_TRUE(l.tape.ok()) << l.tape.error().message;
+  const Tape &t = *l.tape;
   ASSERT_EQ(t.blockStart, (std::vector<uint32_t>{0, 3, 6}));
   EXPECT_EQ(t.counterNames, (std::vector<std::string>{"flag", "done[0]", "done[1]"}));
   EXPECT_EQ(t.instructions[3].kind, AMK_SIGNAL);
@@ -120,8 +120,8 @@ TEST(Tape, WaitsAndBarriersCarryPrefetchHintsForTheTasksAfterThem) {
                     "input pos : i32[1]\nscratch q : f32[4]\nscratch q2 : f32[4]\nstate kc : bf16[2, 2, 16, 4]\n"
                     "state vc : bf16[2, 2, 16, 4]",
                     1);
-  ASSERT_TRUE(l.tape.ok()) << l.tape.error;
-  const std::vector<AmkInstr> &tape = l.tape.tape.instructions;
+  ASSERT_TRUE(l.tape.ok()) << l.tape.error().message;
+  const std::vector<AmkInstr> &tape = l.tape->instructions;
   ASSERT_EQ(tape.size(), 8u);
   const AmkInstr &wait = tape[0];
   ASSERT_EQ(wait.kind, AMK_WAIT);
@@ -142,22 +142,23 @@ TEST(Tape, WaitsAndBarriersCarryPrefetchHintsForTheTasksAfterThem) {
 }
 
 TEST(Tape, EveryPlannedStrategyLowers) {
-  model::ConfigResult config = model::loadModelConfig(std::string(AMK_SOURCE_DIR) + "/models/tiny-llama3-untied");
-  ASSERT_TRUE(config.ok()) << config.render();
+  Result<model::ModelConfig> config =
+      model::loadModelConfig(std::string(AMK_SOURCE_DIR) + "/models/tiny-llama3-untied");
+  ASSERT_TRUE(config.ok()) << config.error().render();
   for (Strategy s : allStrategies()) {
     PlanOptions o;
     o.strategy = s;
     o.target = *findTarget("h100");
     o.blocks = 8;
-    PlanResult plan = planSchedule(*config.config, o);
-    ASSERT_TRUE(plan.plan) << plan.error;
-    ir::Schedule schedule = ir::parseSchedule("p.amkir", plan.plan->text);
+    Result<Plan> plan = planSchedule(*config, o);
+    ASSERT_TRUE(plan) << plan.error().message;
+    ir::Schedule schedule = ir::parseSchedule("p.amkir", plan->text);
     ASSERT_TRUE(schedule.wellFormed());
-    TapeResult tape = buildTape(*schedule.program, plan.plan->text);
-    ASSERT_TRUE(tape.ok()) << strategyName(s) << ": " << tape.error;
-    EXPECT_EQ(tape.tape.instructions.size(), schedule.program->instructionCount());
+    Result<Tape> tape = buildTape(*schedule.program, plan->text);
+    ASSERT_TRUE(tape.ok()) << strategyName(s) << ": " << tape.error().message;
+    EXPECT_EQ(tape->instructions.size(), schedule.program->instructionCount());
     // RoPE carries its llama3 attributes as numbers: head_dim, theta, scaling, factor, ...
-    for (const AmkInstr &in : tape.tape.instructions)
+    for (const AmkInstr &in : tape->instructions)
       if (in.kind == AMK_TASK && in.op == static_cast<int>(ir::OpId::Rope)) {
         EXPECT_EQ(in.attributes[0], 16.0f);
         EXPECT_EQ(in.attributes[2], 1.0f) << "llama3";
@@ -170,11 +171,12 @@ TEST(Kernel, SourceNamesTheScheduleHashAndChecker) {
   Lowered a = lower("blocks b in 0..2 { barrier }\n", "");
   Lowered b = lower("blocks b in 0..2 { barrier }\nblocks b in 0..2 { barrier }\n", "");
   ASSERT_TRUE(a.tape.ok() && b.tape.ok());
-  EXPECT_NE(a.tape.tape.scheduleHash, b.tape.tape.scheduleHash);
-  std::string source = emitKernel(a.tape.tape, {"amk-verify 0.1.0", "t.amkir"});
-  char hash[32];
-  std::snprintf(hash, sizeof hash, "0x%016llx", static_cast<unsigned long long>(a.tape.tape.scheduleHash));
-  EXPECT_EQ(source.rfind("// AMK megakernel for schedule t.amkir\n// schedule content hash " + std::string(hash), 0),
+  EXPECT_NE(a.tape->scheduleHash, b.tape->scheduleHash);
+  std::string source = emitKernel(*a.tape, {"amk-verify 0.1.0", "t.amkir"});
+  EXPECT_EQ(a.tape->scheduleHash.size(), 64u);
+  EXPECT_EQ(source.rfind("// AMK megakernel for schedule t.amkir\n// schedule content hash " + a.tape->scheduleHash +
+                             " (SHA-256 of its canonical text)",
+                         0),
             0u)
       << source;
   EXPECT_NE(source.find("certified by amk-verify 0.1.0"), std::string::npos);
@@ -182,11 +184,11 @@ TEST(Kernel, SourceNamesTheScheduleHashAndChecker) {
   EXPECT_NE(source.find("#include \"amk_device.cuh\""), std::string::npos);
   // What is compiled is the source without its header, the same for both schedules: one cubin
   // serves every tape of a block size and op families.
-  const std::string unit = kernelCompileUnit(a.tape.tape);
+  const std::string unit = kernelCompileUnit(*a.tape);
   EXPECT_EQ(source.substr(source.size() - unit.size()), unit);
-  EXPECT_EQ(unit, kernelCompileUnit(b.tape.tape));
+  EXPECT_EQ(unit, kernelCompileUnit(*b.tape));
   EXPECT_EQ(unit.find("AMK_BLOCKS"), std::string::npos);
-  EXPECT_EQ(unit.find(hash), std::string::npos);
+  EXPECT_EQ(unit.find(a.tape->scheduleHash), std::string::npos);
   EXPECT_NE(unit.find("#define AMK_WITH_MATVEC 0\n#define AMK_WITH_MATVEC_Q8 0\n"), std::string::npos) << unit;
 }
 

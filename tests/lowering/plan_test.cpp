@@ -17,9 +17,9 @@ namespace amk::lowering {
 namespace {
 
 model::ModelConfig model(const std::string &folder) {
-  model::ConfigResult r = model::loadModelConfig(std::string(AMK_SOURCE_DIR) + "/models/" + folder);
-  EXPECT_TRUE(r.ok()) << r.render();
-  model::ModelConfig config = r.config.value_or(model::ModelConfig{});
+  Result<model::ModelConfig> r = model::loadModelConfig(std::string(AMK_SOURCE_DIR) + "/models/" + folder);
+  EXPECT_TRUE(r.ok()) << r.error().render();
+  model::ModelConfig config = r ? *r : model::ModelConfig{};
   config.name = folder;
   return config;
 }
@@ -97,9 +97,9 @@ TEST_P(TinyPlan, IsCertifiedAndTouchesExactlyTheDecodeTensors) {
   model::ModelConfig m = model(c.model);
   PlanOptions planOptions = options(c.strategy, c.blocks, c.rows, c.splits);
   planOptions.weights = c.weights;
-  PlanResult result = planSchedule(m, planOptions);
-  ASSERT_TRUE(result.plan) << result.error;
-  ir::Schedule schedule = ir::parseSchedule("plan.amkir", result.plan->text);
+  Result<Plan> result = planSchedule(m, planOptions);
+  ASSERT_TRUE(result) << result.error().message;
+  ir::Schedule schedule = ir::parseSchedule("plan.amkir", result->text);
   ASSERT_TRUE(schedule.wellFormed()) << schedule.renderDiagnostics();
   const ir::Program &program = *schedule.program;
   EXPECT_EQ(program.blocks, c.blocks);
@@ -185,9 +185,9 @@ TEST(Plan, StrategiesDifferInSynchronisationAndFusion) {
   std::map<Strategy, std::map<ir::OpId, int>> ops;
   std::map<Strategy, int> barriers, waits;
   for (Strategy s : allStrategies()) {
-    PlanResult r = planSchedule(m, options(s, 8, 16));
-    ASSERT_TRUE(r.plan) << r.error;
-    ir::Schedule schedule = ir::parseSchedule("plan.amkir", r.plan->text);
+    Result<Plan> r = planSchedule(m, options(s, 8, 16));
+    ASSERT_TRUE(r) << r.error().message;
+    ir::Schedule schedule = ir::parseSchedule("plan.amkir", r->text);
     ASSERT_TRUE(schedule.wellFormed());
     ops[s] = opCounts(*schedule.program, barriers[s], waits[s]);
   }
@@ -217,9 +217,9 @@ TEST(Plan, StrategiesDifferInSynchronisationAndFusion) {
 TEST(Plan, ParamsFollowTheWeightBindings) {
   for (const char *folder : {"tiny-gqa-tied", "tiny-llama3-untied"}) {
     model::ModelConfig m = model(folder);
-    PlanResult r = planSchedule(m, options(Strategy::Fused, 4, 16));
-    ASSERT_TRUE(r.plan) << r.error;
-    ir::Schedule schedule = ir::parseSchedule("plan.amkir", r.plan->text);
+    Result<Plan> r = planSchedule(m, options(Strategy::Fused, 4, 16));
+    ASSERT_TRUE(r) << r.error().message;
+    ir::Schedule schedule = ir::parseSchedule("plan.amkir", r->text);
     ASSERT_TRUE(schedule.wellFormed());
     std::map<std::string, std::vector<int64_t>> params;
     for (const ir::Buffer &b : schedule.program->buffers)
@@ -242,9 +242,9 @@ TEST(Plan, Int8WeightsUseTheQ8OpsAndDeclareRowScales) {
     model::ModelConfig m = model(folder);
     PlanOptions o = options(Strategy::Fused, 4, 16);
     o.weights = WeightFormat::Int8;
-    PlanResult r = planSchedule(m, o);
-    ASSERT_TRUE(r.plan) << r.error;
-    ir::Schedule schedule = ir::parseSchedule("plan.amkir", r.plan->text);
+    Result<Plan> r = planSchedule(m, o);
+    ASSERT_TRUE(r) << r.error().message;
+    ir::Schedule schedule = ir::parseSchedule("plan.amkir", r->text);
     ASSERT_TRUE(schedule.wellFormed()) << schedule.renderDiagnostics();
     std::map<std::string, const ir::Buffer *> params;
     for (const ir::Buffer &b : schedule.program->buffers)
@@ -272,18 +272,18 @@ TEST(Plan, Int8WeightsUseTheQ8OpsAndDeclareRowScales) {
 TEST(Plan, LargestModelStaysReadable) {
   model::ModelConfig m = model("llama-3.1-8b");
   for (Strategy s : allStrategies()) {
-    PlanResult r = planSchedule(m, options(s, 132, 16, 8));
-    ASSERT_TRUE(r.plan) << r.error;
-    EXPECT_LT(r.plan->text.size(), 64u * 1024) << strategyName(s) << ": loops over layers and blocks, not lines";
-    EXPECT_GT(r.plan->stats.tasks, 100000) << "the elaborated program is the whole decode step";
+    Result<Plan> r = planSchedule(m, options(s, 132, 16, 8));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_LT(r->text.size(), 64u * 1024) << strategyName(s) << ": loops over layers and blocks, not lines";
+    EXPECT_GT(r->stats.tasks, 100000) << "the elaborated program is the whole decode step";
   }
 }
 
 TEST(Plan, TileRowsAreDivisorsSoTilesNeverStraddleAHead) {
   model::ModelConfig m = model("open-llama-3b-v2"); // head_dim 100
-  PlanResult r = planSchedule(m, options(Strategy::Dataflow, 132, 16));
-  ASSERT_TRUE(r.plan) << r.error;
-  std::map<std::string, int64_t> rows(r.plan->stats.tileRows.begin(), r.plan->stats.tileRows.end());
+  Result<Plan> r = planSchedule(m, options(Strategy::Dataflow, 132, 16));
+  ASSERT_TRUE(r) << r.error().message;
+  std::map<std::string, int64_t> rows(r->stats.tileRows.begin(), r->stats.tileRows.end());
   EXPECT_EQ(rows["q/k/v"], 10) << "the largest divisor of head_dim 100 not above 16";
   EXPECT_EQ(rows["lm_head"], 16);
 }
@@ -309,9 +309,9 @@ TEST(Plan, KnobsThatDoNotFitAreRefusedByName) {
       {"NoTarget", noTarget, "no target"},
   };
   for (const BadKnob &k : table) {
-    PlanResult r = planSchedule(m, k.options);
-    EXPECT_FALSE(r.plan) << k.name;
-    EXPECT_NE(r.error.find(k.message), std::string::npos) << k.name << ": " << r.error;
+    Result<Plan> r = planSchedule(m, k.options);
+    EXPECT_FALSE(r) << k.name;
+    EXPECT_NE(r.error().message.find(k.message), std::string::npos) << k.name << ": " << r.error().message;
   }
 }
 

@@ -19,19 +19,19 @@ namespace {
 
 #ifdef AMK_HAVE_GPU_RUNTIME
 TEST(GpuCompile, EmittedKernelCompilesForEveryTarget) {
-  model::ConfigResult config = model::loadModelConfig(std::string(AMK_SOURCE_DIR) + "/models/tiny-gqa-tied");
+  Result<model::ModelConfig> config = model::loadModelConfig(std::string(AMK_SOURCE_DIR) + "/models/tiny-gqa-tied");
   ASSERT_TRUE(config.ok());
   lowering::PlanOptions o;
   o.strategy = lowering::Strategy::SplitKv;
   o.target = *lowering::findTarget("h100");
   o.blocks = 8;
-  lowering::PlanResult plan = lowering::planSchedule(*config.config, o);
-  ASSERT_TRUE(plan.plan) << plan.error;
-  ir::Schedule schedule = ir::parseSchedule("p.amkir", plan.plan->text);
+  Result<lowering::Plan> plan = lowering::planSchedule(*config, o);
+  ASSERT_TRUE(plan) << plan.error().message;
+  ir::Schedule schedule = ir::parseSchedule("p.amkir", plan->text);
   ASSERT_TRUE(schedule.wellFormed());
-  lowering::TapeResult tape = lowering::buildTape(*schedule.program, plan.plan->text);
-  ASSERT_TRUE(tape.ok()) << tape.error;
-  std::string source = lowering::emitKernel(tape.tape, {"test", "p.amkir"});
+  Result<lowering::Tape> tape = lowering::buildTape(*schedule.program, plan->text);
+  ASSERT_TRUE(tape.ok()) << tape.error().message;
+  std::string source = lowering::emitKernel(*tape, {"test", "p.amkir"});
   std::string cache = (std::filesystem::temp_directory_path() / "amk-gpu-compile-test").string();
   std::filesystem::remove_all(cache);
   for (const char *arch : {"sm_80", "sm_90", "sm_120"}) {

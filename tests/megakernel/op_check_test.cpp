@@ -43,11 +43,11 @@ std::optional<Step> runStep(lowering::Strategy strategy) {
   options.rowsPerTile = 16;
   options.splits = 2;
   options.context = 16;
-  lowering::PlanResult plan = lowering::planSchedule(checkpoint->config(), options);
-  EXPECT_TRUE(plan.plan) << plan.error;
-  if (!plan.plan)
+  Result<lowering::Plan> plan = lowering::planSchedule(checkpoint->config(), options);
+  EXPECT_TRUE(plan) << plan.error().message;
+  if (!plan)
     return std::nullopt;
-  Step step{ir::parseSchedule("step.amkir", plan.plan->text), {}};
+  Step step{ir::parseSchedule("step.amkir", plan->text), {}};
   EXPECT_TRUE(step.schedule.wellFormed()) << step.schedule.renderDiagnostics();
   const ir::Program &program = *step.schedule.program;
   executor::Executor executor(program);

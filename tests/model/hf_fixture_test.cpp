@@ -111,7 +111,7 @@ TEST(HfFixtureStorage, ShardedAndBf16CheckpointsAreWhatTheyClaim) {
   Result<Checkpoint> bf16 = Checkpoint::open(fixtureDir("tiny-gqa-tied-bf16").string());
   ASSERT_TRUE(bf16) << bf16.error().render();
   for (const std::string &name : bf16->tensorNames())
-    EXPECT_EQ(bf16->find(name)->info->dtype, DType::BF16) << name;
+    EXPECT_EQ(bf16->find(name)->info->dtype, TensorDType::BF16) << name;
   EXPECT_TRUE(bf16->config().tieWordEmbeddings);
 }
 

@@ -10,7 +10,7 @@
 namespace amk::model {
 namespace {
 
-ConfigResult parse(const std::string &json) { return parseModelConfig("config.json", json, "test"); }
+Result<ModelConfig> parse(const std::string &json) { return parseModelConfig("config.json", json, "test"); }
 
 const char *kBase = R"({"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 64,
   "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 256,
@@ -19,9 +19,9 @@ const char *kBase = R"({"architectures": ["LlamaForCausalLM"], "model_type": "ll
 std::string with(const std::string &extra) { return std::string(kBase) + (extra.empty() ? "" : ", " + extra) + "}"; }
 
 TEST(ModelConfig, HfDefaultsForAbsentFields) {
-  ConfigResult r = parse(with(""));
-  ASSERT_TRUE(r.ok()) << r.render();
-  const ModelConfig &c = *r.config;
+  Result<ModelConfig> r = parse(with(""));
+  ASSERT_TRUE(r.ok()) << r.error().render();
+  const ModelConfig &c = *r;
   EXPECT_EQ(c.numKvHeads, 4) << "absent num_key_value_heads means MHA";
   EXPECT_EQ(c.headDim, 16) << "absent head_dim is hidden_size / num_attention_heads";
   EXPECT_DOUBLE_EQ(c.rmsNormEps, 1e-6);
@@ -29,48 +29,49 @@ TEST(ModelConfig, HfDefaultsForAbsentFields) {
   EXPECT_EQ(c.rope.scaling, RopeScaling::None);
   EXPECT_FALSE(c.tieWordEmbeddings);
   EXPECT_EQ(c.maxPositionEmbeddings, 2048);
-  EXPECT_EQ(c.dtype, WeightDType::BF16);
+  EXPECT_EQ(c.dtype, ir::ast::DType::BF16);
 }
 
 TEST(ModelConfig, GroupedQueryAttentionAndExplicitHeadDim) {
-  ConfigResult r = parse(with(R"("num_key_value_heads": 2, "head_dim": 32, "tie_word_embeddings": true)"));
-  ASSERT_TRUE(r.ok()) << r.render();
-  EXPECT_EQ(r.config->numKvHeads, 2);
-  EXPECT_EQ(r.config->groupSize(), 2);
-  EXPECT_EQ(r.config->headDim, 32);
-  EXPECT_EQ(r.config->qSize(), 128);
-  EXPECT_EQ(r.config->kvSize(), 64);
-  EXPECT_TRUE(r.config->tieWordEmbeddings);
+  Result<ModelConfig> r = parse(with(R"("num_key_value_heads": 2, "head_dim": 32, "tie_word_embeddings": true)"));
+  ASSERT_TRUE(r.ok()) << r.error().render();
+  EXPECT_EQ(r->numKvHeads, 2);
+  EXPECT_EQ(r->groupSize(), 2);
+  EXPECT_EQ(r->headDim, 32);
+  EXPECT_EQ(r->qSize(), 128);
+  EXPECT_EQ(r->kvSize(), 64);
+  EXPECT_TRUE(r->tieWordEmbeddings);
 }
 
 TEST(ModelConfig, RopeScalingLlama3) {
-  ConfigResult r = parse(with(R"("rope_theta": 500000.0, "rope_scaling": {"rope_type": "llama3", "factor": 32.0,
+  Result<ModelConfig> r = parse(with(R"("rope_theta": 500000.0, "rope_scaling": {"rope_type": "llama3", "factor": 32.0,
     "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192})"));
-  ASSERT_TRUE(r.ok()) << r.render();
-  EXPECT_EQ(r.config->rope.scaling, RopeScaling::Llama3);
-  EXPECT_DOUBLE_EQ(r.config->rope.theta, 500000.0);
-  EXPECT_DOUBLE_EQ(r.config->rope.factor, 32.0);
-  EXPECT_EQ(r.config->rope.originalMaxPosition, 8192);
+  ASSERT_TRUE(r.ok()) << r.error().render();
+  EXPECT_EQ(r->rope.scaling, RopeScaling::Llama3);
+  EXPECT_DOUBLE_EQ(r->rope.theta, 500000.0);
+  EXPECT_DOUBLE_EQ(r->rope.factor, 32.0);
+  EXPECT_EQ(r->rope.originalMaxPosition, 8192);
 }
 
 TEST(ModelConfig, RopeParametersFormCarriesTheta) {
-  ConfigResult r = parse(with(R"("rope_parameters": {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0,
+  Result<ModelConfig> r =
+      parse(with(R"("rope_parameters": {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0,
     "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192})"));
-  ASSERT_TRUE(r.ok()) << r.render();
-  EXPECT_EQ(r.config->rope.scaling, RopeScaling::Llama3);
-  EXPECT_DOUBLE_EQ(r.config->rope.theta, 500000.0);
-  EXPECT_DOUBLE_EQ(r.config->rope.factor, 8.0);
-  ConfigResult plain = parse(with(R"("rope_parameters": {"rope_type": "default", "rope_theta": 100000.0})"));
-  ASSERT_TRUE(plain.ok()) << plain.render();
-  EXPECT_EQ(plain.config->rope.scaling, RopeScaling::None);
-  EXPECT_DOUBLE_EQ(plain.config->rope.theta, 100000.0);
+  ASSERT_TRUE(r.ok()) << r.error().render();
+  EXPECT_EQ(r->rope.scaling, RopeScaling::Llama3);
+  EXPECT_DOUBLE_EQ(r->rope.theta, 500000.0);
+  EXPECT_DOUBLE_EQ(r->rope.factor, 8.0);
+  Result<ModelConfig> plain = parse(with(R"("rope_parameters": {"rope_type": "default", "rope_theta": 100000.0})"));
+  ASSERT_TRUE(plain.ok()) << plain.error().render();
+  EXPECT_EQ(plain->rope.scaling, RopeScaling::None);
+  EXPECT_DOUBLE_EQ(plain->rope.theta, 100000.0);
 }
 
 TEST(ModelConfig, DtypeKeys) {
-  EXPECT_EQ(parse(with(R"("dtype": "float16")")).config->dtype, WeightDType::F16) << "dtype wins over torch_dtype";
-  ConfigResult f32 = parse(R"({"hidden_size": 64, "num_attention_heads": 4, "torch_dtype": "float32"})");
-  ASSERT_TRUE(f32.ok()) << f32.render();
-  EXPECT_EQ(f32.config->dtype, WeightDType::F32);
+  EXPECT_EQ(parse(with(R"("dtype": "float16")"))->dtype, ir::ast::DType::F16) << "dtype wins over torch_dtype";
+  Result<ModelConfig> f32 = parse(R"({"hidden_size": 64, "num_attention_heads": 4, "torch_dtype": "float32"})");
+  ASSERT_TRUE(f32.ok()) << f32.error().render();
+  EXPECT_EQ(f32->dtype, ir::ast::DType::F32);
 }
 
 struct Refusal {
@@ -82,9 +83,9 @@ struct Refusal {
 class ModelConfigRefusal : public testing::TestWithParam<Refusal> {};
 
 TEST_P(ModelConfigRefusal, NamesTheFieldAndValue) {
-  ConfigResult r = parse(GetParam().json);
+  Result<ModelConfig> r = parse(GetParam().json);
   ASSERT_FALSE(r.ok()) << "expected a refusal";
-  std::string text = r.render();
+  std::string text = r.error().render();
   EXPECT_NE(text.find(GetParam().message), std::string::npos) << text;
   EXPECT_NE(text.find("config.json:"), std::string::npos) << "the message names the file: " << text;
 }
@@ -116,21 +117,21 @@ INSTANTIATE_TEST_SUITE_P(
     [](const testing::TestParamInfo<Refusal> &info) { return std::string(info.param.name); });
 
 TEST(ModelConfig, MalformedJsonIsAnErrorNotACrash) {
-  ConfigResult r = parse("{\"hidden_size\": 64,");
+  Result<ModelConfig> r = parse("{\"hidden_size\": 64,");
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.render().find("config.json"), std::string::npos) << r.render();
+  EXPECT_NE(r.error().render().find("config.json"), std::string::npos) << r.error().render();
 }
 
 TEST(ModelConfig, NumberBeyondADoubleIsAnErrorNotACrash) {
-  ConfigResult r = parse(with(R"("rms_norm_eps": 1e400)"));
+  Result<ModelConfig> r = parse(with(R"("rms_norm_eps": 1e400)"));
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.render().find("invalid JSON"), std::string::npos) << r.render();
+  EXPECT_NE(r.error().render().find("invalid JSON"), std::string::npos) << r.error().render();
 }
 
 TEST(ModelConfig, MissingDirectoryIsAReadError) {
-  ConfigResult r = loadModelConfig("/nonexistent/model");
+  Result<ModelConfig> r = loadModelConfig("/nonexistent/model");
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.render().find("/nonexistent/model"), std::string::npos) << r.render();
+  EXPECT_NE(r.error().render().find("/nonexistent/model"), std::string::npos) << r.error().render();
 }
 
 // The zoo at its published shapes (models/README.md).
@@ -146,9 +147,9 @@ class Zoo : public testing::TestWithParam<ZooModel> {};
 
 TEST_P(Zoo, PublishedShape) {
   const ZooModel &z = GetParam();
-  ConfigResult r = loadModelConfig(std::string(AMK_SOURCE_DIR) + "/models/" + z.folder);
-  ASSERT_TRUE(r.ok()) << r.render();
-  const ModelConfig &c = *r.config;
+  Result<ModelConfig> r = loadModelConfig(std::string(AMK_SOURCE_DIR) + "/models/" + z.folder);
+  ASSERT_TRUE(r.ok()) << r.error().render();
+  const ModelConfig &c = *r;
   EXPECT_EQ(c.hiddenSize, z.hidden);
   EXPECT_EQ(c.intermediateSize, z.intermediate);
   EXPECT_EQ(c.numLayers, z.layers);

@@ -34,7 +34,7 @@ TEST(Safetensors, LoadsTensorsMetadataAndBytes) {
 
   const TensorInfo *a = header.find("a");
   ASSERT_NE(a, nullptr);
-  EXPECT_EQ(a->dtype, DType::F32);
+  EXPECT_EQ(a->dtype, TensorDType::F32);
   EXPECT_EQ(a->shape, (std::vector<int64_t>{2, 2}));
   EXPECT_EQ(a->begin, 6u);
   EXPECT_EQ(a->end, 22u);
@@ -219,14 +219,14 @@ TEST(Safetensors, UnreadableFiles) {
 TEST(Safetensors, DtypeWordsAndSizes) {
   for (const char *word : {"BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16", "BF16", "I32", "U32", "F32",
                            "F64", "I64", "U64"}) {
-    std::optional<DType> dtype = dtypeFromWord(word);
+    std::optional<TensorDType> dtype = dtypeFromWord(word);
     ASSERT_TRUE(dtype) << word;
     EXPECT_STREQ(dtypeWord(*dtype), word);
   }
-  EXPECT_EQ(dtypeBytes(DType::BF16), 2u);
-  EXPECT_EQ(dtypeBytes(DType::F64), 8u);
-  EXPECT_TRUE(isFloatWeight(DType::F16));
-  EXPECT_FALSE(isFloatWeight(DType::F64));
+  EXPECT_EQ(dtypeBytes(TensorDType::BF16), 2u);
+  EXPECT_EQ(dtypeBytes(TensorDType::F64), 8u);
+  EXPECT_TRUE(isFloatWeight(TensorDType::F16));
+  EXPECT_FALSE(isFloatWeight(TensorDType::F64));
   EXPECT_FALSE(dtypeFromWord("F4"));
 }
 
