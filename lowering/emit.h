@@ -27,11 +27,18 @@ struct Tape {
   std::vector<TapeBuffer> buffers;       // in declaration order (AmkOperand::buffer indexes this)
   std::vector<std::string> counterNames; // one per flat counter element ("done[3]")
   int64_t blocks = 0, threads = 0;
+  uint32_t ringBytes = 0; // the weight ring the staged operands were placed in
+};
+
+struct TapeOptions {
+  // Bytes of shared memory per block for staged weights (0: none staged): the weight operands of
+  // projections are copied there ahead of their tasks (docs/megakernel.md).
+  uint32_t ringBytes = 0;
 };
 
 // `canonicalText` is the schedule's canonical form (its hash names the kernel). The error names an
 // instruction the CUDA lowering cannot express, with its source line.
-Result<Tape> buildTape(const ir::Program &program, const std::string &canonicalText);
+Result<Tape> buildTape(const ir::Program &program, const std::string &canonicalText, const TapeOptions &options = {});
 
 struct EmitOptions {
   std::string checkerVersion; // of the checker that certified the schedule

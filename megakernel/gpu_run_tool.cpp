@@ -255,12 +255,14 @@ std::optional<Error> readExpectFile(const std::string &path, std::vector<int32_t
 
 Result<std::unique_ptr<executor::StepRunner>> makeStepRunner(bool cpu, double timeoutSeconds, const std::string &checkerVersion,
                                                    const ir::Program &program, [[maybe_unused]] const std::string &text,
-                                                   const model::Checkpoint &checkpoint) {
+                                                   const model::Checkpoint &checkpoint,
+                                                   [[maybe_unused]] size_t stageBytes) {
 #ifdef AMK_HAVE_GPU_RUNTIME
   if (!cpu) {
     GpuOptions gpu;
     gpu.timeoutSeconds = timeoutSeconds;
     gpu.checkerVersion = checkerVersion;
+    gpu.stageBytes = stageBytes;
     return makeGpuStepRunner(program, text, checkpoint, gpu);
   }
 #endif
@@ -313,7 +315,8 @@ GpuRunOutcome runGpuRunTool(const GpuRunOptions &options, const Certifier &certi
   }
 #endif
   Result<std::unique_ptr<executor::StepRunner>> runner = makeStepRunner(options.cpu, options.timeoutSeconds, options.checkerVersion,
-                                                              *schedule.program, source->text, *checkpoint);
+                                                              *schedule.program, source->text, *checkpoint,
+                                                              options.stageBytes);
   if (!runner) {
     err << runner.error().render() << "\n";
     return GpuRunOutcome::InternalError;

@@ -38,6 +38,7 @@ namespace fs = std::filesystem;
   X(cuEventDestroy)                                                                                                    \
   X(cuEventElapsedTime)                                                                                                \
   X(cuEventRecord)                                                                                                     \
+  X(cuFuncGetAttribute)                                                                                                \
   X(cuFuncSetAttribute)                                                                                                \
   X(cuGetErrorName)                                                                                                    \
   X(cuGetErrorString)                                                                                                  \
@@ -219,6 +220,7 @@ struct GpuSchedule::State {
   std::string deviceName;
   int sms = 0, occupancy = 0;
   size_t sharedBytes = 0;
+  size_t ringOffset = 0; // the weight ring's first byte in dynamic shared memory
   std::vector<CUdeviceptr> buffers;
   std::vector<size_t> bufferBytes;
   CUdeviceptr tapeDevice = 0, blockStart = 0, bufferTable = 0, counters = 0, barrier = 0, error = 0, stop = 0;
@@ -321,10 +323,25 @@ Result<std::unique_ptr<GpuSchedule>> GpuSchedule::create(const ir::Program &prog
   for (const AmkInstr &in : s.tape.instructions)
     floats = std::max(floats, taskSharedFloats(in, warps));
   // The device's AMK_SCRATCH_FLOATS: reduction scratch, rounded up so the staging area is 16-byte aligned.
-  s.sharedBytes = (floats + ((2 * warps + 4 + 3) & ~size_t{3})) * sizeof(float);
-  if (s.sharedBytes > static_cast<size_t>(optin))
-    return Error(program.sourceName, "a task needs " + std::to_string(s.sharedBytes) + " bytes of shared memory; " +
-                                         s.deviceName + " gives a block at most " + std::to_string(optin));
+  const size_t taskBytes = (floats + ((2 * warps + 4 + 3) & ~size_t{3})) * sizeof(float);
+  int staticBytes = 0;
+  AMK_CU(driver().cuFuncGetAttribute(&staticBytes, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, s.function));
+  if (taskBytes + static_cast<size_t>(staticBytes) > static_cast<size_t>(optin))
+    return Error(program.sourceName, "a task needs " + std::to_string(taskBytes) + " bytes of shared memory; " +
+                                         s.deviceName + " gives a block at most " +
+                                         std::to_string(optin - staticBytes));
+  // The weight ring takes what the tasks leave, up to the requested size (bulk copies need sm_90).
+  s.ringOffset = (taskBytes + 127) & ~size_t{127};
+  size_t ring = 0;
+  if (major >= 9 && s.ringOffset + static_cast<size_t>(staticBytes) < static_cast<size_t>(optin))
+    ring = std::min<size_t>(options.stageBytes, (optin - staticBytes - s.ringOffset) & ~size_t{127});
+  if (ring > 0) {
+    Result<lowering::Tape> staged = lowering::buildTape(program, canonicalText, {static_cast<uint32_t>(ring)});
+    if (!staged.ok())
+      return Error(program.sourceName, "the schedule cannot be lowered to CUDA: " + staged.error().message);
+    s.tape = std::move(*staged);
+  }
+  s.sharedBytes = ring > 0 ? s.ringOffset + ring : taskBytes;
   AMK_CU(driver().cuFuncSetAttribute(s.function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                                      static_cast<int>(s.sharedBytes)));
   AMK_CU(driver().cuOccupancyMaxActiveBlocksPerMultiprocessor(&s.occupancy, s.function,
@@ -494,6 +511,8 @@ Result<LaunchResult> GpuSchedule::launch() {
   params.instructions = static_cast<unsigned int>(s.tape.instructions.size());
   params.delayNs = s.delays;
   params.stamps = s.profiling ? s.stamps : 0;
+  params.ringOffset = static_cast<unsigned int>(s.ringOffset);
+  params.ringBytes = s.tape.ringBytes;
   void *arguments[] = {&params};
   CUevent start = nullptr, stop = nullptr;
   AMK_CU(driver().cuEventCreate(&start, CU_EVENT_DEFAULT));
@@ -529,8 +548,15 @@ Result<LaunchResult> GpuSchedule::launch() {
     case AMK_BAD_INDEX:
       result.report = "index out of range: " + where + " read " + std::to_string(error.value);
       break;
-    default:
+    case AMK_STAGE_TIMEOUT:
+      result.report = "staged weight time-out after " + std::to_string(s.options.timeoutSeconds) + " s: " + where +
+                      " waited for the bulk copy of ring barrier " + std::to_string(error.value);
+      break;
+    case AMK_BAD_OP:
       result.report = "unknown op " + std::to_string(error.value) + ": " + where;
+      break;
+    default:
+      result.report = "the kernel stopped with error code " + std::to_string(error.code) + ": " + where;
     }
   }
   if (s.options.traceCapacity > 0) {

@@ -25,6 +25,9 @@ struct GpuOptions {
   uint32_t traceCapacity = 0;  // > 0: record each block's first traceCapacity instruction indices
   std::string cacheDirectory;  // compiled kernels; empty: $XDG_CACHE_HOME/amk or ~/.cache/amk
   std::string checkerVersion;  // stamped into the kernel source
+  // Shared memory per block for staged weights (docs/megakernel.md): the ring gets at most this, and
+  // never more than the tasks leave free; 0 reads every weight from global memory.
+  size_t stageBytes = 160 * 1024;
 };
 
 
