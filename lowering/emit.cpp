@@ -85,8 +85,8 @@ float attributeNumber(const ir::ast::Value &value) {
 }
 
 // The prefetch hints of every wait and barrier (megakernel/device/amk_abi.h): the weight operands of the projections
-// and the cache operands of the attentions (ir/ops.def's weight and cache inputs) that follow it before the
-// block's next synchronisation, as many as fit in its operand slots.
+// (each of the weight inputs ir/ops.def names) and the cache operands of the attentions (its cache inputs) that
+// follow it before the block's next synchronisation, as many as fit in its operand slots.
 void addPrefetchHints(Tape &tape) {
   for (size_t k = 0; k + 1 < tape.blockStart.size(); ++k) {
     const uint32_t end = tape.blockStart[k + 1];
@@ -100,8 +100,8 @@ void addPrefetchHints(Tape &tape) {
         const AmkInstr &task = tape.instructions[j];
         const AmkOperand *inputs = task.operands + task.outputs;
         const ir::OpTraits &traits = ir::opTraits(static_cast<ir::OpId>(task.op));
-        if (traits.weightInput >= 0)
-          whole.push_back(inputs[traits.weightInput]);
+        for (int w = 0; w < traits.weightInputs; ++w)
+          whole.push_back(inputs[traits.weightInput + w]);
         if (traits.cacheInput >= 0) {
           // kcache, vcache, then the position they are read up to (ir/ops.def).
           const AmkOperand *cache = inputs + traits.cacheInput;

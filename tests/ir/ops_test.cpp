@@ -672,9 +672,12 @@ TEST(OpRegistry, TheTablesInputFactsNameTheRegistrysOperands) {
   for (const OpInfo &op : allOps()) {
     SCOPED_TRACE(op.name);
     const OpTraits &traits = opTraits(op.id);
-    if (traits.weightInput >= 0) {
-      ASSERT_LT(static_cast<size_t>(traits.weightInput), op.inputNames.size());
-      EXPECT_EQ(op.inputNames[static_cast<size_t>(traits.weightInput)], "W");
+    EXPECT_EQ(traits.weightInput >= 0, traits.weightInputs > 0);
+    for (int w = 0; w < traits.weightInputs; ++w) {
+      const auto input = static_cast<size_t>(traits.weightInput + w);
+      ASSERT_LT(input, op.inputNames.size());
+      EXPECT_TRUE(op.inputNames[input].starts_with("W"))
+          << "weight input " << input << " '" << op.inputNames[input] << "' is no weight matrix";
     }
     if (traits.cacheInput >= 0) {
       ASSERT_LT(static_cast<size_t>(traits.cacheInput) + 2, op.inputNames.size());
