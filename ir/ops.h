@@ -32,7 +32,7 @@ enum class ProjectionFamily : uint8_t { None, MatVec, MatVecQ8 };
 enum class SharedMemoryUse : uint8_t { None, Projection, NormalisedProjection, Attention };
 
 // What the op check's tolerance of an output element is relative to (docs/megakernel.md).
-enum class ToleranceScale : uint8_t { Magnitude, RotatedPair, Residual, NormalisedProjection };
+enum class ToleranceScale : uint8_t { Magnitude, RotatedPair, Residual, NormalisedProjection, GatedProjection };
 
 // The per-op facts of ir/ops.def that the lowering, the GPU runtime and the op check read; they
 // need no registry, so they are constant expressions.
