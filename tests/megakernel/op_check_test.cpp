@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <filesystem>
@@ -91,11 +92,17 @@ TEST_P(OpCheck, TheExecutorsStepPassesWithEveryOpCompared) {
     }
     EXPECT_EQ(row.maxAbsError, 0.0) << row.op << ": same references, same inputs";
   }
+  // The fused strategies' MLP tiles are one task each, compared like every other.
+  const bool fused = GetParam() != lowering::Strategy::Barrier && GetParam() != lowering::Strategy::Dataflow;
+  EXPECT_EQ(std::count_if(result.rows.begin(), result.rows.end(),
+                          [](const OpCheckRow &row) { return row.op == "rmsnorm_gate_up_silu"; }),
+            fused ? 1 : 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Strategies, OpCheck,
                          testing::Values(lowering::Strategy::Barrier, lowering::Strategy::Dataflow,
-                                         lowering::Strategy::Fused, lowering::Strategy::SplitKv),
+                                         lowering::Strategy::Fused, lowering::Strategy::SplitKv,
+                                         lowering::Strategy::Headwise),
                          [](const testing::TestParamInfo<lowering::Strategy> &info) {
                            return std::string(lowering::strategyName(info.param));
                          });
