@@ -4,6 +4,7 @@
 
 #include "amk/ir/content_hash.h"
 #include "amk/ir/ops.h"
+#include "amk/ir/printer.h"
 #include "amk/lowering/emit.h"
 
 #include <cuda.h>
@@ -12,6 +13,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -208,6 +210,7 @@ Result<std::vector<char>> compileMegakernel(const std::string &source, const std
 
 struct GpuSchedule::State {
   const ir::Program *program = nullptr;
+  ir::Certificate certificate; // what every launch runs under
   lowering::Tape tape;
   std::string source;
   GpuOptions options;
@@ -279,17 +282,39 @@ struct GpuSchedule::State {
 GpuSchedule::GpuSchedule(std::unique_ptr<State> state) : state_(std::move(state)) {}
 GpuSchedule::~GpuSchedule() = default;
 
-Result<std::unique_ptr<GpuSchedule>> GpuSchedule::create(const ir::Program &program, const std::string &canonicalText,
-                                                         const GpuOptions &options) {
+Result<std::unique_ptr<GpuSchedule>> GpuSchedule::create(const ir::Schedule &schedule,
+                                                         const ir::Certificate &certificate, const GpuOptions &options) {
+  return make(schedule, certificate, options, ir::LaunchPolicy::CertifiedOnly);
+}
+
+Result<std::unique_ptr<GpuSchedule>> GpuSchedule::createRejectedForReplay(const ir::Schedule &schedule,
+                                                                          const ir::Certificate &verdict,
+                                                                          const GpuOptions &options) {
+  return make(schedule, verdict, options, ir::LaunchPolicy::RejectedForReplay);
+}
+
+Result<std::unique_ptr<GpuSchedule>> GpuSchedule::make(const ir::Schedule &schedule, const ir::Certificate &certificate,
+                                                       const GpuOptions &options, ir::LaunchPolicy policy) {
+  if (!schedule.wellFormed())
+    return Error(schedule.source ? schedule.source->name() : "", "refusing to launch: the schedule is not well-formed");
+  const ir::Program &program = *schedule.program;
+  // The certificate is checked first, before anything touches CUDA: what runs is what was certified.
+  const std::string canonicalText = ir::printSurface(*schedule.ast);
+  if (std::optional<std::string> refusal = ir::launchRefusal(certificate, ir::contentHash(canonicalText), policy))
+    return Error(program.sourceName, "refusing to launch: " + *refusal);
   auto state = std::make_unique<State>();
   State &s = *state;
   s.program = &program;
+  s.certificate = certificate;
   s.options = options;
   Result<lowering::Tape> tape = lowering::buildTape(program, canonicalText);
   if (!tape.ok())
     return Error(program.sourceName, "the schedule cannot be lowered to CUDA: " + tape.error().message);
   s.tape = std::move(std::move(*tape));
-  s.source = lowering::emitKernel(s.tape, {options.checkerVersion, program.sourceName});
+  s.source = lowering::emitKernel(
+      s.tape, {certificate.certified ? certificate.checkerVersion
+                                     : certificate.checkerVersion + " rejected it; launched by amk-replay under its watchdog",
+               program.sourceName});
 
   if (!driver().loadError.empty())
     return Error("", driver().loadError + "; the CPU executor runs schedules without a GPU");
@@ -529,8 +554,11 @@ Result<LaunchResult> GpuSchedule::launch() {
     case AMK_BAD_INDEX:
       result.report = "index out of range: " + where + " read " + std::to_string(error.value);
       break;
-    default:
+    case AMK_BAD_OP:
       result.report = "unknown op " + std::to_string(error.value) + ": " + where;
+      break;
+    default:
+      result.report = "unknown device error code " + std::to_string(error.code) + ": " + where;
     }
   }
   if (s.options.traceCapacity > 0) {

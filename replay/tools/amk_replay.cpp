@@ -143,8 +143,7 @@ int replayLoaded(const Loaded &loaded, const replay::ReplayOptions &options, con
   }
   bool exhibited = result.allExhibited();
   if (gpu) {
-    replay::GpuReplayResult onGpu =
-        replay::replayOnGpu(program, loaded.schedule.source->text(), *loaded.witness, result, options, gpuOptions);
+    replay::GpuReplayResult onGpu = replay::replayOnGpu(loaded.schedule, *loaded.witness, result, options, gpuOptions);
     if (!onGpu.error.empty()) {
       std::cerr << "amk-replay: error: --gpu: " << onGpu.error << "\n";
       return kBadInput;
