@@ -1,8 +1,9 @@
 // The GPU runtime of one certified schedule: takes the checker's certificate for it and refuses
 // any other, compiles the emitted megakernel with NVRTC for the device at hand (cached by source and
 // architecture), uploads its instruction tape and buffers, confirms the schedule's occupancy claim
-// with the CUDA occupancy API, and launches it cooperatively, turning a time-out recorded by the
-// kernel into a report. CUDA types stay inside gpu_runtime.cpp.
+// with the CUDA occupancy API, and launches it cooperatively under that certificate, turning a
+// time-out or a refused launch recorded by the kernel into a report. CUDA types stay inside
+// gpu_runtime.cpp.
 #pragma once
 
 #include "amk/ir/certificate.h"
@@ -44,6 +45,7 @@ public:
   // `schedule` must be well-formed and outlive the GpuSchedule; `certificate` is the checker's verdict
   // on it (checker::certify). Refused, before any CUDA call, unless the certificate certifies this
   // schedule (the hash of its canonical text) and comes from this build's checker (ir::kCheckerVersion).
+  // Every launch runs under that certificate: the kernel checks it against the tape's header.
   static Result<std::unique_ptr<GpuSchedule>> create(const ir::Schedule &schedule, const ir::Certificate &certificate,
                                                      const GpuOptions &options);
   // amk-replay's opt-in, and no one else's: a schedule the checker rejected, launched under the
@@ -61,7 +63,9 @@ public:
   // each run (the decode loop's launches; a replay uploads every buffer itself).
   std::optional<Error> zeroScratchAndOutputs();
 
-  // Zeroes counters, the barrier and the error record, then one cooperative launch.
+  // Zeroes counters, the barrier and the error record, then one cooperative launch. A launch the
+  // kernel refuses (AMK_BAD_LAUNCH: its grid, block size or tape is not the certified one) is an
+  // Error naming the check that failed, with expected and got.
   Result<LaunchResult> launch();
   // Nanoseconds to sleep before each tape instruction (per block, per instruction); empty: none.
   std::optional<Error> setDelays(const std::vector<std::vector<uint32_t>> &delaysNs);

@@ -2,10 +2,12 @@
 // refuses, before any CUDA call, a schedule the checker rejected, a certificate of another schedule
 // and one of another checker version; amk-replay's opt-in launches a rejected schedule under its own
 // witness only, and nothing but amk-replay uses it. A certificate the runtime accepts gets as far as
-// the driver, which a machine without a GPU does not have.
+// the driver, which a machine without a GPU does not have. The launch parameters carry the hashes at
+// the offsets the device reads.
 #include "amk/checker/verify.h"
 #include "amk/ir/certificate.h"
 #include "amk/ir/frontend.h"
+#include "amk/megakernel/device/amk_abi.h"
 #include "test_support.h"
 
 #ifdef AMK_HAVE_GPU_RUNTIME
@@ -14,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <dlfcn.h>
 #include <filesystem>
 #include <fstream>
@@ -25,6 +28,10 @@ namespace amk::megakernel {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The launch parameters' certificate fields sit right after `stamps`, where the device reads them.
+static_assert(offsetof(AmkParams, scheduleHash) == offsetof(AmkParams, stamps) + 8);
+static_assert(sizeof(AmkParams{}.scheduleHash) == 32 && sizeof(AmkParams{}.checkerHash) == 16);
 
 ir::Schedule load(const std::string &corpusFile) {
   ir::Schedule schedule = ir::loadSchedule((test::sourceDir() / "corpus" / corpusFile).string());

@@ -30,9 +30,9 @@ TEST(GpuCompile, EmittedKernelCompilesForEveryTarget) {
   ASSERT_TRUE(plan) << plan.error().message;
   ir::Schedule schedule = ir::parseSchedule("p.amkir", plan->text);
   ASSERT_TRUE(schedule.wellFormed());
-  Result<lowering::Tape> tape = lowering::buildTape(*schedule.program, plan->text);
+  Result<lowering::Tape> tape = lowering::buildTape(*schedule.program, plan->text, ir::kCheckerVersion);
   ASSERT_TRUE(tape.ok()) << tape.error().message;
-  std::string source = lowering::emitKernel(*tape, {"test", "p.amkir"});
+  std::string source = lowering::emitKernel(*tape, {"p.amkir"});
   std::string cache = (std::filesystem::temp_directory_path() / "amk-gpu-compile-test").string();
   std::filesystem::remove_all(cache);
   for (const char *arch : {"sm_80", "sm_90", "sm_120"}) {
