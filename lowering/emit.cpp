@@ -33,6 +33,7 @@ std::string toOperand(const ir::Program &program, const ir::Region &region, AmkO
   const std::vector<int64_t> &shape = buffer.shape;
   const size_t rank = shape.size();
   std::memset(&operand, 0, sizeof operand);
+  operand.stage = -1; // read from global memory unless stageWeights stages it
   operand.buffer = region.buffer;
   operand.dtype = dtypeCode(buffer.dtype);
   std::vector<int64_t> stride(rank, 1);
@@ -100,8 +101,8 @@ void addPrefetchHints(Tape &tape) {
         const AmkInstr &task = tape.instructions[j];
         const AmkOperand *inputs = task.operands + task.outputs;
         const ir::OpTraits &traits = ir::opTraits(static_cast<ir::OpId>(task.op));
-        if (traits.weightInput >= 0)
-          whole.push_back(inputs[traits.weightInput]);
+        if (traits.weightInput >= 0 && inputs[traits.weightInput].stage < 0)
+          whole.push_back(inputs[traits.weightInput]); // a staged weight is already on its way
         if (traits.cacheInput >= 0) {
           // kcache, vcache, then the position they are read up to (ir/ops.def).
           const AmkOperand *cache = inputs + traits.cacheInput;
@@ -127,6 +128,116 @@ void addPrefetchHints(Tape &tape) {
   }
 }
 
+// A task followed by a signal carries it (AmkInstr::folded): the device signals right after the
+// task's closing block barrier instead of running the signal's record as an instruction of its own.
+void foldSignals(Tape &tape) {
+  for (size_t k = 0; k + 1 < tape.blockStart.size(); ++k)
+    for (uint32_t i = tape.blockStart[k]; i + 1 < tape.blockStart[k + 1]; ++i) {
+      AmkInstr &task = tape.instructions[i];
+      const AmkInstr &signal = tape.instructions[i + 1];
+      if (task.kind != AMK_TASK || signal.kind != AMK_SIGNAL)
+        continue;
+      task.folded = 1;
+      task.counter = signal.counter;
+      task.amount = signal.amount;
+      task.order = signal.order;
+      ++i; // the signal's record is skipped by the device
+    }
+}
+
+// Whether the device runs record i of its block (a signal folded into the task before it is not).
+bool executes(const Tape &tape, uint32_t first, uint32_t i) {
+  return !(i > first && tape.instructions[i].kind == AMK_SIGNAL && tape.instructions[i - 1].kind == AMK_TASK &&
+           tape.instructions[i - 1].folded);
+}
+
+// Params that some task writes: never staged, whatever the checker said of the schedule (amk-replay
+// runs rejected schedules too), so a staged read can never return a value a program-order read would not.
+std::vector<bool> writtenBuffers(const ir::Program &program) {
+  std::vector<bool> written(program.buffers.size(), false);
+  for (const std::vector<ir::Instruction> &block : program.blockPrograms)
+    for (const ir::Instruction &in : block)
+      if (in.kind == ir::InstructionKind::Task)
+        for (const ir::Region &r : in.outputs)
+          written[r.buffer] = true;
+  return written;
+}
+
+// Weight staging (megakernel/device/amk_abi.h, docs/megakernel.md): per block, the weight operands of
+// its projections, in program order, get consecutive places in a ring of `ringBytes` bytes of shared
+// memory, wrapping around. Each one's bulk copy is started by the earliest record of the block that
+// (1) comes after the last task reading the ring bytes it overwrites, (2) comes after the last task
+// that waited on the ring barrier it uses, and (3) has a free copy slot; at the latest by the task
+// itself, else the operand stays in global memory. Only param buffers that no task writes are staged.
+void stageWeights(Tape &tape, const ir::Program &program, uint32_t ringBytes) {
+  if (ringBytes == 0)
+    return;
+  const std::vector<bool> written = writtenBuffers(program);
+  for (size_t k = 0; k + 1 < tape.blockStart.size(); ++k) {
+    const uint32_t first = tape.blockStart[k], end = tape.blockStart[k + 1];
+    struct Placed {
+      uint32_t lo, hi, reader;
+    };
+    std::vector<Placed> placed;
+    std::vector<int64_t> barrierReader(AMK_STAGE_BARRIERS, -1);
+    std::vector<uint32_t> barrierUses(AMK_STAGE_BARRIERS, 0);
+    uint32_t head = 0;
+    int nextBarrier = 0;
+    for (uint32_t j = first; j < end; ++j) {
+      AmkInstr &task = tape.instructions[j];
+      if (task.kind != AMK_TASK)
+        continue;
+      const ir::OpTraits &traits = ir::opTraits(static_cast<ir::OpId>(task.op));
+      if (traits.weightInput < 0)
+        continue;
+      AmkOperand &w = task.operands[task.outputs + traits.weightInput];
+      const ir::Buffer &buffer = program.buffers[w.buffer];
+      if (buffer.kind != ir::ast::BufferKind::Param || written[w.buffer])
+        continue;
+      const int64_t size = static_cast<int64_t>(ir::ast::dtypeBytes(buffer.dtype));
+      const int64_t bytes = static_cast<int64_t>(w.rows) * w.cols * size, from = w.offset * size;
+      if ((w.rows > 1 && w.rowStride != w.cols) || bytes % 16 != 0 || from % 16 != 0 || bytes > ringBytes ||
+          bytes >= (int64_t{1} << 20))
+        continue;
+      uint32_t lo = head;
+      if (lo + bytes > ringBytes)
+        lo = 0;
+      const uint32_t hi = lo + static_cast<uint32_t>(bytes);
+      int64_t earliest = first;
+      for (auto it = placed.rbegin(); it != placed.rend(); ++it)
+        if (it->lo < hi && lo < it->hi) {
+          earliest = std::max<int64_t>(earliest, it->reader + 1); // the newest overlap is read last
+          break;
+        }
+      const int barrier = nextBarrier;
+      earliest = std::max<int64_t>(earliest, barrierReader[barrier] + 1);
+      int64_t issue = -1;
+      for (int64_t i = earliest; i <= j; ++i)
+        if (executes(tape, first, static_cast<uint32_t>(i)) && tape.instructions[i].copies < AMK_MAX_COPIES) {
+          issue = i;
+          break;
+        }
+      if (issue < 0)
+        continue;
+      const int phase = static_cast<int>(barrierUses[barrier] & 1);
+      AmkInstr &issuer = tape.instructions[issue];
+      AmkCopy &copy = issuer.copy[issuer.copies++];
+      copy.buffer = w.buffer;
+      copy.bytes = static_cast<uint32_t>(bytes);
+      copy.from = from;
+      copy.ring = static_cast<int>(lo);
+      copy.barrier = barrier * 2 + phase;
+      w.stage = static_cast<int>(lo);
+      w.stageBarrier = barrier * 2 + phase;
+      ++barrierUses[barrier];
+      barrierReader[barrier] = j;
+      nextBarrier = (nextBarrier + 1) % AMK_STAGE_BARRIERS;
+      placed.push_back({lo, hi, j});
+      head = (hi + 127) & ~127u;
+    }
+  }
+}
+
 } // namespace
 
 std::array<uint32_t, AMK_SCHEDULE_HASH_WORDS> scheduleHashWords(const std::string &scheduleHash) {
@@ -146,8 +257,8 @@ std::array<uint32_t, AMK_CHECKER_HASH_WORDS> checkerHashWords(const std::string 
   return words;
 }
 
-Result<Tape> buildTape(const ir::Program &program, const std::string &canonicalText,
-                       const std::string &checkerVersion) {
+Result<Tape> buildTape(const ir::Program &program, const std::string &canonicalText, const std::string &checkerVersion,
+                       const TapeOptions &options) {
   Tape tape;
   tape.scheduleHash = ir::contentHash(canonicalText);
   tape.checkerVersion = checkerVersion;
@@ -213,6 +324,9 @@ Result<Tape> buildTape(const ir::Program &program, const std::string &canonicalT
     }
   }
   tape.blockStart.push_back(static_cast<uint32_t>(tape.instructions.size()));
+  foldSignals(tape);
+  stageWeights(tape, program, options.ringBytes);
+  tape.ringBytes = options.ringBytes;
   addPrefetchHints(tape);
   AmkTapeHeader &header = tape.header;
   header.magic = AMK_TAPE_MAGIC;

@@ -33,12 +33,20 @@ struct Tape {
   std::vector<TapeBuffer> buffers;       // in declaration order (AmkOperand::buffer indexes this)
   std::vector<std::string> counterNames; // one per flat counter element ("done[3]")
   int64_t blocks = 0, threads = 0;
+  uint32_t ringBytes = 0; // the weight ring the staged operands were placed in
+};
+
+struct TapeOptions {
+  // Bytes of shared memory per block for staged weights (0: none staged): the weight operands of
+  // projections are copied there ahead of their tasks (docs/megakernel.md).
+  uint32_t ringBytes = 0;
 };
 
 // `canonicalText` is the schedule's canonical form (its hash names the tape and the kernel);
 // `checkerVersion` names the checker that judged it (ir::kCheckerVersion for this build's). The
 // error names an instruction the CUDA lowering cannot express, with its source line.
-Result<Tape> buildTape(const ir::Program &program, const std::string &canonicalText, const std::string &checkerVersion);
+Result<Tape> buildTape(const ir::Program &program, const std::string &canonicalText, const std::string &checkerVersion,
+                       const TapeOptions &options = {});
 
 // The words a tape header and the launch parameters hold (megakernel/device/amk_abi.h): all 32 bytes
 // of a schedule's content hash (zeros when `scheduleHash` is not 64 hex digits), and the first 16

@@ -256,11 +256,13 @@ std::optional<Error> readExpectFile(const std::string &path, std::vector<int32_t
 Result<std::unique_ptr<executor::StepRunner>> makeStepRunner(bool cpu, double timeoutSeconds,
                                                              const ir::Schedule &schedule,
                                                              [[maybe_unused]] const ir::Certificate &certificate,
-                                                             const model::Checkpoint &checkpoint) {
+                                                             const model::Checkpoint &checkpoint,
+                                                             [[maybe_unused]] size_t stageBytes) {
 #ifdef AMK_HAVE_GPU_RUNTIME
   if (!cpu) {
     GpuOptions gpu;
     gpu.timeoutSeconds = timeoutSeconds;
+    gpu.stageBytes = stageBytes;
     return makeGpuStepRunner(schedule, certificate, checkpoint, gpu);
   }
 #endif
@@ -314,7 +316,7 @@ GpuRunOutcome runGpuRunTool(const GpuRunOptions &options, const Certifier &certi
   }
 #endif
   Result<std::unique_ptr<executor::StepRunner>> runner =
-      makeStepRunner(options.cpu, options.timeoutSeconds, schedule, certificate, *checkpoint);
+      makeStepRunner(options.cpu, options.timeoutSeconds, schedule, certificate, *checkpoint, options.stageBytes);
   if (!runner) {
     err << runner.error().render() << "\n";
     return GpuRunOutcome::InternalError;

@@ -9,6 +9,7 @@
 #include "amk/model/checkpoint.h"
 #include "amk/executor/decode.h"
 #include "amk/executor/delay_trials.h"
+#include "amk/megakernel/gpu_runtime.h"
 
 #include <cstdint>
 #include <functional>
@@ -46,6 +47,8 @@ struct GpuRunOptions {
   // summary is printed and every instruction written to <profilePrefix>.kv<N>.tsv.
   std::string profilePrefix;
   double timeoutSeconds = 5.0;
+  // Shared memory per block for weights staged ahead of their tasks (GpuOptions::stageBytes).
+  size_t stageBytes = GpuOptions{}.stageBytes;
   bool quiet = false;
   bool cpu = false; // run the schedule with the CPU executor (threads mode) instead of the megakernel
 };
@@ -75,7 +78,8 @@ std::optional<Error> readExpectFile(const std::string &path, std::vector<int32_t
 Result<std::unique_ptr<executor::StepRunner>> makeStepRunner(bool cpu, double timeoutSeconds,
                                                              const ir::Schedule &schedule,
                                                              const ir::Certificate &certificate,
-                                                             const model::Checkpoint &checkpoint);
+                                                             const model::Checkpoint &checkpoint,
+                                                             size_t stageBytes = GpuOptions{}.stageBytes);
 
 GpuRunOutcome runGpuRunTool(const GpuRunOptions &options, const Certifier &certify, std::ostream &out,
                             std::ostream &err);

@@ -40,6 +40,7 @@ namespace fs = std::filesystem;
   X(cuEventDestroy)                                                                                                    \
   X(cuEventElapsedTime)                                                                                                \
   X(cuEventRecord)                                                                                                     \
+  X(cuFuncGetAttribute)                                                                                                \
   X(cuFuncSetAttribute)                                                                                                \
   X(cuGetErrorName)                                                                                                    \
   X(cuGetErrorString)                                                                                                  \
@@ -234,6 +235,7 @@ struct GpuSchedule::State {
   std::string deviceName;
   int sms = 0, occupancy = 0;
   size_t sharedBytes = 0;
+  size_t ringOffset = 0; // the weight ring's first byte in dynamic shared memory
   std::vector<CUdeviceptr> buffers;
   std::vector<size_t> bufferBytes;
   // tapeDevice holds the header record, then the instructions (AmkParams.tape points past the header).
@@ -396,10 +398,26 @@ Result<std::unique_ptr<GpuSchedule>> GpuSchedule::make(const ir::Schedule &sched
   for (const AmkInstr &in : s.tape.instructions)
     floats = std::max(floats, taskSharedFloats(in, warps));
   // The device's AMK_SCRATCH_FLOATS: reduction scratch, rounded up so the staging area is 16-byte aligned.
-  s.sharedBytes = (floats + ((2 * warps + 4 + 3) & ~size_t{3})) * sizeof(float);
-  if (s.sharedBytes > static_cast<size_t>(optin))
-    return Error(program.sourceName, "a task needs " + std::to_string(s.sharedBytes) + " bytes of shared memory; " +
-                                         s.deviceName + " gives a block at most " + std::to_string(optin));
+  const size_t taskBytes = (floats + ((2 * warps + 4 + 3) & ~size_t{3})) * sizeof(float);
+  int staticBytes = 0;
+  AMK_CU(driver().cuFuncGetAttribute(&staticBytes, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, s.function));
+  if (taskBytes + static_cast<size_t>(staticBytes) > static_cast<size_t>(optin))
+    return Error(program.sourceName, "a task needs " + std::to_string(taskBytes) + " bytes of shared memory; " +
+                                         s.deviceName + " gives a block at most " +
+                                         std::to_string(optin - staticBytes));
+  // The weight ring takes what the tasks leave, up to the requested size (bulk copies need sm_90).
+  s.ringOffset = (taskBytes + 127) & ~size_t{127};
+  size_t ring = 0;
+  if (major >= 9 && s.ringOffset + static_cast<size_t>(staticBytes) < static_cast<size_t>(optin))
+    ring = std::min<size_t>(options.stageBytes, (optin - staticBytes - s.ringOffset) & ~size_t{127});
+  if (ring > 0) {
+    Result<lowering::Tape> staged =
+        lowering::buildTape(program, canonicalText, certificate.checkerVersion, {static_cast<uint32_t>(ring)});
+    if (!staged.ok())
+      return Error(program.sourceName, "the schedule cannot be lowered to CUDA: " + staged.error().message);
+    s.tape = std::move(*staged);
+  }
+  s.sharedBytes = ring > 0 ? s.ringOffset + ring : taskBytes;
   AMK_CU(driver().cuFuncSetAttribute(s.function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                                      static_cast<int>(s.sharedBytes)));
   AMK_CU(driver().cuOccupancyMaxActiveBlocksPerMultiprocessor(&s.occupancy, s.function,
@@ -574,6 +592,8 @@ Result<LaunchResult> GpuSchedule::launch() {
   params.instructions = static_cast<unsigned int>(s.tape.instructions.size());
   params.delayNs = s.delays;
   params.stamps = s.profiling ? s.stamps : 0;
+  params.ringOffset = static_cast<unsigned int>(s.ringOffset);
+  params.ringBytes = s.tape.ringBytes;
   // The certificate this schedule was created under; the kernel runs the tape only if its header
   // carries the same hashes.
   const auto scheduleWords = lowering::scheduleHashWords(s.certificate.scheduleHash);
@@ -618,11 +638,15 @@ Result<LaunchResult> GpuSchedule::launch() {
     case AMK_BAD_INDEX:
       result.report = "index out of range: " + where + " read " + std::to_string(error.value);
       break;
+    case AMK_STAGE_TIMEOUT:
+      result.report = "staged weight time-out after " + std::to_string(s.options.timeoutSeconds) + " s: " + where +
+                      " waited for the bulk copy of ring barrier " + std::to_string(error.value);
+      break;
     case AMK_BAD_OP:
       result.report = "unknown op " + std::to_string(error.value) + ": " + where;
       break;
     default:
-      result.report = "unknown device error code " + std::to_string(error.code) + ": " + where;
+      result.report = "the kernel stopped with error code " + std::to_string(error.code) + ": " + where;
     }
   }
   if (s.options.traceCapacity > 0) {

@@ -28,6 +28,9 @@ struct GpuOptions {
   double timeoutSeconds = 5.0; // a wait or barrier spinning longer stops the kernel with a report
   uint32_t traceCapacity = 0;  // > 0: record each block's first traceCapacity instruction indices
   std::string cacheDirectory;  // compiled kernels; empty: $XDG_CACHE_HOME/amk or ~/.cache/amk
+  // Shared memory per block for staged weights (docs/megakernel.md): the ring gets at most this, and
+  // never more than the tasks leave free; 0 reads every weight from global memory.
+  size_t stageBytes = 160 * 1024;
 };
 
 

@@ -5,10 +5,14 @@
 #ifndef AMK_TAPE_FORMAT_H
 #define AMK_TAPE_FORMAT_H
 
-// Version 3: a header record precedes the first instruction (AmkTapeHeader).
-#define AMK_TAPE_VERSION 3
+// Version 4: a header record precedes the first instruction (AmkTapeHeader).
+#define AMK_TAPE_VERSION 4
 #define AMK_MAX_OPERANDS 6
 #define AMK_MAX_ATTRIBUTES 7
+// Weight staging (docs/megakernel.md, "Weights stream ahead of the data"): bulk copies a record
+// starts, and the shared-memory barriers that count their bytes in.
+#define AMK_MAX_COPIES 4
+#define AMK_STAGE_BARRIERS 16
 
 // The opaque op's semantics, not a content hash: FNV-1a 64 over its inputs' bytes, then per output
 // element over the element's index (docs/numerics.md). The CPU reference and the device both read
@@ -28,6 +32,11 @@ enum AmkOrder { AMK_ORDER_GPU = 0, AMK_ORDER_RELAXED = 1, AMK_ORDER_CTA = 2 };
 // buffers[buffer] + offset + r * rowStride + c, for r < rows, c < cols. rowLo and colLo are the
 // region's start in the buffer dimensions its rows and columns run along (a KV slice's first
 // position, an argmax slice's first index).
+//
+// A param operand read whole may be staged: a bulk copy started by an earlier record of the block
+// put its bytes, contiguous, at byte `stage` of the block's weight ring in shared memory, and the
+// copy's completion is phase `stageBarrier & 1` of ring barrier `stageBarrier >> 1`. stage < 0: the
+// operand is read from global memory.
 struct AmkOperand {
   unsigned int buffer;
   int dtype;
@@ -37,6 +46,21 @@ struct AmkOperand {
   int cols;
   int rowLo;
   int colLo;
+  int stage;
+  int stageBarrier;
+};
+
+// A bulk copy of `bytes` contiguous bytes of a param buffer (from byte `from` of buffers[buffer]) to
+// byte `ring` of the weight ring, counted in by ring barrier `barrier >> 1`, whose phase
+// `barrier & 1` it completes. The lowering issues copies of
+// param regions only: params are never written (AMK-W001), so reading one early changes no value
+// and cannot race.
+struct AmkCopy {
+  unsigned int buffer;
+  unsigned int bytes;
+  long long from;
+  int ring;
+  int barrier;
 };
 
 // A wait's or a barrier's operands carry prefetch hints instead: what the tasks right after it (up
@@ -44,17 +68,23 @@ struct AmkOperand {
 // while one thread spins. `outputs` operands are read whole (projection weights); then `inputs`
 // operands are read up to the current position (KV cache rows of an attention), followed by one
 // more operand, the position scalar (attention's `pos`). Hints change no value any load returns.
+//
+// A task whose next instruction is a signal carries that signal too (`folded`): the block runs the
+// signal right after the task's closing block barrier, and skips the signal's own record.
 struct AmkInstr {
   int kind;  // AmkKind
   int op;    // ir::OpId of a task
-  int order; // AmkOrder of a signal or wait
+  int order; // AmkOrder of a signal or wait; of the folded signal of a task
   int outputs;
   int inputs;
-  unsigned int counter;                         // flat counter element of a signal or wait
+  unsigned int counter;                         // flat counter element of a signal or wait (or folded signal)
   unsigned int amount;                          // increment of a signal, threshold of a wait
   unsigned int site;                            // source instruction, for traces and reports
+  int folded;                                   // a task: 1 when it carries the next record's signal
+  int copies;                                   // bulk copies this record starts before it runs
   float attributes[AMK_MAX_ATTRIBUTES];         // registry attributes, in registry order, as numbers
   struct AmkOperand operands[AMK_MAX_OPERANDS]; // outputs first, then inputs
+  struct AmkCopy copy[AMK_MAX_COPIES];
 };
 
 // The record just before a tape's first instruction (AmkParams.tape points past it): what the tape
@@ -82,7 +112,8 @@ enum AmkErrorCode {
   AMK_BARRIER_TIMEOUT = 2,
   AMK_BAD_INDEX = 3,
   AMK_BAD_OP = 4,
-  AMK_BAD_LAUNCH = 5, // the launch or the tape is not the certified one: nothing was interpreted
+  AMK_STAGE_TIMEOUT = 5, // a staged weight's bulk copy did not complete: `value` is the ring barrier
+  AMK_BAD_LAUNCH = 6,    // the launch or the tape is not the certified one: nothing was interpreted
 };
 
 // Which check of the kernel's entry refused a launch (AmkDeviceError.value of AMK_BAD_LAUNCH).
@@ -137,6 +168,8 @@ struct AmkParams {
   unsigned int instructions;                     // of the tape: blockStart[blocks] must be this
   AMK_DEVICE_POINTER(unsigned int) delayNs;      // per tape instruction: nanoseconds to sleep before it, or null
   AMK_DEVICE_POINTER(unsigned long long) stamps; // per tape instruction: %globaltimer at its start and end, or null
+  unsigned int ringOffset;                       // the weight ring: its first byte in dynamic shared memory
+  unsigned int ringBytes;                        // and its size; 0: nothing is staged
   // The certificate the runtime launches under: the tape's header must carry the same hashes.
   unsigned int scheduleHash[AMK_SCHEDULE_HASH_WORDS];
   unsigned int checkerHash[AMK_CHECKER_HASH_WORDS];
@@ -163,12 +196,14 @@ AMK_ASSERT_OFFSET(blocks, 88);
 AMK_ASSERT_OFFSET(instructions, 92);
 AMK_ASSERT_OFFSET(delayNs, 96);
 AMK_ASSERT_OFFSET(stamps, 104);
-AMK_ASSERT_OFFSET(scheduleHash, 112);
-AMK_ASSERT_OFFSET(checkerHash, 144);
+AMK_ASSERT_OFFSET(ringOffset, 112);
+AMK_ASSERT_OFFSET(ringBytes, 116);
+AMK_ASSERT_OFFSET(scheduleHash, 120);
+AMK_ASSERT_OFFSET(checkerHash, 152);
 #undef AMK_ASSERT_OFFSET
 #endif
 #ifdef __cplusplus
-static_assert(sizeof(AmkParams) == 160, "AmkParams changed size: the host and the device would disagree");
+static_assert(sizeof(AmkParams) == 168, "AmkParams changed size: the host and the device would disagree");
 static_assert(sizeof(AmkTapeHeader) <= sizeof(AmkInstr), "the tape header must fit the record before the tape");
 #endif
 

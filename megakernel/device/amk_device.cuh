@@ -283,7 +283,7 @@ __device__ bool amk_spin(const AmkParams &p, const unsigned int *c, unsigned int
     unsigned int v = amk_load_counter(c, order);
     if (v >= target)
       return true;
-    if ((round & 63) == 0) {
+    if ((round & 63) == 63) {
       if (*(volatile int *)p.stop)
         return false;
       unsigned long long now = amk_now_ns();
@@ -295,9 +295,156 @@ __device__ bool amk_spin(const AmkParams &p, const unsigned int *c, unsigned int
       }
     }
     __nanosleep(backoff);
-    if (backoff < 256)
+    if (backoff < 128)
       backoff *= 2;
   }
+}
+
+// ---- weight staging ----------------------------------------------------------------------------
+//
+// Params are never written (AMK-W001), so a block may read a param region at any time without
+// changing a value or racing. The lowering uses that (lowering/emit.cpp, stageWeights): the weight
+// operands of a block's projections are copied ahead of time by the bulk copy engine into a ring in
+// shared memory, each copy started by an earlier record (`AmkInstr::copy`) as soon as the ring space
+// it overwrites is no longer read, and counted in by a shared-memory barrier. A projection then
+// reads its rows from shared memory: the DRAM traffic of the next tasks overlaps this task's work
+// and the block's waits. Thread 0 starts every copy and waits for every completion; it alone tracks
+// which ring barriers have copies in flight, so a block that stops early still drains them.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define AMK_STAGING 1
+#else
+#define AMK_STAGING 0 // no bulk copy engine: staged operands are read from global memory
+#endif
+
+extern __shared__ __align__(128) float amk_shared[];
+
+__device__ __forceinline__ unsigned int amk_shared_address(const void *generic) {
+  unsigned long long shared;
+  asm("cvta.to.shared.u64 %0, %1;" : "=l"(shared) : "l"(generic));
+  return (unsigned int)shared;
+}
+
+struct AmkStaging {
+  unsigned long long barriers[AMK_STAGE_BARRIERS];
+  unsigned int pending; // bit b: ring barrier b has a copy in flight that no task has waited for
+  unsigned int parity;  // bit b: the phase that copy completes
+  int failed;
+};
+
+__device__ __forceinline__ unsigned char *amk_ring(const AmkParams &p) {
+  return (unsigned char *)amk_shared + p.ringOffset;
+}
+
+__device__ __forceinline__ bool amk_staged(const AmkParams &p, const AmkOperand &o) {
+  return AMK_STAGING && p.ringBytes != 0 && o.stage >= 0;
+}
+
+__device__ void amk_staging_init(AmkStaging *st) {
+#if AMK_STAGING
+  if (threadIdx.x == 0) {
+    for (int b = 0; b < AMK_STAGE_BARRIERS; ++b)
+      asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(amk_shared_address(&st->barriers[b])) : "memory");
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+    st->pending = 0;
+    st->parity = 0;
+    st->failed = 0;
+  }
+#endif
+}
+
+// Thread 0: start the record's bulk copies. The ring bytes they overwrite were last read by a task
+// that every thread has left (the lowering issues a copy only after that task).
+__device__ __forceinline__ void amk_issue_copies(const AmkParams &p, const AmkInstr *in, AmkStaging *st) {
+#if AMK_STAGING
+  if (p.ringBytes == 0)
+    return;
+  unsigned char *ring = amk_ring(p);
+  for (int c = 0; c < in->copies; ++c) {
+    const AmkCopy &k = in->copy[c];
+    const int b = k.barrier >> 1;
+    const unsigned int bar = amk_shared_address(&st->barriers[b]);
+    const char *from = (const char *)p.buffers[k.buffer] + k.from;
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(k.bytes) : "memory");
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(
+                     amk_shared_address(ring + k.ring)),
+                 "l"(from), "r"(k.bytes), "r"(bar)
+                 : "memory");
+    st->pending |= 1u << b;
+    st->parity = (st->parity & ~(1u << b)) | ((unsigned int)(k.barrier & 1) << b);
+  }
+#endif
+}
+
+__device__ __forceinline__ bool amk_barrier_phase_done(unsigned int bar, unsigned int parity) {
+  unsigned int done = 0;
+#if AMK_STAGING
+  asm volatile("{\n .reg .pred ready;\n mbarrier.try_wait.parity.shared::cta.b64 ready, [%1], %2;\n"
+               " selp.u32 %0, 1, 0, ready;\n}"
+               : "=r"(done)
+               : "r"(bar), "r"(parity)
+               : "memory");
+#endif
+  return done != 0;
+}
+
+// Thread 0: wait until the staged copy of `o` has landed, bounded by the watchdog.
+__device__ bool amk_stage_wait(const AmkParams &p, const AmkOperand &o, AmkStaging *st, unsigned int instruction,
+                               const AmkInstr *in) {
+#if AMK_STAGING
+  const int b = o.stageBarrier >> 1;
+  const unsigned int bar = amk_shared_address(&st->barriers[b]), parity = o.stageBarrier & 1;
+  unsigned long long start = 0;
+  for (unsigned int round = 0; !amk_barrier_phase_done(bar, parity); ++round) {
+    if ((round & 255) == 255) {
+      const unsigned long long now = amk_now_ns();
+      if (start == 0)
+        start = now;
+      else if (now - start > p.timeoutNs) {
+        amk_fail(p, AMK_STAGE_TIMEOUT, instruction, in, 0, b);
+        return false;
+      }
+    }
+  }
+  st->pending &= ~(1u << b);
+#endif
+  return true;
+}
+
+// Thread 0, before the task's staging barrier: wait for every staged input of the task. Every other
+// thread observes the completed phase itself after that barrier (amk_stage_acquire).
+__device__ void amk_stage_wait_inputs(const AmkParams &p, const AmkInstr *in, AmkStaging *st, unsigned int instruction) {
+  if (threadIdx.x != 0)
+    return;
+  for (int k = in->outputs; k < in->outputs + in->inputs; ++k)
+    if (amk_staged(p, in->operands[k]) && !amk_stage_wait(p, in->operands[k], st, instruction, in)) {
+      st->failed = 1;
+      return;
+    }
+}
+
+__device__ __forceinline__ void amk_stage_acquire(const AmkParams &p, const AmkOperand &o, AmkStaging *st) {
+#if AMK_STAGING
+  if (amk_staged(p, o))
+    (void)amk_barrier_phase_done(amk_shared_address(&st->barriers[o.stageBarrier >> 1]), o.stageBarrier & 1);
+#endif
+}
+
+// Thread 0, before the block exits: every copy still in flight (the block stopped before the task
+// that reads it) lands first, bounded by the watchdog.
+__device__ void amk_staging_drain(const AmkParams &p, AmkStaging *st) {
+#if AMK_STAGING
+  if (threadIdx.x != 0)
+    return;
+  for (int b = 0; b < AMK_STAGE_BARRIERS; ++b) {
+    if (!(st->pending & (1u << b)))
+      continue;
+    const unsigned int bar = amk_shared_address(&st->barriers[b]), parity = (st->parity >> b) & 1;
+    const unsigned long long start = amk_now_ns();
+    while (!amk_barrier_phase_done(bar, parity) && amk_now_ns() - start < p.timeoutNs) {
+    }
+  }
+#endif
 }
 
 // ---- ops -------------------------------------------------------------------------------------
@@ -469,36 +616,58 @@ __device__ __forceinline__ void amk_rows_dot(const void *base, const AmkOperand 
 }
 
 // The rows [first, last) of a projection that the calling thread's warp computes: a contiguous share.
+// ok is false (on every thread) when a staged weight did not arrive: the kernel is stopping.
 struct AmkRowShare {
   int first, last;
+  bool ok;
 };
 
 // The prologue of every projection: stages its input x (W.cols values) in xs, normalised with the norm
-// weight w when `normalised` (amk_stage_normalised), syncs the block, and returns this warp's rows.
+// weight w when `normalised` (amk_stage_normalised); thread 0 then waits for the task's staged
+// weights; the block syncs, and this warp's rows are returned.
 __device__ __forceinline__ AmkRowShare amk_stage_projection(const AmkParams &p, const AmkInstr *in,
                                                             const AmkOperand &x, bool normalised,
                                                             const AmkOperand &w, const AmkOperand &W, float *xs,
-                                                            float *scratch) {
+                                                            float *scratch, AmkStaging *st, unsigned int instruction) {
   if (normalised)
     amk_stage_normalised(p, in, x, w, W.cols, xs, scratch);
   else
     for (int k = threadIdx.x; k < W.cols; k += AMK_THREADS)
       xs[k] = amk_load(p, x, k);
+  amk_stage_wait_inputs(p, in, st, instruction);
   __syncthreads();
   const int perWarp = (W.rows + AMK_WARPS - 1) / AMK_WARPS;
   const int first = (threadIdx.x / 32) * perWarp;
-  return {first, min(W.rows, first + perWarp)};
+  return {first, min(W.rows, first + perWarp), st->failed == 0};
+}
+
+// Where a weight operand's rows are: its staged copy in the ring (then `W` is rewritten to address
+// that contiguous copy), or its buffer in global memory.
+__device__ __forceinline__ const void *amk_weight_base(const AmkParams &p, AmkOperand &W, AmkStaging *st) {
+  if (amk_staged(p, W)) {
+    amk_stage_acquire(p, W, st);
+    const int stage = W.stage;
+    W.offset = 0;
+    W.rowStride = W.cols;
+    return amk_ring(p) + stage;
+  }
+  return p.buffers[W.buffer];
 }
 
 // matvec (y <- W, x), matvec_add (y <- W, x, r), rmsnorm_matvec (y <- W, x, w). The input vector is
 // staged once in shared memory; each warp then takes a contiguous share of the rows, up to
 // AMK_MV_ROWS of them at a time.
-__device__ void amk_matvec(const AmkParams &p, const AmkInstr *in, float *xs, float *scratch) {
-  const AmkOperand y = AMK_OUT(0), W = AMK_IN(0), x = AMK_IN(1);
+__device__ bool amk_matvec(const AmkParams &p, const AmkInstr *in, float *xs, float *scratch, AmkStaging *st,
+                           unsigned int instruction) {
+  const AmkOperand y = AMK_OUT(0), x = AMK_IN(1);
+  AmkOperand W = AMK_IN(0);
   const int op = in->op, lane = threadIdx.x % 32;
-  const AmkRowShare share = amk_stage_projection(p, in, x, op == AMK_OP_RMSNORM_MATVEC, AMK_IN(2), W, xs, scratch);
+  const AmkRowShare share =
+      amk_stage_projection(p, in, x, op == AMK_OP_RMSNORM_MATVEC, AMK_IN(2), W, xs, scratch, st, instruction);
+  if (!share.ok)
+    return false;
   const int first = share.first, last = share.last;
-  const void *base = p.buffers[W.buffer];
+  const void *base = amk_weight_base(p, W, st);
   AmkOperand residual = y;
   if (op == AMK_OP_MATVEC_ADD)
     residual = AMK_IN(2);
@@ -515,6 +684,7 @@ __device__ void amk_matvec(const AmkParams &p, const AmkInstr *in, float *xs, fl
         amk_store(p, y, r0 + j, v);
       }
   }
+  return true;
 }
 
 // Four int8 weights (one little-endian word) against x, each widened exactly.
@@ -538,12 +708,17 @@ __device__ __forceinline__ float amk_dot16_i8(uint4 packed, const float *xk) {
 // rmsnorm_matvec_q8 (y <- W, s, x, w); W int8 rows, each row's sum scaled by s[r] once. Staging and
 // row shares as amk_matvec; int8 rows that start on a 16-byte boundary are read 16 weights per
 // 16-byte load, AMK_MV_ROWS rows and two chunks of each per lane in flight.
-__device__ void amk_matvec_q8(const AmkParams &p, const AmkInstr *in, float *xs, float *scratch) {
-  const AmkOperand y = AMK_OUT(0), W = AMK_IN(0), s = AMK_IN(1), x = AMK_IN(2), extra = AMK_IN(3);
+__device__ bool amk_matvec_q8(const AmkParams &p, const AmkInstr *in, float *xs, float *scratch, AmkStaging *st,
+                              unsigned int instruction) {
+  const AmkOperand y = AMK_OUT(0), s = AMK_IN(1), x = AMK_IN(2), extra = AMK_IN(3);
+  AmkOperand W = AMK_IN(0);
   const int K = W.cols, op = in->op, lane = threadIdx.x % 32;
-  const AmkRowShare share = amk_stage_projection(p, in, x, op == AMK_OP_RMSNORM_MATVEC_Q8, extra, W, xs, scratch);
+  const AmkRowShare share =
+      amk_stage_projection(p, in, x, op == AMK_OP_RMSNORM_MATVEC_Q8, extra, W, xs, scratch, st, instruction);
+  if (!share.ok)
+    return false;
   const int first = share.first, last = share.last;
-  const signed char *base = (const signed char *)p.buffers[W.buffer];
+  const signed char *base = (const signed char *)amk_weight_base(p, W, st);
   const bool vector = (K % 16) == 0 && (W.offset % 16) == 0 && (W.rowStride % 16) == 0;
   for (int r0 = first; r0 < last; r0 += AMK_MV_ROWS) {
     const int n = min(AMK_MV_ROWS, last - r0);
@@ -597,6 +772,7 @@ __device__ void amk_matvec_q8(const AmkParams &p, const AmkInstr *in, float *xs,
       amk_store(p, y, r0 + lane, v);
     }
   }
+  return true;
 }
 
 // Attributes: head_dim, theta, scaling (1: llama3), factor, low_freq_factor, high_freq_factor,
@@ -879,21 +1055,21 @@ __device__ void amk_argmax_partial(const AmkParams &p, const AmkInstr *in, float
   }
 }
 
-__device__ void amk_argmax_merge(const AmkParams &p, const AmkInstr *in) {
+__device__ void amk_argmax_merge(const AmkParams &p, const AmkInstr *in, float *scratch) {
   const AmkOperand &best = AMK_IN(0);
-  if (threadIdx.x != 0)
-    return;
   float value = __int_as_float(0x7fffffff);
   int index = 0x7fffffff;
-  for (int r = 0; r < best.rows; ++r) {
-    float v = amk_load(p, best, 2LL * r);
-    int i = (int)amk_load(p, best, 2LL * r + 1);
+  for (int r = threadIdx.x; r < best.rows; r += AMK_THREADS) {
+    const float v = amk_load(p, best, 2LL * r);
+    const int i = (int)amk_load(p, best, 2LL * r + 1);
     if (amk_better(v, i, value, index)) {
       value = v;
       index = i;
     }
   }
-  amk_store_int(p, AMK_OUT(0), 0, index == 0x7fffffff ? -1 : index);
+  amk_block_argmax(value, index, scratch);
+  if (threadIdx.x == 0)
+    amk_store_int(p, AMK_OUT(0), 0, index == 0x7fffffff ? -1 : index);
 }
 
 // FNV-1a over every input element's bytes in operand order, then per output element over its index
@@ -988,7 +1164,8 @@ __device__ __forceinline__ void amk_record_fetch(AmkInstr *to, const AmkInstr *f
 
 __device__ __forceinline__ void amk_record_wait() { asm volatile("cp.async.wait_all;" ::: "memory"); }
 
-__device__ bool amk_task(const AmkParams &p, const AmkInstr *in, unsigned int instruction, float *smem, float *scratch) {
+__device__ bool amk_task(const AmkParams &p, const AmkInstr *in, unsigned int instruction, float *smem, float *scratch,
+                         AmkStaging *st) {
   switch (in->op) {
   case AMK_OP_COPY:
     amk_copy(p, in);
@@ -1005,15 +1182,13 @@ __device__ bool amk_task(const AmkParams &p, const AmkInstr *in, unsigned int in
   case AMK_OP_MATVEC:
   case AMK_OP_MATVEC_ADD:
   case AMK_OP_RMSNORM_MATVEC:
-    amk_matvec(p, in, smem, scratch);
-    return true;
+    return amk_matvec(p, in, smem, scratch, st, instruction);
 #endif
 #if AMK_WITH_MATVEC_Q8
   case AMK_OP_MATVEC_Q8:
   case AMK_OP_MATVEC_Q8_ADD:
   case AMK_OP_RMSNORM_MATVEC_Q8:
-    amk_matvec_q8(p, in, smem, scratch);
-    return true;
+    return amk_matvec_q8(p, in, smem, scratch, st, instruction);
 #endif
   case AMK_OP_ROPE:
     amk_rope(p, in);
@@ -1038,7 +1213,7 @@ __device__ bool amk_task(const AmkParams &p, const AmkInstr *in, unsigned int in
     amk_argmax_partial(p, in, scratch);
     return true;
   case AMK_OP_ARGMAX_MERGE:
-    amk_argmax_merge(p, in);
+    amk_argmax_merge(p, in, scratch);
     return true;
   case AMK_OP_OPAQUE:
     amk_opaque(p, in, scratch);
@@ -1098,25 +1273,35 @@ __device__ bool amk_launch_matches_tape(const AmkParams &p) {
   return false;
 }
 
+// Thread 0, after the block barrier that ends the tasks before it: a signal. The barrier ordered
+// every thread's writes before this thread's release (bar.sync), and the release reduction makes
+// them visible to whoever acquires the counter: no further fence is needed (docs/megakernel.md,
+// "Synchronisation").
+__device__ __forceinline__ void amk_signal(const AmkParams &p, const AmkInstr *in) {
+  amk_add_counter(p.counters + in->counter, in->amount, in->order);
+}
+
 extern "C" __global__ void __launch_bounds__(AMK_THREADS, 1) amk_megakernel(AmkParams p) {
-  // Dynamic shared memory: [reduction scratch: AMK_SCRATCH_FLOATS words][task staging].
-  extern __shared__ __align__(16) float amk_shared[];
+  // Dynamic shared memory: [reduction scratch: AMK_SCRATCH_FLOATS words][task staging][weight ring
+  // at p.ringOffset, p.ringBytes long].
   float *scratch = amk_shared, *smem = amk_shared + AMK_SCRATCH_FLOATS;
   // The instruction being executed, copied from the tape once: every thread reads its operands
   // from shared memory, and no store of a task can alias them. Two slots: the next record is copied
   // asynchronously while the current one executes.
   __shared__ __align__(16) AmkInstr records[2];
+  __shared__ __align__(8) AmkStaging staging;
   __shared__ int stopped;
   if (!amk_launch_matches_tape(p))
     return; // AMK_BAD_LAUNCH is recorded: a grid or tape that disagrees is never interpreted
   const unsigned int begin = p.blockStart[blockIdx.x], end = p.blockStart[blockIdx.x + 1];
-  unsigned int barriers = 0, traced = 0;
+  unsigned int barriers = 0, traced = 0, slot = 0;
   if (threadIdx.x == 0)
     stopped = 0;
+  amk_staging_init(&staging);
   if (begin < end)
     amk_record_fetch(&records[0], p.tape + begin);
   for (unsigned int i = begin; i < end; ++i) {
-    const AmkInstr *in = &records[(i - begin) & 1];
+    const AmkInstr *in = &records[slot];
     unsigned long long started = 0;
     if (threadIdx.x == 0) {
       if (p.trace && traced < p.traceCapacity)
@@ -1129,20 +1314,24 @@ extern "C" __global__ void __launch_bounds__(AMK_THREADS, 1) amk_megakernel(AmkP
     }
     amk_record_wait();
     __syncthreads();
+    // A task that carries its signal skips the signal's record.
+    const bool folded = in->kind == AMK_TASK && in->folded;
+    const unsigned int next = i + (folded ? 2 : 1);
     // The other slot was last read in the previous iteration, which every thread has left.
-    if (i + 1 < end)
-      amk_record_fetch(&records[(i + 1 - begin) & 1], p.tape + i + 1);
+    slot ^= 1;
+    if (next < end)
+      amk_record_fetch(&records[slot], p.tape + next);
+    if (threadIdx.x == 0)
+      amk_issue_copies(p, in, &staging);
     switch (in->kind) {
     case AMK_TASK:
-      if (!amk_task(p, in, i - begin, smem, scratch) && threadIdx.x == 0)
+      if (!amk_task(p, in, i - begin, smem, scratch, &staging) && threadIdx.x == 0)
         stopped = 1;
       break;
     case AMK_SIGNAL:
       // Every thread's writes of the tasks before it were done before the barrier above.
-      if (threadIdx.x == 0) {
-        __threadfence();
-        amk_add_counter(p.counters + in->counter, in->amount, in->order);
-      }
+      if (threadIdx.x == 0)
+        amk_signal(p, in);
       break;
     case AMK_WAIT:
       if (threadIdx.x == 0 &&
@@ -1153,7 +1342,6 @@ extern "C" __global__ void __launch_bounds__(AMK_THREADS, 1) amk_megakernel(AmkP
     case AMK_BARRIER:
       ++barriers;
       if (threadIdx.x == 0) {
-        __threadfence();
         amk_add_counter(p.barrier, 1, AMK_ORDER_GPU);
         if (!amk_spin(p, p.barrier, barriers * gridDim.x, AMK_ORDER_GPU, AMK_BARRIER_TIMEOUT, i - begin, in))
           stopped = 1;
@@ -1168,8 +1356,25 @@ extern "C" __global__ void __launch_bounds__(AMK_THREADS, 1) amk_megakernel(AmkP
     }
     if (stopped)
       break;
+    if (folded) {
+      // The signal of record i + 1, after the barrier above: every thread's writes of the task are done.
+      ++i;
+      if (threadIdx.x == 0) {
+        if (p.trace && traced < p.traceCapacity)
+          p.trace[(unsigned long long)blockIdx.x * p.traceCapacity + traced] = i - begin;
+        ++traced;
+        if (p.delayNs && p.delayNs[i])
+          __nanosleep(p.delayNs[i]);
+        if (p.stamps)
+          p.stamps[2ull * i] = amk_now_ns();
+        amk_signal(p, in);
+        if (p.stamps)
+          p.stamps[2ull * i + 1] = amk_now_ns();
+      }
+    }
   }
   amk_record_wait(); // a block that stopped early may still be copying its next record
+  amk_staging_drain(p, &staging);
   if (threadIdx.x == 0 && p.traceCount)
     p.traceCount[blockIdx.x] = traced < p.traceCapacity ? traced : p.traceCapacity;
 }

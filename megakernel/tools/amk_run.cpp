@@ -43,6 +43,10 @@ int main(int argc, char **argv) {
     app.add_option("--expect-file", gpu.expectFile,
                    "GPU: read the expected tokens (and prompt) from hf_greedy.json or hf_zoo.json");
     app.add_option("--timeout", gpu.timeoutSeconds, "GPU: seconds a wait may spin before the kernel stops");
+    app.add_option_function<size_t>(
+           "--stage-kb", [&gpu](size_t kb) { gpu.stageBytes = kb * 1024; },
+           "GPU: KiB of shared memory per block for weights copied ahead of their tasks (default 160; 0: none)")
+        ->check(CLI::Range(size_t{0}, size_t{227}));
     app.add_option("--force-tokens", gpu.forceTokens,
                    "schedule: teacher forcing, feed exactly these tokens (position i gets token i) instead of the "
                    "greedy continuation; replaces --prompt-tokens and --new")

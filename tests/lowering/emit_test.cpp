@@ -26,13 +26,13 @@ struct Lowered {
   Result<Tape> tape = Error("", "the schedule is malformed");
 };
 
-Lowered lower(const std::string &body, const std::string &declarations, int blocks = 2) {
+Lowered lower(const std::string &body, const std::string &declarations, int blocks = 2, uint32_t ringBytes = 0) {
   std::string text = "amkir 1\ntarget sm_90 sms=132\ngrid blocks=" + std::to_string(blocks) +
                      " threads=128 occupancy=1\n" + declarations + "\n" + body;
   Lowered l{ir::parseSchedule("t.amkir", text)};
   EXPECT_TRUE(l.schedule.wellFormed()) << l.schedule.renderDiagnostics();
   if (l.schedule.wellFormed())
-    l.tape = buildTape(*l.schedule.program, ir::printSurface(*l.schedule.ast), kChecker);
+    l.tape = buildTape(*l.schedule.program, ir::printSurface(*l.schedule.ast), kChecker, {ringBytes});
   return l;
 }
 
@@ -212,6 +212,124 @@ TEST(Tape, HeaderNamesTheScheduleTheCheckerTheGridAndTheLength) {
   EXPECT_NE(std::memcmp(h.checkerHash, other->header.checkerHash, sizeof h.checkerHash), 0);
   EXPECT_EQ(scheduleHashWords("not a hash"), (std::array<uint32_t, AMK_SCHEDULE_HASH_WORDS>{}))
       << "a malformed hash is no schedule's";
+}
+
+// A task followed by a signal carries it: the device signals after the task's closing barrier and
+// skips the signal's record, which stays in the tape (traces and delays still index it).
+TEST(Tape, SignalsFoldIntoTheTaskBeforeThem) {
+  Lowered l = lower("blocks b in 0..1 {\n  copy y <- x\n  signal done[1] +2\n  signal done[0]\n  wait done[0] >= 1\n"
+                    "  copy x <- y\n}\n",
+                    "scratch x : f32[8]\nscratch y : f32[8]\ncounter done[2]", 1);
+  ASSERT_TRUE(l.tape.ok()) << l.tape.error().message;
+  const std::vector<AmkInstr> &tape = l.tape->instructions;
+  ASSERT_EQ(tape.size(), 5u);
+  EXPECT_EQ(tape[0].folded, 1);
+  EXPECT_EQ(tape[0].counter, tape[1].counter);
+  EXPECT_EQ(tape[0].amount, 2u);
+  EXPECT_EQ(tape[1].kind, AMK_SIGNAL) << "the folded signal's record stays";
+  EXPECT_EQ(tape[2].kind, AMK_SIGNAL);
+  EXPECT_EQ(tape[4].folded, 0) << "a task with no signal after it carries none";
+}
+
+// Weight staging: the weight rows of each projection are copied into the block's ring in shared
+// memory by an earlier record; a copy never overwrites ring bytes a task still has to read, and
+// never starts before the last task waiting on its ring barrier's previous phase.
+TEST(Tape, WeightsAreStagedAheadOfTheirTasks) {
+  // Four projection tiles of 8 x 32 bf16 rows (512 bytes each) through a 1024-byte ring.
+  Lowered l = lower("blocks b in 0..1 {\n  wait go[0] >= 1\n"
+                    "  for t in 0..4 {\n    matvec y[8*t : 8*t+8] <- W[8*t : 8*t+8, :], x\n  }\n}\n",
+                    "param W : bf16[32, 32]\nscratch x : f32[32]\nscratch y : f32[32]\ncounter go[1]", 1, 1024);
+  ASSERT_TRUE(l.tape.ok()) << l.tape.error().message;
+  const std::vector<AmkInstr> &tape = l.tape->instructions;
+  ASSERT_EQ(tape.size(), 5u);
+  // The first two tiles fit the ring at once: their copies start with the block's first record,
+  // before its wait. The third overwrites the first tile's bytes: its copy starts once that tile's
+  // task is done, with the task after it.
+  EXPECT_EQ(tape[0].copies, 2);
+  EXPECT_EQ(tape[1].copies, 0);
+  EXPECT_EQ(tape[2].copies, 1);
+  EXPECT_EQ(tape[3].copies, 1);
+  for (int t = 0; t < 4; ++t) {
+    const AmkOperand &W = tape[1 + t].operands[1];
+    EXPECT_EQ(W.stage, (t % 2) * 512) << "tile " << t;
+  }
+  EXPECT_EQ(tape[0].copy[1].from, 8 * 32 * 2) << "byte offset of the second tile's rows";
+  EXPECT_EQ(tape[0].copy[1].bytes, 512u);
+  EXPECT_EQ(tape[2].copy[0].ring, 0);
+  EXPECT_EQ(tape[0].outputs, 0) << "a staged weight is not also an L2 prefetch hint";
+  // Each copy's barrier and phase is the one its task waits for.
+  EXPECT_EQ(tape[0].copy[0].barrier, tape[1].operands[1].stageBarrier);
+  EXPECT_EQ(tape[3].copy[0].barrier, tape[4].operands[1].stageBarrier);
+}
+
+// Only params are staged: no task writes one (the front end refuses that, AMK-W001, and the lowering
+// checks it again), so reading one early cannot change a value; a scratch operand is never staged.
+TEST(Tape, OnlyParamsAreStaged) {
+  Lowered l = lower("blocks b in 0..1 {\n  matvec y[0:8] <- S[0:8, :], x\n  matvec y[8:16] <- W[0:8, :], x\n}\n",
+                    "param W : bf16[8, 32]\nscratch S : bf16[8, 32]\nscratch x : f32[32]\nscratch y : f32[16]", 1, 4096);
+  ASSERT_TRUE(l.tape.ok()) << l.tape.error().message;
+  const std::vector<AmkInstr> &tape = l.tape->instructions;
+  EXPECT_EQ(tape[0].operands[1].stage, -1) << "scratch";
+  EXPECT_GE(tape[1].operands[1].stage, 0) << "a param";
+  int copies = 0;
+  for (const AmkInstr &in : tape)
+    for (int c = 0; c < in.copies; ++c) {
+      ++copies;
+      EXPECT_EQ(l.schedule.program->buffers[in.copy[c].buffer].name, "W");
+    }
+  EXPECT_EQ(copies, 1);
+}
+
+// Every strategy's lowering of a real model: every copy reads a param no task writes, lies inside
+// the ring and its buffer, and reaches the operand of a later task of its block that reads it.
+TEST(Tape, StagedCopiesOfEveryStrategyReadUnwrittenParams) {
+  Result<model::ModelConfig> config =
+      model::loadModelConfig(std::string(AMK_SOURCE_DIR) + "/models/tiny-llama3-untied");
+  ASSERT_TRUE(config.ok()) << config.error().render();
+  for (Strategy s : allStrategies()) {
+    PlanOptions o;
+    o.strategy = s;
+    o.target = *findTarget("h100");
+    o.blocks = 8;
+    Result<Plan> plan = planSchedule(*config, o);
+    ASSERT_TRUE(plan) << plan.error().message;
+    ir::Schedule schedule = ir::parseSchedule("p.amkir", plan->text);
+    ASSERT_TRUE(schedule.wellFormed());
+    const uint32_t ring = 8192;
+    Result<Tape> tape = buildTape(*schedule.program, plan->text, kChecker, {ring});
+    ASSERT_TRUE(tape.ok()) << tape.error().message;
+    std::vector<bool> written(schedule.program->buffers.size(), false);
+    for (const auto &block : schedule.program->blockPrograms)
+      for (const ir::Instruction &in : block)
+        for (const ir::Region &r : in.outputs)
+          written[r.buffer] = true;
+    int copies = 0, staged = 0;
+    for (size_t k = 0; k + 1 < tape->blockStart.size(); ++k)
+      for (uint32_t i = tape->blockStart[k]; i < tape->blockStart[k + 1]; ++i) {
+        const AmkInstr &in = tape->instructions[i];
+        for (int c = 0; c < in.copies; ++c) {
+          const AmkCopy &copy = in.copy[c];
+          ++copies;
+          const ir::Buffer &b = schedule.program->buffers[copy.buffer];
+          EXPECT_EQ(b.kind, ir::ast::BufferKind::Param) << strategyName(s) << ": " << b.name;
+          EXPECT_FALSE(written[copy.buffer]) << b.name;
+          EXPECT_LE(copy.ring + copy.bytes, ring);
+          EXPECT_LE(copy.from + copy.bytes, tape->buffers[copy.buffer].elements * 2);
+          bool consumed = false;
+          for (uint32_t j = i; j < tape->blockStart[k + 1] && !consumed; ++j) {
+            const AmkInstr &task = tape->instructions[j];
+            for (int q = 0; task.kind == AMK_TASK && q < task.outputs + task.inputs; ++q)
+              consumed = consumed || (task.operands[q].stage == copy.ring &&
+                                      task.operands[q].stageBarrier == copy.barrier && task.operands[q].buffer == copy.buffer);
+          }
+          EXPECT_TRUE(consumed) << strategyName(s) << ": a copy no later task of its block reads";
+        }
+        for (int q = 0; in.kind == AMK_TASK && q < in.outputs + in.inputs; ++q)
+          staged += in.operands[q].stage >= 0;
+      }
+    EXPECT_EQ(copies, staged) << strategyName(s) << ": one copy per staged operand";
+    EXPECT_GT(copies, 0) << strategyName(s) << ": the projections' weights are staged";
+  }
 }
 
 TEST(Kernel, SourceNamesTheScheduleHashAndChecker) {

@@ -29,8 +29,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The launch parameters' certificate fields sit right after `stamps`, where the device reads them.
-static_assert(offsetof(AmkParams, scheduleHash) == offsetof(AmkParams, stamps) + 8);
+// The launch parameters' certificate fields come last, after the weight ring's, where the device
+// reads them.
+static_assert(offsetof(AmkParams, scheduleHash) == offsetof(AmkParams, ringBytes) + 4);
+static_assert(offsetof(AmkParams, checkerHash) + sizeof(AmkParams{}.checkerHash) == sizeof(AmkParams));
 static_assert(sizeof(AmkParams{}.scheduleHash) == 32 && sizeof(AmkParams{}.checkerHash) == 16);
 
 ir::Schedule load(const std::string &corpusFile) {
