@@ -433,6 +433,16 @@ class StepGraph:
 # Running the baselines: check, then time.
 
 
+PROGRESS = False
+STARTED = time.perf_counter()
+
+
+def progress(stage):
+    """One line per stage on stderr, with the seconds since the start, when asked (--verbose) or on a terminal."""
+    if PROGRESS:
+        print(f"torch_decode_bench: {time.perf_counter() - STARTED:7.1f} s: {stage}", file=sys.stderr, flush=True)
+
+
 def run_step_baseline(model, args, prompt, prompt_reference, prefix, candidates, references, on_gpu, compile_step):
     """Baseline (b). Returns its record; raises nothing (a failure is recorded)."""
     gqa = args.gqa if args.gqa != "auto" else ("enable_gqa" if sdpa_has_enable_gqa() else "fold")
@@ -455,6 +465,7 @@ def run_step_baseline(model, args, prompt, prompt_reference, prefix, candidates,
                 step.eager(token, position)
             raise_recompile_limit(len(args.kv))
             for live in sorted(args.kv, reverse=True):
+                progress(f"torch_step_graph: compiling and checking KV length {live}")
                 graph = StepGraph(step, live, compile_step, capture=on_gpu)
                 ours = torch.stack([graph.logits_for(token) for token in candidates])
                 check = compare(ours, references[live])
@@ -489,6 +500,7 @@ def run_hf_baseline(model, args, prompt, prompt_reference, prefix, candidates, r
             record["checks"]["prompt"] = compare(ours, prompt_reference)
             require(record["checks"]["prompt"], "HF's static-cache forward over the prompt")
             for live in sorted(args.kv, reverse=True):
+                progress(f"hf_static_compile: checking and timing KV length {live}")
                 hf.cache.reset()
                 if live > 1:
                     hf.prefill(prefix[:live - 1])
@@ -527,6 +539,8 @@ def main():
     parser.add_argument("--only", choices=["hf_static_compile", "torch_step_graph"],
                         help="run one baseline only (the other is recorded as not run)")
     parser.add_argument("--json", type=pathlib.Path)
+    parser.add_argument("--verbose", action="store_true",
+                        help="print each stage and its elapsed time to stderr (also when stderr is a terminal)")
     parser.add_argument("--check-only-cpu", action="store_true",
                         help="build both baselines on the CPU and check them against HF, eagerly; nothing is timed")
     parser.add_argument("--cpu-compile", action="store_true",
@@ -539,7 +553,10 @@ def main():
     if min(args.kv) < 1 or max(args.kv) > args.max_len:
         sys.exit(f"torch_decode_bench: --kv lengths must lie in 1..--max-len ({args.max_len})")
 
+    global PROGRESS
+    PROGRESS = args.verbose or sys.stderr.isatty()
     import transformers
+    progress("building the model")
     model = build(args.config_dir, args.seed, torch.bfloat16, device=DEVICE)
     vocab = model.config.vocab_size
     weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())  # shared tensors once
@@ -551,8 +568,10 @@ def main():
     prompt = [t % vocab for t in (1, 17, 42, 99, 5, 300)][:CHECK_TOKENS]
     prefix = torch.randint(vocab, (max(args.kv) - 1,), generator=generator).tolist()
     candidates = torch.randperm(vocab, generator=generator)[:CHECK_TOKENS].tolist()
+    progress("HF's eager references")
     prompt_reference = hf_logits(model, prompt)
     references = hf_decode_references(model, prefix, candidates, args.kv)
+    progress("hf_static_compile")
 
     compile_step = on_gpu or args.cpu_compile
     compile_mode = "reduce-overhead" if compile_step else None
@@ -562,6 +581,7 @@ def main():
         run_hf_baseline(model, args, prompt, prompt_reference, prefix, candidates, references, on_gpu, compile_mode)
         if args.only in (None, "hf_static_compile") else dict(not_run))
     torch.compiler.reset()
+    progress("torch_step_graph")
     baselines["torch_step_graph"] = (
         run_step_baseline(model, args, prompt, prompt_reference, prefix, candidates, references, on_gpu, compile_step)
         if args.only in (None, "torch_step_graph") else dict(not_run))

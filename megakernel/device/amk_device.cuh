@@ -518,6 +518,24 @@ __device__ void amk_rmsnorm(const AmkParams &p, const AmkInstr *in, float *scrat
   }
 }
 
+// A bf16 vector of K elements that 16-byte loads can read: one contiguous row, 16-byte aligned.
+__device__ __forceinline__ bool amk_vector_vector(const AmkOperand &o, int K) {
+  return o.dtype == AMK_BF16 && (K % 8) == 0 && (o.offset % 8) == 0 && (o.rows == 1 || o.rowStride == o.cols) &&
+         (long long)o.rows * o.cols == K;
+}
+
+// Eight bf16 values (one 16-byte load) as two float4s.
+__device__ __forceinline__ void amk_unpack8(uint4 v, float4 &lo, float4 &hi) {
+  lo.x = __uint_as_float(v.x << 16);
+  lo.y = __uint_as_float(v.x & 0xffff0000u);
+  lo.z = __uint_as_float(v.y << 16);
+  lo.w = __uint_as_float(v.y & 0xffff0000u);
+  hi.x = __uint_as_float(v.z << 16);
+  hi.y = __uint_as_float(v.z & 0xffff0000u);
+  hi.z = __uint_as_float(v.w << 16);
+  hi.w = __uint_as_float(v.w & 0xffff0000u);
+}
+
 // The normalised input of a fused projection in shared memory (xs[0..K), as rmsnorm would store it
 // in x's type): one pass over memory stages x and the norm weight w (w after x) while the sum of
 // squares accumulates, in amk_inverse_rms's order; then x is normalised in place. The caller syncs.
@@ -525,11 +543,27 @@ __device__ __forceinline__ void amk_stage_normalised(const AmkParams &p, const A
                                                      const AmkOperand &w, int K, float *xs, float *scratch) {
   float *ws = xs + ((K + 3) & ~3);
   float sum = 0.0f;
-  for (int k = threadIdx.x; k < K; k += AMK_THREADS) {
-    const float v = amk_load(p, x, k);
-    xs[k] = v;
-    ws[k] = amk_load(p, w, k);
-    sum += v * v;
+  if (amk_vector_vector(x, K) && amk_vector_vector(w, K)) {
+    // Eight elements of x and of w per 16-byte load: one round trip for the whole vector.
+    const uint4 *xv = (const uint4 *)((const unsigned short *)p.buffers[x.buffer] + x.offset);
+    const uint4 *wv = (const uint4 *)((const unsigned short *)p.buffers[w.buffer] + w.offset);
+    for (int c = threadIdx.x; c < K / 8; c += AMK_THREADS) {
+      const uint4 a = xv[c], b = wv[c];
+      float4 x0, x1;
+      amk_unpack8(a, x0, x1);
+      amk_unpack8(b, *(float4 *)(ws + 8 * c), *(float4 *)(ws + 8 * c + 4));
+      *(float4 *)(xs + 8 * c) = x0;
+      *(float4 *)(xs + 8 * c + 4) = x1;
+      sum += x0.x * x0.x + x0.y * x0.y + x0.z * x0.z + x0.w * x0.w;
+      sum += x1.x * x1.x + x1.y * x1.y + x1.z * x1.z + x1.w * x1.w;
+    }
+  } else {
+    for (int k = threadIdx.x; k < K; k += AMK_THREADS) {
+      const float v = amk_load(p, x, k);
+      xs[k] = v;
+      ws[k] = amk_load(p, w, k);
+      sum += v * v;
+    }
   }
   sum = amk_block_sum(sum, scratch);
   const float inv = 1.0f / sqrtf(sum / (float)amk_elements(x) + in->attributes[0]);
@@ -629,11 +663,16 @@ __device__ __forceinline__ AmkRowShare amk_stage_projection(const AmkParams &p, 
                                                             const AmkOperand &x, bool normalised,
                                                             const AmkOperand &w, const AmkOperand &W, float *xs,
                                                             float *scratch, AmkStaging *st, unsigned int instruction) {
-  if (normalised)
+  if (normalised) {
     amk_stage_normalised(p, in, x, w, W.cols, xs, scratch);
-  else
+  } else if (amk_vector_vector(x, W.cols)) {
+    const uint4 *xv = (const uint4 *)((const unsigned short *)p.buffers[x.buffer] + x.offset);
+    for (int c = threadIdx.x; c < W.cols / 8; c += AMK_THREADS)
+      amk_unpack8(xv[c], *(float4 *)(xs + 8 * c), *(float4 *)(xs + 8 * c + 4));
+  } else {
     for (int k = threadIdx.x; k < W.cols; k += AMK_THREADS)
       xs[k] = amk_load(p, x, k);
+  }
   amk_stage_wait_inputs(p, in, st, instruction);
   __syncthreads();
   const int perWarp = (W.rows + AMK_WARPS - 1) / AMK_WARPS;
