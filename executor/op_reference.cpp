@@ -525,12 +525,16 @@ std::optional<std::string> attentionMergeOp(const TaskOperands &ops) {
   return std::nullopt;
 }
 
-std::optional<std::string> siluMulOp(const TaskOperands &ops) {
-  std::vector<float> g = gather(ops.inputs[0]);
-  const std::vector<float> u = gather(ops.inputs[1]);
-  const DType gType = ops.inputs[0].buffer->dtype();
+// g[i] = round_g(silu(g[i])) · u[i], in place: the values of gate g (read from a buffer of type gType)
+// and up u as silu_mul combines them.
+void siluTimes(std::vector<float> &g, const std::vector<float> &u, DType gType) {
   for (size_t i = 0; i < g.size(); ++i)
     g[i] = model::roundTo(gType, g[i] / (1.0f + std::exp(-g[i]))) * u[i]; // HF applies silu to the gate's dtype
+}
+
+std::optional<std::string> siluMulOp(const TaskOperands &ops) {
+  std::vector<float> g = gather(ops.inputs[0]);
+  siluTimes(g, gather(ops.inputs[1]), ops.inputs[0].buffer->dtype());
   scatter(ops.outputs[0], g);
   return std::nullopt;
 }
@@ -616,6 +620,23 @@ std::optional<std::string> rmsNormMatVecOp(const TaskOperands &ops) {
   return std::nullopt;
 }
 
+// rmsnorm_matvec of the gate and of the up rows, each rounded to y's type as their buffers would
+// store them, then silu_mul: the bits of those three ops, with x normalised once.
+std::optional<std::string> rmsNormGateUpSiluOp(const TaskOperands &ops) {
+  const std::vector<float> normalised = normalisedInput(ops.inputs[2], ops.inputs[3], ops.attributes[0]);
+  const DType yType = ops.outputs[0].buffer->dtype();
+  auto projected = [&](const Operand &weights) {
+    std::vector<float> values = matvec(gather(weights), normalised);
+    for (float &v : values)
+      v = model::roundTo(yType, v);
+    return values;
+  };
+  std::vector<float> gate = projected(ops.inputs[0]);
+  siluTimes(gate, projected(ops.inputs[1]), yType);
+  scatter(ops.outputs[0], gate);
+  return std::nullopt;
+}
+
 // The W8A16 projections: y[r] = s[r] · Σ_k W[r, k] x[k], the integer weights widened exactly, the
 // sum in order of k in fp32 and then scaled once (docs/numerics.md).
 std::vector<float> matvecQ8(const TaskOperands &ops, const std::vector<float> &x) {
@@ -670,6 +691,7 @@ constexpr std::array<OpReference, kOpCount> kReferences = [] {
   table[slot(ir::OpId::MatVecQ8Add)] = matVecQ8AddOp;
   table[slot(ir::OpId::RmsNormMatVecQ8)] = rmsNormMatVecQ8Op;
   table[slot(ir::OpId::Opaque)] = opaqueOp;
+  table[slot(ir::OpId::RmsNormGateUpSilu)] = rmsNormGateUpSiluOp;
   return table;
 }();
 

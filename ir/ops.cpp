@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 
 namespace amk::ir {
 
@@ -184,17 +185,40 @@ Result checkArgmax(const Operands &out, const Operands &in, const Attributes &) 
   return std::nullopt;
 }
 
-Result checkRmsNormMatVec(const Operands &out, const Operands &in, const Attributes &) {
-  const OperandType &W = in[0], &x = in[1], &w = in[2];
-  AMK_CHECK(requireFloat(W, false, 0, "W"));
-  AMK_CHECK(requireRank(W, 2, false, 0, "W", "matrix [rows, K]"));
-  AMK_CHECK(requireFloat(x, false, 1, "x"));
-  AMK_CHECK(requireElements(x, W.shape[1], false, 1, "x", "the column count of 'W'"));
-  AMK_CHECK(requireFloat(w, false, 2, "w"));
-  AMK_CHECK(requireElements(w, W.shape[1], false, 2, "w", "the column count of 'W'"));
+// The normalised projections of the model dtype: the weights named in `weights` (inputs 0, 1, ...,
+// each [R, K], all of the first one's shape), then x and the norm weight w (K elements each); y has
+// R elements.
+Result checkNormalisedProjection(const Operands &out, const Operands &in,
+                                 std::initializer_list<std::string_view> weights) {
+  const std::string_view first = *weights.begin();
+  const OperandType &W = in[0];
+  size_t operand = 0;
+  for (std::string_view name : weights) {
+    const OperandType &weight = in[operand];
+    AMK_CHECK(requireFloat(weight, false, operand, name));
+    AMK_CHECK(requireRank(weight, 2, false, operand, name, "matrix [rows, K]"));
+    if (weight.shape != W.shape)
+      return shapeError(false, operand,
+                        "operand '" + std::string(name) + "' " + typeOf(weight) + " must have the shape of '" +
+                            std::string(first) + "' " + typeOf(W));
+    ++operand;
+  }
+  const std::string columns = "the column count of '" + std::string(first) + "'";
+  const OperandType &x = in[operand], &w = in[operand + 1];
+  AMK_CHECK(requireFloat(x, false, operand, "x"));
+  AMK_CHECK(requireElements(x, W.shape[1], false, operand, "x", columns));
+  AMK_CHECK(requireFloat(w, false, operand + 1, "w"));
+  AMK_CHECK(requireElements(w, W.shape[1], false, operand + 1, "w", columns));
   AMK_CHECK(requireFloat(out[0], true, 0, "y"));
-  AMK_CHECK(requireElements(out[0], W.shape[0], true, 0, "y", "the row count of 'W'"));
+  AMK_CHECK(requireElements(out[0], W.shape[0], true, 0, "y", "the row count of '" + std::string(first) + "'"));
   return std::nullopt;
+}
+
+Result checkRmsNormMatVec(const Operands &out, const Operands &in, const Attributes &) {
+  return checkNormalisedProjection(out, in, {"W"});
+}
+Result checkRmsNormGateUpSilu(const Operands &out, const Operands &in, const Attributes &) {
+  return checkNormalisedProjection(out, in, {"Wg", "Wu"});
 }
 
 // The position range an attention_partial covers is the position slice of its cache regions, so
@@ -430,7 +454,8 @@ std::vector<OpInfo> vectorOps() {
   };
 }
 
-// The model-dtype projections, the norm fused into one of them included.
+// The model-dtype projections, with the norm fused into their prologue (and an MLP tile's activation into
+// its epilogue) included.
 std::vector<OpInfo> projectionOps() {
   return {
       {.id = OpId::MatVec,
@@ -458,6 +483,19 @@ std::vector<OpInfo> projectionOps() {
                 "`ln[l, :]`); y float with R elements. Every task normalises the whole of x itself, so a projection "
                 "split over many blocks needs no normalised buffer and no synchronisation for it.",
        .checkOperands = checkRmsNormMatVec},
+      {.id = OpId::RmsNormGateUpSilu,
+       .name = "rmsnorm_gate_up_silu",
+       .meaning = "y = silu(Wg n) * (Wu n), n = x / rms(x) * w: an MLP tile's norm, gate and up projections and "
+                  "activation in one task",
+       .outputNames = {"y"},
+       .inputNames = {"Wg", "Wu", "x", "w"},
+       .attributes = {kEps},
+       .rules = "Wg and Wu float of rank 2 `[R, K]`, of the same shape; x and w float with K elements each (w is the "
+                "whole norm weight, as in `ln[l, :]`); y float with R elements. x is normalised once, as "
+                "rmsnorm_matvec normalises it, for both projections; each projection is rounded to y's type before "
+                "the activation, so the op gives the bits of two rmsnorm_matvec into buffers of y's type followed "
+                "by silu_mul.",
+       .checkOperands = checkRmsNormGateUpSilu},
   };
 }
 

@@ -32,7 +32,7 @@ enum class ProjectionFamily : uint8_t { None, MatVec, MatVecQ8 };
 enum class SharedMemoryUse : uint8_t { None, Projection, NormalisedProjection, Attention };
 
 // What the op check's tolerance of an output element is relative to (docs/megakernel.md).
-enum class ToleranceScale : uint8_t { Magnitude, RotatedPair, Residual, NormalisedProjection };
+enum class ToleranceScale : uint8_t { Magnitude, RotatedPair, Residual, NormalisedProjection, GatedProjection };
 
 // The per-op facts of ir/ops.def that the lowering, the GPU runtime and the op check read; they
 // need no registry, so they are constant expressions.
@@ -40,7 +40,8 @@ struct OpTraits {
   OpId id;
   std::string_view name;
   std::string_view deviceName; // the device's enumerator (megakernel/device/amk_device.cuh)
-  int weightInput;             // the input a projection reads whole (a param, prefetched), or -1
+  int weightInput;             // the first input a projection reads whole (a param, prefetched), or -1
+  int weightInputs;            // how many consecutive inputs from weightInput on are such weights
   int cacheInput;              // an attention's kcache input, followed by vcache and pos, or -1
   ProjectionFamily family;
   SharedMemoryUse sharedMemory;
@@ -48,11 +49,12 @@ struct OpTraits {
 };
 
 inline constexpr OpTraits kOpTraits[] = {
-#define AMK_OP(value, id, deviceId, name, weightInput, cacheInput, family, sharedMemory, tolerance)                    \
+#define AMK_OP(value, id, deviceId, name, weightInput, weightInputs, cacheInput, family, sharedMemory, tolerance)      \
   {OpId::id,                                                                                                           \
    name,                                                                                                               \
    "AMK_OP_" #deviceId,                                                                                                \
    weightInput,                                                                                                        \
+   weightInputs,                                                                                                       \
    cacheInput,                                                                                                         \
    ProjectionFamily::family,                                                                                           \
    SharedMemoryUse::sharedMemory,                                                                                      \
@@ -71,6 +73,16 @@ static_assert(
       return true;
     }(),
     "ir/ops.def must number its ops 0, 1, 2, ... in the order of its lines");
+
+// An op reads weights whole exactly when it names a first one.
+static_assert(
+    [] {
+      for (const OpTraits &op : kOpTraits)
+        if ((op.weightInput >= 0) != (op.weightInputs > 0) || op.weightInputs < 0)
+          return false;
+      return true;
+    }(),
+    "ir/ops.def: WEIGHTS must be 0 exactly when WEIGHT_INPUT is -1");
 
 // An id read back from a tape is checked, never trusted: asserts stay on in every build.
 constexpr const OpTraits &opTraits(OpId id) {

@@ -86,8 +86,8 @@ float attributeNumber(const ir::ast::Value &value) {
 }
 
 // The prefetch hints of every wait and barrier (megakernel/device/amk_abi.h): the weight operands of the projections
-// and the cache operands of the attentions (ir/ops.def's weight and cache inputs) that follow it before the
-// block's next synchronisation, as many as fit in its operand slots.
+// (each of the weight inputs ir/ops.def names) and the cache operands of the attentions (its cache inputs) that
+// follow it before the block's next synchronisation, as many as fit in its operand slots.
 void addPrefetchHints(Tape &tape) {
   for (size_t k = 0; k + 1 < tape.blockStart.size(); ++k) {
     const uint32_t end = tape.blockStart[k + 1];
@@ -101,8 +101,9 @@ void addPrefetchHints(Tape &tape) {
         const AmkInstr &task = tape.instructions[j];
         const AmkOperand *inputs = task.operands + task.outputs;
         const ir::OpTraits &traits = ir::opTraits(static_cast<ir::OpId>(task.op));
-        if (traits.weightInput >= 0 && inputs[traits.weightInput].stage < 0)
-          whole.push_back(inputs[traits.weightInput]); // a staged weight is already on its way
+        for (int w = 0; w < traits.weightInputs; ++w)
+          if (inputs[traits.weightInput + w].stage < 0) // a staged weight is already on its way
+            whole.push_back(inputs[traits.weightInput + w]);
         if (traits.cacheInput >= 0) {
           // kcache, vcache, then the position they are read up to (ir/ops.def).
           const AmkOperand *cache = inputs + traits.cacheInput;
@@ -188,9 +189,8 @@ void stageWeights(Tape &tape, const ir::Program &program, uint32_t ringBytes) {
       if (task.kind != AMK_TASK)
         continue;
       const ir::OpTraits &traits = ir::opTraits(static_cast<ir::OpId>(task.op));
-      if (traits.weightInput < 0)
-        continue;
-      AmkOperand &w = task.operands[task.outputs + traits.weightInput];
+      for (int weight = 0; weight < traits.weightInputs; ++weight) {
+      AmkOperand &w = task.operands[task.outputs + traits.weightInput + weight];
       const ir::Buffer &buffer = program.buffers[w.buffer];
       if (buffer.kind != ir::ast::BufferKind::Param || written[w.buffer])
         continue;
@@ -234,6 +234,7 @@ void stageWeights(Tape &tape, const ir::Program &program, uint32_t ringBytes) {
       nextBarrier = (nextBarrier + 1) % AMK_STAGE_BARRIERS;
       placed.push_back({lo, hi, j});
       head = (hi + 127) & ~127u;
+      }
     }
   }
 }

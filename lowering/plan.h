@@ -16,7 +16,8 @@ namespace amk::lowering {
 enum class Strategy {
   Barrier,  // a grid barrier between stages
   Dataflow, // counters: each consumer waits only for the producer tiles it reads
-  Fused,    // Dataflow, with RMSNorm fused into the projections and the argmax split over the LM head
+  Fused,    // Dataflow, with RMSNorm fused into the projections, each MLP tile's gate, up and SiLU in one
+            // task (model-dtype weights), and the argmax split over the LM head
   SplitKv,  // Fused, with attention split over the KV positions and merged per KV head
   Headwise, // Fused, with one task per q, k or v head (rope and KV store in the same block) and each
             // query head's attention on the block that projected it

@@ -104,12 +104,33 @@ size_t headDimension(const ToleranceOperands &roles, const ir::Site &site) {
   return headDim && *headDim > 1 ? static_cast<size_t>(*headDim) : 0;
 }
 
+// One row of a normalised projection W n, n = w ⊙ x / rms(x) unrounded, in double: its value and its
+// largest term |W_rk w_k x_k / rms|.
+struct ProjectedRow {
+  double value = 0;
+  double largest = 0;
+};
+
+std::vector<ProjectedRow> normalisedRows(const std::vector<double> &W, const std::vector<double> &x,
+                                         const std::vector<double> &w, double inv, size_t rows) {
+  const size_t cols = x.size();
+  std::vector<ProjectedRow> projected(rows);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t k = 0; k < cols && r * cols + k < W.size() && k < w.size(); ++k) {
+      const double term = W[r * cols + k] * w[k] * x[k] * inv;
+      projected[r].value += term;
+      projected[r].largest = std::max(projected[r].largest, std::fabs(term));
+    }
+  return projected;
+}
+
 // The magnitude each output element's tolerance is relative to, in the region's element order, by the
 // op's tolerance scale (ir/ops.def). For most ops it is the reference value itself. Two kinds of op
 // end in a sum of separately rounded terms, whose rounding errors scale with the terms, not with
 // their (possibly cancelling) sum: rope's outputs come from a rotation of a pair (x_i, x_{i+d/2}), so
 // they scale with the pair's norm; matvec_add's y = round(W x) + r scales with |W x| + |r|
-// (matvec_q8_add's likewise). rmsnorm_matvec's rounded, normalised input is discussed below.
+// (matvec_q8_add's likewise). rmsnorm_matvec's rounded, normalised input and rmsnorm_gate_up_silu's
+// two projections through silu(g) · u are discussed below.
 std::vector<double> toleranceScales(const ir::Instruction &task, const ir::Site &site, const executor::HostBuffer &reference,
                                     const std::vector<executor::Operand> &inputs, const ir::Region &out,
                                     const std::vector<int64_t> &shape) {
@@ -145,30 +166,61 @@ std::vector<double> toleranceScales(const ir::Instruction &task, const ir::Site 
       scales[k] = k < residual.size() ? std::fabs(values[k] - residual[k]) + std::fabs(residual[k]) : std::fabs(values[k]);
     return scales;
   }
-  case ir::ToleranceScale::NormalisedProjection: {
+  case ir::ToleranceScale::NormalisedProjection:
+  case ir::ToleranceScale::GatedProjection: {
+    const bool gated = roles.scale == ir::ToleranceScale::GatedProjection;
     if (!present(roles.weight) || !present(roles.vector) || !present(roles.normWeight) || !roles.eps ||
-        *roles.eps >= site.attributes.size() || (roles.rowScales && !present(roles.rowScales)))
+        *roles.eps >= site.attributes.size() || (roles.rowScales && !present(roles.rowScales)) ||
+        (gated && !present(roles.upWeight)))
       break;
     // The normalised input is rounded before the product, with an inverse RMS the device sums in
     // another order: an element near a rounding boundary may round the other way there, moving its
     // term by one rounding step. Up to four such steps of the row's largest term are allowed. The
     // W8A16 form's terms carry the row's scale.
-    const std::vector<double> w = elements(inputs[*roles.weight]), x = elements(inputs[*roles.vector]),
-                              g = elements(inputs[*roles.normWeight]);
-    const std::vector<double> rowScale = roles.rowScales ? elements(inputs[*roles.rowScales]) : std::vector<double>{};
+    const std::vector<double> x = elements(inputs[*roles.vector]), w = elements(inputs[*roles.normWeight]);
     const double eps = attributeNumber(site.attributes[*roles.eps]);
     double squares = 0;
     for (double v : x)
       squares += v * v;
     const double inv = x.empty() ? 0 : 1 / std::sqrt(squares / static_cast<double>(x.size()) + eps);
-    const size_t cols = x.size();
+    const std::vector<ProjectedRow> rows = normalisedRows(elements(inputs[*roles.weight]), x, w, inv, values.size());
+    if (!gated) {
+      const std::vector<double> rowScale = roles.rowScales ? elements(inputs[*roles.rowScales]) : std::vector<double>{};
+      for (size_t r = 0; r < values.size(); ++r) {
+        double largest = rows[r].largest;
+        if (roles.rowScales)
+          largest *= r < rowScale.size() ? std::fabs(rowScale[r]) : 0.0;
+        scales[r] = std::fabs(values[r]) + 2 * largest;
+      }
+      return scales;
+    }
+    // y = round(round(silu(g)) · u), g and u rounded normalised projections. Each may be off by what
+    // rmsnorm_matvec's check allows it: Δg = tolerance(|g| + 2 (its row's largest term), the task's
+    // largest |g|), Δu likewise. silu's slope lies in [-0.1, 1.1] and changes by at most 0.5 per unit
+    // (|silu''| <= 1/2), so over g ± Δg it is at most s' = min(1.1, |silu'(g)| + (Δg + 2^-8 |g|) / 2)
+    // (2^-8 |g|: g here is the unrounded sum): the gate's error reaches y as at most s' |u| Δg, the
+    // up's as |silu(g)| Δu, both together s' Δg Δu. silu's rounding may go the other way (|u silu(g)|
+    // in rounding units) and so may y's (|y|). The scale is that bound in the output type's rounding
+    // units, so that the check's tolerance of it adds nothing but the m term of y.
+    const std::vector<ProjectedRow> up = normalisedRows(elements(inputs[*roles.upWeight]), x, w, inv, values.size());
+    const ir::ast::DType dtype = reference.dtype();
+    const double unit = tolerance(dtype, 1, 0);
+    if (unit == 0)
+      break;
+    double largestGate = 0, largestUp = 0;
     for (size_t r = 0; r < values.size(); ++r) {
-      double largest = 0;
-      for (size_t k = 0; k < cols && r * cols + k < w.size() && k < g.size(); ++k)
-        largest = std::max(largest, std::fabs(w[r * cols + k] * g[k] * x[k] * inv));
-      if (roles.rowScales)
-        largest *= r < rowScale.size() ? std::fabs(rowScale[r]) : 0.0;
-      scales[r] = std::fabs(values[r]) + 2 * largest;
+      largestGate = std::max(largestGate, std::fabs(rows[r].value));
+      largestUp = std::max(largestUp, std::fabs(up[r].value));
+    }
+    for (size_t r = 0; r < values.size(); ++r) {
+      const double g = rows[r].value, u = up[r].value;
+      const double sigmoid = 1 / (1 + std::exp(-g)), silu = g * sigmoid;
+      const double gateError = tolerance(dtype, std::fabs(g) + 2 * rows[r].largest, largestGate);
+      const double upError = tolerance(dtype, std::fabs(u) + 2 * up[r].largest, largestUp);
+      const double slope =
+          std::min(1.1, std::fabs(sigmoid * (1 + g * (1 - sigmoid))) + (gateError + 0x1p-8 * std::fabs(g)) / 2);
+      const double error = slope * std::fabs(u) * gateError + std::fabs(silu) * upError + slope * gateError * upError;
+      scales[r] = std::fabs(values[r]) + std::fabs(u * silu) + error / unit;
     }
     return scales;
   }
@@ -241,6 +293,13 @@ ToleranceOperands toleranceOperands(ir::OpId op) {
     roles.eps = attribute("eps");
     if (ir::opTraits(op).family == ir::ProjectionFamily::MatVecQ8)
       roles.rowScales = input("s");
+    break;
+  case ir::ToleranceScale::GatedProjection:
+    roles.weight = input("Wg");
+    roles.upWeight = input("Wu");
+    roles.vector = input("x");
+    roles.normWeight = input("w");
+    roles.eps = attribute("eps");
     break;
   }
   return roles;

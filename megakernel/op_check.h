@@ -51,9 +51,10 @@ struct ToleranceOperands {
   std::optional<size_t> vector;   //   the row scales s of the W8A16 form
   std::optional<size_t> normWeight;
   std::optional<size_t> rowScales;
-  std::optional<size_t> headDim; // RotatedPair: the attribute head_dim
-  std::optional<size_t> eps;     // NormalisedProjection: the attribute eps
-  std::string missing;           // the first operand or attribute the registry lacks; empty: none
+  std::optional<size_t> upWeight; // GatedProjection: Wg (as weight), Wu, x and w (as normWeight)
+  std::optional<size_t> headDim;  // RotatedPair: the attribute head_dim
+  std::optional<size_t> eps;      // NormalisedProjection, GatedProjection: the attribute eps
+  std::string missing;            // the first operand or attribute the registry lacks; empty: none
 };
 ToleranceOperands toleranceOperands(ir::OpId op);
 

@@ -473,14 +473,16 @@ __device__ void amk_add(const AmkParams &p, const AmkInstr *in) {
     amk_store(p, y, e, amk_load(p, a, e) + amk_load(p, b, e));
 }
 
+// silu(g) rounded to the gate's element type (HF applies the activation to the gate in its dtype).
+__device__ __forceinline__ float amk_silu(float g, int gateDtype) {
+  return amk_round(g / (1.0f + expf(-g)), gateDtype);
+}
+
 __device__ void amk_silu_mul(const AmkParams &p, const AmkInstr *in) {
   const AmkOperand &y = AMK_OUT(0), &g = AMK_IN(0), &u = AMK_IN(1);
   const long long n = amk_elements(y);
-  for (long long e = threadIdx.x; e < n; e += AMK_THREADS) {
-    float gv = amk_load(p, g, e);
-    float silu = amk_round(gv / (1.0f + expf(-gv)), g.dtype);
-    amk_store(p, y, e, silu * amk_load(p, u, e));
-  }
+  for (long long e = threadIdx.x; e < n; e += AMK_THREADS)
+    amk_store(p, y, e, amk_silu(amk_load(p, g, e), g.dtype) * amk_load(p, u, e));
 }
 
 __device__ bool amk_embed(const AmkParams &p, const AmkInstr *in, unsigned int instruction) {
@@ -722,6 +724,33 @@ __device__ bool amk_matvec(const AmkParams &p, const AmkInstr *in, float *xs, fl
           v = amk_round(v, y.dtype) + amk_load(p, residual, r0 + j);
         amk_store(p, y, r0 + j, v);
       }
+  }
+  return true;
+}
+
+// rmsnorm_gate_up_silu (y <- Wg, Wu, x, w): x is staged and normalised once, as for rmsnorm_matvec;
+// each warp then takes a contiguous share of the rows, up to AMK_MV_ROWS at a time, and computes the
+// gate rows and then the up rows against the staged vector. Both are rounded to y's type, as the gate
+// and up buffers of the three-op form would store them, before silu_mul's formula.
+__device__ bool amk_rmsnorm_gate_up_silu(const AmkParams &p, const AmkInstr *in, float *xs, float *scratch,
+                                         AmkStaging *st, unsigned int instruction) {
+  const AmkOperand y = AMK_OUT(0), x = AMK_IN(2);
+  AmkOperand Wg = AMK_IN(0), Wu = AMK_IN(1);
+  const int lane = threadIdx.x % 32;
+  const AmkRowShare share = amk_stage_projection(p, in, x, true, AMK_IN(3), Wg, xs, scratch, st, instruction);
+  if (!share.ok)
+    return false;
+  const int first = share.first, last = share.last;
+  const void *gateBase = amk_weight_base(p, Wg, st), *upBase = amk_weight_base(p, Wu, st);
+  for (int r0 = first; r0 < last; r0 += AMK_MV_ROWS) {
+    const int n = min(AMK_MV_ROWS, last - r0);
+    float gate[AMK_MV_ROWS], up[AMK_MV_ROWS];
+    amk_rows_dot(gateBase, Wg, r0, n, xs, gate);
+    amk_rows_dot(upBase, Wu, r0, n, xs, up);
+#pragma unroll
+    for (int j = 0; j < AMK_MV_ROWS; ++j)
+      if (j < n && lane == j)
+        amk_store(p, y, r0 + j, amk_silu(amk_round(gate[j], y.dtype), y.dtype) * amk_round(up[j], y.dtype));
   }
   return true;
 }
@@ -1222,6 +1251,8 @@ __device__ bool amk_task(const AmkParams &p, const AmkInstr *in, unsigned int in
   case AMK_OP_MATVEC_ADD:
   case AMK_OP_RMSNORM_MATVEC:
     return amk_matvec(p, in, smem, scratch, st, instruction);
+  case AMK_OP_RMSNORM_GATE_UP_SILU:
+    return amk_rmsnorm_gate_up_silu(p, in, smem, scratch, st, instruction);
 #endif
 #if AMK_WITH_MATVEC_Q8
   case AMK_OP_MATVEC_Q8:

@@ -233,7 +233,7 @@ TEST_F(AmkFmt, MalformedInputExitsTwoWithDiagnosticsOnStderr) {
                        ":7:3: error: unknown op 'matmul' (the registry has: copy, add, embed, rmsnorm, matvec, "
                        "matvec_add, rope, kv_store, attention, silu_mul, argmax, rmsnorm_matvec, attention_partial, "
                        "attention_merge, argmax_partial, argmax_merge, matvec_q8, matvec_q8_add, rmsnorm_matvec_q8, "
-                       "opaque) [AMK-T001]\n"
+                       "opaque, rmsnorm_gate_up_silu) [AMK-T001]\n"
                        "  matmul x <- x\n"
                        "  ^~~~~~\n");
 }

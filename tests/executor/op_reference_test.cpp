@@ -582,6 +582,56 @@ TEST(OpReference, RmsNormMatVecEqualsRmsNormThenMatVec) {
   }
 }
 
+// The fused MLP tile must give the bits of the three ops it replaces: rmsnorm_matvec of the gate rows
+// and of the up rows into buffers of y's type, then silu_mul, for every float type of x and of y, on
+// rows taken out of the middle of stacked weights.
+TEST(OpReference, RmsNormGateUpSiluEqualsGateAndUpProjectionsThenSiluMul) {
+  const int64_t R = 16, K = 48;
+  const std::vector<Value> eps = attributes(OpId::RmsNormGateUpSilu, {{"eps", Value{1e-5, {}}}});
+  for (DType xType : {DType::BF16, DType::F32})
+    for (DType yType : {DType::BF16, DType::F16, DType::F32}) {
+      size_t compared = 0, equal = 0, roundingMatters = 0;
+      for (uint64_t seed : {51u, 52u, 53u, 54u}) {
+        HostBuffer Wg = makeBuffer(DType::BF16, {2, 2 * R, K}, randomValues(4 * R * K, seed, -0.5f, 0.5f));
+        HostBuffer Wu = makeBuffer(DType::BF16, {2, 2 * R, K}, randomValues(4 * R * K, seed + 100, -0.5f, 0.5f));
+        HostBuffer x = makeBuffer(xType, {K}, randomValues(K, seed + 200, -3, 3));
+        HostBuffer w = makeBuffer(DType::BF16, {K}, randomValues(K, seed + 300, 0.5f, 1.5f));
+        const Arg gateRows{&Wg, box({1, R / 2, 0}, {2, R / 2 + R, K}, 0b001)}; // Wg[1, R/2 : R/2+R, :]
+        const Arg upRows{&Wu, box({0, R, 0}, {1, 2 * R, K}, 0b001)};           // Wu[0, R : 2R, :]
+        HostBuffer fused = makeBuffer(yType, {R}), gate = makeBuffer(yType, {R}), up = makeBuffer(yType, {R}),
+                   composed = makeBuffer(yType, {R});
+        ASSERT_FALSE(run(OpId::RmsNormGateUpSilu, {all(fused)}, {gateRows, upRows, all(x), all(w)}, eps));
+        ASSERT_FALSE(run(OpId::RmsNormMatVec, {all(gate)}, {gateRows, all(x), all(w)}, eps));
+        ASSERT_FALSE(run(OpId::RmsNormMatVec, {all(up)}, {upRows, all(x), all(w)}, eps));
+        ASSERT_FALSE(run(OpId::SiluMul, {all(composed)}, {all(gate), all(up)}));
+        // The same projections kept in f32 until the store: where y's type is narrower, some element
+        // must come out otherwise, or this test would not see the rounding of g and u.
+        HostBuffer gate32 = makeBuffer(DType::F32, {R}), up32 = makeBuffer(DType::F32, {R}),
+                   unrounded = makeBuffer(yType, {R});
+        ASSERT_FALSE(run(OpId::RmsNormMatVec, {all(gate32)}, {gateRows, all(x), all(w)}, eps));
+        ASSERT_FALSE(run(OpId::RmsNormMatVec, {all(up32)}, {upRows, all(x), all(w)}, eps));
+        for (int64_t r = 0; r < R; ++r) {
+          const float g = gate32.load(r);
+          unrounded.store(r, model::roundTo(yType, g / (1.0f + std::exp(-g))) * up32.load(r));
+        }
+        for (int64_t r = 0; r < R; ++r) {
+          ++compared;
+          equal += bitsOf(fused.load(r)) == bitsOf(composed.load(r));
+          roundingMatters += bitsOf(fused.load(r)) != bitsOf(unrounded.load(r));
+          EXPECT_EQ(bitsOf(fused.load(r)), bitsOf(composed.load(r)))
+              << "x " << ir::ast::dtypeName(xType) << ", y " << ir::ast::dtypeName(yType) << ", seed " << seed
+              << ", row " << r << ": " << fused.load(r) << " vs " << composed.load(r);
+        }
+      }
+      if (yType != DType::F32) {
+        EXPECT_GT(roundingMatters, 0u) << "no element depends on rounding g and u to " << ir::ast::dtypeName(yType);
+      }
+      std::printf("[rmsnorm_gate_up_silu vs rmsnorm_matvec (gate), rmsnorm_matvec (up), silu_mul] x %s, y %s: %zu "
+                  "elements over 4 seeds, %zu bit-identical; %zu differ from unrounded g and u\n",
+                  ir::ast::dtypeName(xType), ir::ast::dtypeName(yType), compared, equal, roundingMatters);
+    }
+}
+
 // W8A16: y[r] = s[r] · Σ_k q[r, k] x[k], against the same sum in double over the dequantised weights
 // (fp32 summation error only: |d| <= 2^-20 of Σ|terms|); the _add and rmsnorm forms are the
 // matvec_q8 of the unfused ops, bit for bit.

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 namespace amk::executor {
 namespace {
@@ -134,6 +135,53 @@ TEST_P(ScheduleExecution, MatchesTheReferenceAndHf) {
     ASSERT_EQ(other.raw.size(), threads.raw.size());
     for (size_t pos = 0; pos < tokens.size(); ++pos)
       ASSERT_EQ(other.raw[pos], threads.raw[pos]) << "seed " << seed << ", position " << pos;
+  }
+}
+
+// fused and headwise compute each MLP tile with rmsnorm_gate_up_silu, dataflow with rmsnorm, two
+// matvec and silu_mul; the other ops of the three differ only in where the norm runs and how the
+// rows are tiled, which changes no bit (docs/numerics.md). So the three must give the same logits
+// and tokens bit for bit at every position: the fused MLP tile is exactly the ops it replaced.
+TEST(FusedMlpTile, FusedAndHeadwiseLogitsAreDataflowsBitForBit) {
+  for (const char *fixture : {"tiny-gqa-tied", "tiny-llama3-untied", "tiny-mha-untied", "tiny-gqa-tied-bf16"}) {
+    const std::string directory = kFixtures + fixture;
+    if (!std::filesystem::exists(directory + "/expected.json"))
+      GTEST_SKIP() << "fixture " << fixture << " not generated (scripts/make_fixtures.py)";
+    Result<model::Checkpoint> checkpoint = model::Checkpoint::open(directory);
+    ASSERT_TRUE(checkpoint) << checkpoint.error().render();
+    std::ifstream in(directory + "/expected.json");
+    std::vector<int32_t> tokens = nlohmann::json::parse(in)["prompt"].get<std::vector<int32_t>>();
+    std::map<lowering::Strategy, Outputs> outputs;
+    for (lowering::Strategy s :
+         {lowering::Strategy::Dataflow, lowering::Strategy::Fused, lowering::Strategy::Headwise}) {
+      lowering::PlanOptions options;
+      options.strategy = s;
+      options.target = *lowering::findTarget("h100");
+      options.blocks = 5;
+      options.rowsPerTile = 16;
+      options.context = 16;
+      Result<lowering::Plan> plan = lowering::planSchedule(checkpoint->config(), options);
+      ASSERT_TRUE(plan) << plan.error().message;
+      ASSERT_EQ(plan->text.find("silu_mul") == std::string::npos, s != lowering::Strategy::Dataflow)
+          << lowering::strategyName(s);
+      ir::Schedule schedule = ir::parseSchedule(std::string(fixture) + ".amkir", plan->text);
+      ASSERT_TRUE(schedule.wellFormed()) << schedule.renderDiagnostics();
+      outputs[s] = execute(*schedule.program, *checkpoint, tokens, {ExecutionMode::Threads});
+      ASSERT_EQ(outputs[s].raw.size(), tokens.size());
+    }
+    const Outputs &dataflow = outputs[lowering::Strategy::Dataflow];
+    for (lowering::Strategy s : {lowering::Strategy::Fused, lowering::Strategy::Headwise}) {
+      size_t equal = 0;
+      for (size_t pos = 0; pos < tokens.size(); ++pos) {
+        EXPECT_EQ(outputs[s].raw[pos], dataflow.raw[pos])
+            << fixture << " " << lowering::strategyName(s) << ", position " << pos;
+        EXPECT_EQ(outputs[s].next[pos], dataflow.next[pos])
+            << fixture << " " << lowering::strategyName(s) << ", position " << pos;
+        equal += outputs[s].raw[pos] == dataflow.raw[pos];
+      }
+      std::printf("%s %s vs dataflow: logits bit-identical at %zu of %zu positions (%zu logits each)\n", fixture,
+                  lowering::strategyName(s), equal, tokens.size(), dataflow.logits[0].size());
+    }
   }
 }
 

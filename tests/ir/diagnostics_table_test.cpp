@@ -639,7 +639,7 @@ blocks b in -1..2 { barrier }
   matmul x <- y
 }
 )",
-       R"(t.amkir:9:3: error: unknown op 'matmul' (the registry has: copy, add, embed, rmsnorm, matvec, matvec_add, rope, kv_store, attention, silu_mul, argmax, rmsnorm_matvec, attention_partial, attention_merge, argmax_partial, argmax_merge, matvec_q8, matvec_q8_add, rmsnorm_matvec_q8, opaque) [AMK-T001]
+       R"(t.amkir:9:3: error: unknown op 'matmul' (the registry has: copy, add, embed, rmsnorm, matvec, matvec_add, rope, kv_store, attention, silu_mul, argmax, rmsnorm_matvec, attention_partial, attention_merge, argmax_partial, argmax_merge, matvec_q8, matvec_q8_add, rmsnorm_matvec_q8, opaque, rmsnorm_gate_up_silu) [AMK-T001]
   matmul x <- y
   ^~~~~~
 )"},
@@ -945,7 +945,7 @@ t.amkir:11:10: error: counter array 'cs' needs an index (it has 4 elements) [AMK
 t.amkir:7:9: note: counter 'cs' declared here
 counter cs[4]
         ^~
-t.amkir:12:3: error: unknown op 'matmul' (the registry has: copy, add, embed, rmsnorm, matvec, matvec_add, rope, kv_store, attention, silu_mul, argmax, rmsnorm_matvec, attention_partial, attention_merge, argmax_partial, argmax_merge, matvec_q8, matvec_q8_add, rmsnorm_matvec_q8, opaque) [AMK-T001]
+t.amkir:12:3: error: unknown op 'matmul' (the registry has: copy, add, embed, rmsnorm, matvec, matvec_add, rope, kv_store, attention, silu_mul, argmax, rmsnorm_matvec, attention_partial, attention_merge, argmax_partial, argmax_merge, matvec_q8, matvec_q8_add, rmsnorm_matvec_q8, opaque, rmsnorm_gate_up_silu) [AMK-T001]
   matmul x <- y
   ^~~~~~
 t.amkir:13:12: error: non-affine expression 'b*b': one factor of a product must be a constant [AMK-E001]

@@ -480,6 +480,46 @@ INSTANTIATE_TEST_SUITE_P(
               })),
     caseName);
 
+// ---- rmsnorm_gate_up_silu: y <- Wg, Wu, x, w eps= -----------------------------------------------
+
+INSTANTIATE_TEST_SUITE_P(
+    RmsNormGateUpSilu, OpRules,
+    testing::ValuesIn(table(
+        "param Wg : bf16[2, 16, 8]; param Wu : bf16[2, 16, 8]; param ln : bf16[2, 8]; scratch x : bf16[8];"
+        "scratch y : bf16[16]; scratch x4 : f32[4]; scratch xi : i32[8]; param lnw : bf16[4]; param W9 : bf16[16, 9];"
+        "scratch yi : i32[16]",
+        {
+            {"Rows", "rmsnorm_gate_up_silu y[0:4] <- Wg[1, 0:4, :], Wu[1, 0:4, :], x, ln[1, :] eps=1e-05", kWellFormed,
+             ""},
+            {"WholeMatrices", "rmsnorm_gate_up_silu y <- Wg[0, :, :], Wu[0, :, :], x, ln[0, :]", kWellFormed, ""},
+            {"OtherRowsOfUp", "rmsnorm_gate_up_silu y[0:4] <- Wg[0, 0:4, :], Wu[1, 8:12, :], x, ln[0, :]", kWellFormed,
+             ""},
+            {"UpOtherRowCount", "rmsnorm_gate_up_silu y[0:4] <- Wg[0, 0:4, :], Wu[0, 0:8, :], x, ln[0, :]", "AMK-T004",
+             "operand 'Wu' bf16[8, 8] must have the shape of 'Wg' bf16[4, 8]"},
+            {"UpOtherColumnCount", "rmsnorm_gate_up_silu y <- Wg[0, :, :], W9, x, ln[0, :]", "AMK-T004",
+             "operand 'Wu' bf16[16, 9] must have the shape of 'Wg' bf16[16, 8]"},
+            {"UpVector", "rmsnorm_gate_up_silu y[0:8] <- Wg[0, 0:8, :], Wu[0, 0, :], x, ln[0, :]", "AMK-T004",
+             "operand 'Wu' must be a matrix [rows, K], found bf16[8]"},
+            {"XWrongCount", "rmsnorm_gate_up_silu y <- Wg[0, :, :], Wu[0, :, :], x4, ln[0, :]", "AMK-T004",
+             "operand 'x' has 4 elements f32[4], expected 8 (the column count of 'Wg')"},
+            {"NormWeightWrongCount", "rmsnorm_gate_up_silu y <- Wg[0, :, :], Wu[0, :, :], x, lnw", "AMK-T004",
+             "operand 'w' has 4 elements bf16[4], expected 8 (the column count of 'Wg')"},
+            {"YWrongCount", "rmsnorm_gate_up_silu y[0:4] <- Wg[0, :, :], Wu[0, :, :], x, ln[0, :]", "AMK-T004",
+             "operand 'y' has 4 elements bf16[4], expected 16 (the row count of 'Wg')"},
+            {"GateRank3", "rmsnorm_gate_up_silu y <- Wg, Wu[0, :, :], x, ln[0, :]", "AMK-T004",
+             "operand 'Wg' must be a matrix [rows, K], found bf16[2, 16, 8]"},
+            {"IntX", "rmsnorm_gate_up_silu y <- Wg[0, :, :], Wu[0, :, :], xi, ln[0, :]", "AMK-T003",
+             "operand 'x' must be bf16, f16 or f32, found i32"},
+            {"IntY", "rmsnorm_gate_up_silu yi <- Wg[0, :, :], Wu[0, :, :], x, ln[0, :]", "AMK-T003",
+             "operand 'y' must be bf16, f16 or f32, found i32"},
+            {"NoUp", "rmsnorm_gate_up_silu y <- Wg[0, :, :], x, ln[0, :]", "AMK-T002",
+             "'rmsnorm_gate_up_silu' takes 1 output and 4 inputs (y <- Wg, Wu, x, w), found 1 output and 3 inputs"},
+            {"ZeroEps", "rmsnorm_gate_up_silu y <- Wg[0, :, :], Wu[0, :, :], x, ln[0, :] eps=0.0", "AMK-T006", "eps"},
+            {"WritesParam", "rmsnorm_gate_up_silu ln[0, :] <- Wg[0, 0:8, :], Wu[0, 0:8, :], x, ln[1, :]", "AMK-W001",
+             "'rmsnorm_gate_up_silu' writes to param 'ln'"},
+        })),
+    caseName);
+
 // ---- attention_partial: part, lse <- q, kcache[l, h, p0:p1, :], vcache[...], pos ------------------
 
 INSTANTIATE_TEST_SUITE_P(
@@ -596,7 +636,7 @@ INSTANTIATE_TEST_SUITE_P(
             {"UnknownOp", "gemm x <- w", "AMK-T001",
              "unknown op 'gemm' (the registry has: copy, add, embed, rmsnorm, matvec, matvec_add, rope, kv_store, "
              "attention, silu_mul, argmax, rmsnorm_matvec, attention_partial, attention_merge, argmax_partial, "
-             "argmax_merge, matvec_q8, matvec_q8_add, rmsnorm_matvec_q8, opaque)"},
+             "argmax_merge, matvec_q8, matvec_q8_add, rmsnorm_matvec_q8, opaque, rmsnorm_gate_up_silu)"},
         })),
     caseName);
 
@@ -640,6 +680,8 @@ const std::vector<Signature> kSection4 = {
     {"matvec_q8_add", OpId::MatVecQ8Add, {"y"}, {"W", "s", "x", "r"}, {{0, 3}}, {}},
     {"rmsnorm_matvec_q8", OpId::RmsNormMatVecQ8, {"y"}, {"W", "s", "x", "w"}, {}, {"eps"}},
     {"opaque", OpId::Opaque, {}, {}, {}, {"name"}},
+    // The MLP tile of the fused strategies (docs/amkir.md section 12).
+    {"rmsnorm_gate_up_silu", OpId::RmsNormGateUpSilu, {"y"}, {"Wg", "Wu", "x", "w"}, {}, {"eps"}},
 };
 
 TEST(OpRegistry, ListsEveryOpOfSection4) {
@@ -672,9 +714,12 @@ TEST(OpRegistry, TheTablesInputFactsNameTheRegistrysOperands) {
   for (const OpInfo &op : allOps()) {
     SCOPED_TRACE(op.name);
     const OpTraits &traits = opTraits(op.id);
-    if (traits.weightInput >= 0) {
-      ASSERT_LT(static_cast<size_t>(traits.weightInput), op.inputNames.size());
-      EXPECT_EQ(op.inputNames[static_cast<size_t>(traits.weightInput)], "W");
+    EXPECT_EQ(traits.weightInput >= 0, traits.weightInputs > 0);
+    for (int w = 0; w < traits.weightInputs; ++w) {
+      const auto input = static_cast<size_t>(traits.weightInput + w);
+      ASSERT_LT(input, op.inputNames.size());
+      EXPECT_TRUE(op.inputNames[input].starts_with("W"))
+          << "weight input " << input << " '" << op.inputNames[input] << "' is no weight matrix";
     }
     if (traits.cacheInput >= 0) {
       ASSERT_LT(static_cast<size_t>(traits.cacheInput) + 2, op.inputNames.size());

@@ -146,6 +146,35 @@ TEST(Tape, WaitsAndBarriersCarryPrefetchHintsForTheTasksAfterThem) {
   EXPECT_EQ(tape[4].outputs, 0) << "a signal carries no hints";
 }
 
+// An MLP tile reads two weights whole, its gate rows and its up rows: the wait before it hints both.
+TEST(Tape, AGateUpTaskHintsBothOfItsWeights) {
+  Lowered l = lower("blocks b in 0..1 {\n"
+                    "  wait flag >= 1\n"
+                    "  rmsnorm_gate_up_silu act[1, 0:4] <- Wg[1, 0:4, :], Wu[1, 0:4, :], h, ln[1, :] eps=1e-05\n"
+                    "  rmsnorm_gate_up_silu act[1, 4:8] <- Wg[1, 4:8, :], Wu[1, 4:8, :], h, ln[1, :] eps=1e-05\n"
+                    "}\n",
+                    "counter flag\nparam Wg : bf16[2, 16, 32]\nparam Wu : bf16[2, 16, 32]\nparam ln : bf16[2, 32]\n"
+                    "scratch h : bf16[32]\nscratch act : bf16[2, 16]",
+                    1);
+  ASSERT_TRUE(l.tape.ok()) << l.tape.error().message;
+  const std::vector<AmkInstr> &tape = l.tape->instructions;
+  ASSERT_EQ(tape.size(), 3u);
+  const AmkInstr &wait = tape[0];
+  ASSERT_EQ(wait.kind, AMK_WAIT);
+  ASSERT_EQ(wait.outputs, 4) << "gate and up rows of both tasks";
+  EXPECT_EQ(wait.inputs, 0);
+  const uint32_t gate = tape[1].operands[1].buffer, up = tape[1].operands[2].buffer;
+  EXPECT_NE(gate, up);
+  for (int k = 0; k < 4; ++k) {
+    const AmkOperand &hint = wait.operands[k], &weight = tape[1 + k / 2].operands[1 + k % 2];
+    EXPECT_EQ(hint.buffer, weight.buffer) << "hint " << k;
+    EXPECT_EQ(hint.offset, weight.offset) << "hint " << k;
+    EXPECT_EQ(hint.rows, 4) << "hint " << k;
+    EXPECT_EQ(hint.cols, 32) << "hint " << k;
+  }
+  EXPECT_EQ(tape[1].attributes[0], 1e-05f) << "eps";
+}
+
 TEST(Tape, EveryPlannedStrategyLowers) {
   Result<model::ModelConfig> config =
       model::loadModelConfig(std::string(AMK_SOURCE_DIR) + "/models/tiny-llama3-untied");

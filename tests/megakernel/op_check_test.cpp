@@ -5,6 +5,7 @@
 #include "amk/ir/frontend.h"
 #include "amk/lowering/plan.h"
 #include "amk/model/checkpoint.h"
+#include "amk/model/numeric.h"
 #include "amk/executor/executor.h"
 #include "amk/megakernel/gpu_run_tool.h"
 #include "amk/megakernel/op_check.h"
@@ -12,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <filesystem>
@@ -90,11 +92,17 @@ TEST_P(OpCheck, TheExecutorsStepPassesWithEveryOpCompared) {
     }
     EXPECT_EQ(row.maxAbsError, 0.0) << row.op << ": same references, same inputs";
   }
+  // The fused strategies' MLP tiles are one task each, compared like every other.
+  const bool fused = GetParam() != lowering::Strategy::Barrier && GetParam() != lowering::Strategy::Dataflow;
+  EXPECT_EQ(std::count_if(result.rows.begin(), result.rows.end(),
+                          [](const OpCheckRow &row) { return row.op == "rmsnorm_gate_up_silu"; }),
+            fused ? 1 : 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Strategies, OpCheck,
                          testing::Values(lowering::Strategy::Barrier, lowering::Strategy::Dataflow,
-                                         lowering::Strategy::Fused, lowering::Strategy::SplitKv),
+                                         lowering::Strategy::Fused, lowering::Strategy::SplitKv,
+                                         lowering::Strategy::Headwise),
                          [](const testing::TestParamInfo<lowering::Strategy> &info) {
                            return std::string(lowering::strategyName(info.param));
                          });
@@ -185,6 +193,82 @@ TEST(OpCheckChained, RopeOfAChainedProjectionAllowsTheProjectionsTolerance) {
   OpCheckResult failed = checkOps(*checked.program, device);
   printOpCheck(failed, std::cout);
   EXPECT_FALSE(failed.ok());
+}
+
+// rmsnorm_gate_up_silu's output is silu(g) · u of two normalised projections, so its tolerance carries
+// theirs through the product (ir::ToleranceScale::GatedProjection). A device whose gate and up
+// projections each land one bf16 step away from the reference's (a rounding the other way), followed
+// by an exact activation, passes; one element 10 % off fails alone (the tolerance is a few bf16 steps
+// of y: each of g, u, silu and y may round the other way), and so does a device that swaps the roles
+// of gate and up.
+TEST(OpCheckGated, TheGateAndUpErrorsPassThroughTheActivation) {
+  const std::string head = "amkir 1\ntarget sm_90 sms=1\ngrid blocks=1 threads=32 occupancy=1\n"
+                           "param Wg : bf16[16, 512]\nparam Wu : bf16[16, 512]\nparam ln : bf16[512]\n"
+                           "param x : bf16[512]\n";
+  const ir::Schedule fused = ir::parseSchedule(
+      "fused.amkir", head + "scratch y : bf16[16]\nblocks b in 0..1 {\n  rmsnorm_gate_up_silu y <- Wg, Wu, x, ln "
+                            "eps=1e-05\n}\n");
+  const ir::Schedule projections = ir::parseSchedule(
+      "projections.amkir",
+      head + "scratch g : bf16[16]\nscratch u : bf16[16]\nblocks b in 0..1 {\n"
+             "  rmsnorm_matvec g <- Wg, x, ln eps=1e-05\n  rmsnorm_matvec u <- Wu, x, ln eps=1e-05\n}\n");
+  for (const ir::Schedule *s : {&fused, &projections})
+    ASSERT_TRUE(s->wellFormed()) << s->renderDiagnostics();
+  std::vector<float> gate(16 * 512), up(16 * 512), x(512), ln(512);
+  for (size_t i = 0; i < gate.size(); ++i) {
+    gate[i] = std::sin(0.37 * double(i) + 1.0) * 0.1f;
+    up[i] = std::cos(0.53 * double(i) + 0.2) * 0.1f;
+  }
+  for (size_t i = 0; i < x.size(); ++i) {
+    x[i] = std::cos(0.61 * double(i)) * 1.3f;
+    ln[i] = 1.0f + 0.4f * std::sin(0.29 * double(i));
+  }
+  auto run = [&](const ir::Program &program) {
+    executor::Executor executor(program);
+    EXPECT_FALSE(executor.setFloats("Wg", gate));
+    EXPECT_FALSE(executor.setFloats("Wu", up));
+    EXPECT_FALSE(executor.setFloats("x", x));
+    EXPECT_FALSE(executor.setFloats("ln", ln));
+    EXPECT_EQ(executor.run({executor::ExecutionMode::Threads}).status, executor::ExecutionStatus::Completed);
+    std::vector<executor::HostBuffer> buffers;
+    for (const ir::Buffer &b : program.buffers)
+      buffers.push_back(*executor.buffer(b.name));
+    return buffers;
+  };
+  std::vector<executor::HostBuffer> device = run(*fused.program);
+  const size_t yIndex = device.size() - 1;
+  const std::vector<executor::HostBuffer> projected = run(*projections.program);
+  const std::vector<float> g = projected[projected.size() - 2].toFloats(), u = projected.back().toFloats();
+  auto stepAway = [](float v) { return std::bit_cast<float>(std::bit_cast<uint32_t>(v) + (1u << 16)); };
+  auto activation = [](float gateValue, float upValue) {
+    return model::roundToBf16(gateValue / (1.0f + std::exp(-gateValue))) * upValue;
+  };
+  size_t negativeGates = 0;
+  for (size_t r = 0; r < g.size(); ++r) {
+    negativeGates += g[r] < 0;
+    device[yIndex].store(int64_t(r), activation(stepAway(g[r]), stepAway(u[r])));
+  }
+  EXPECT_GT(negativeGates, 2u) << "both sides of silu should be exercised";
+  OpCheckResult passed = checkOps(*fused.program, device);
+  printOpCheck(passed, std::cout);
+  EXPECT_TRUE(passed.ok());
+  ASSERT_EQ(passed.rows.size(), 1u);
+  EXPECT_GT(passed.rows[0].maxAbsError, 0.0) << "the device differs from the reference";
+
+  const float v = device[yIndex].load(5);
+  device[yIndex].store(5, v * 1.1f + (v == 0 ? 1.0f : 0.0f));
+  OpCheckResult failed = checkOps(*fused.program, device);
+  printOpCheck(failed, std::cout);
+  ASSERT_EQ(failed.rows.size(), 1u);
+  EXPECT_EQ(failed.rows[0].failures, 1u);
+  EXPECT_NE(failed.rows[0].worst.find("y element 5"), std::string::npos) << failed.rows[0].worst;
+
+  for (size_t r = 0; r < g.size(); ++r)
+    device[yIndex].store(int64_t(r), activation(u[r], g[r]));
+  OpCheckResult swapped = checkOps(*fused.program, device);
+  printOpCheck(swapped, std::cout);
+  ASSERT_EQ(swapped.rows.size(), 1u);
+  EXPECT_GT(swapped.rows[0].failures, 8u) << "silu(u) · g must not pass for silu(g) · u";
 }
 
 TEST(OpCheckFailure, ABufferCountMismatchIsAnError) {
