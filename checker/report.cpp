@@ -1,7 +1,7 @@
 #include "amk/checker/report.h"
 
 #include "amk/checker/verify.h"
-#include "amk/ir/content_hash.h"
+#include "amk/ir/certificate.h"
 #include "amk/version.h"
 
 #include <nlohmann/json.hpp>
@@ -341,7 +341,7 @@ nlohmann::json witnessJson(const FileResult &result) {
   return json{{"schema", kWitnessSchema},
               {"checker", kCheckerVersion},
               {"file", result.schedule.source->name()},
-              {"contentHash", ir::contentHash(result.schedule.source->text())},
+              {"contentHash", ir::scheduleHash(*result.schedule.ast)},
               {"verdict", verdictWord(result)},
               {"grid", {{"blocks", program.blocks}, {"sms", program.sms}, {"occupancy", program.occupancy}}},
               {"violations", std::move(violations)},
@@ -352,8 +352,8 @@ nlohmann::json reportJson(const std::vector<FileResult> &results) {
   json files = json::array();
   for (const FileResult &r : results) {
     json file{{"file", r.schedule.source ? r.schedule.source->name() : ""}, {"verdict", verdictWord(r)}};
-    if (r.schedule.source)
-      file["contentHash"] = ir::contentHash(r.schedule.source->text());
+    if (r.schedule.ast) // the name every tool gives the schedule; a file that does not parse has none
+      file["contentHash"] = ir::scheduleHash(*r.schedule.ast);
     json diagnostics = json::array();
     if (r.schedule.source)
       for (const ir::Diagnostic &d : r.schedule.diagnostics.all())

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <stdexcept>
 
 namespace amk::checker {
 namespace {
@@ -225,14 +226,18 @@ Verdict verify(const ir::Program &program, const Options &options) {
   return verdict;
 }
 
-std::optional<std::string> rejection(const ir::Program &program) {
+ir::Certificate certify(const ir::Schedule &schedule) {
+  if (!schedule.wellFormed())
+    throw std::logic_error("checker::certify needs a well-formed schedule");
+  const ir::Program &program = *schedule.program;
   const Verdict verdict = verify(program);
-  if (verdict.safe())
-    return std::nullopt;
-  std::string text;
+  ir::Certificate certificate;
+  certificate.certified = verdict.safe();
+  certificate.scheduleHash = ir::scheduleHash(*schedule.ast);
+  certificate.checkerVersion = kCheckerVersion;
   for (const ir::Diagnostic &d : toDiagnostics(verdict, program))
-    text += d.ruleId + ": " + d.message + "\n";
-  return text;
+    certificate.rejection += d.ruleId + ": " + d.message + "\n";
+  return certificate;
 }
 
 std::vector<ir::Diagnostic> toDiagnostics(const Verdict &verdict, const ir::Program &program) {

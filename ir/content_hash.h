@@ -4,6 +4,9 @@
 // cryptographic hash rather than a fast 64-bit one.
 #pragma once
 
+#include <array>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -12,5 +15,9 @@ namespace amk::ir {
 inline constexpr size_t kContentHashHexDigits = 64;
 
 std::string contentHash(std::string_view text);
+
+// The 32 bytes a content hash's hex digits spell (what the megakernel's tape header and launch
+// parameters compare); nullopt when `hex` is not 64 hex digits.
+std::optional<std::array<uint8_t, kContentHashHexDigits / 2>> contentHashBytes(std::string_view hex);
 
 } // namespace amk::ir

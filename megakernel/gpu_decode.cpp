@@ -70,11 +70,14 @@ private:
 
 } // namespace
 
-Result<std::unique_ptr<executor::StepRunner>> makeGpuStepRunner(const ir::Program &program, const std::string &canonicalText,
-                                                      const model::Checkpoint &checkpoint, const GpuOptions &options) {
-  Result<std::unique_ptr<GpuSchedule>> created = GpuSchedule::create(program, canonicalText, options);
+Result<std::unique_ptr<executor::StepRunner>> makeGpuStepRunner(const ir::Schedule &schedule,
+                                                                const ir::Certificate &certificate,
+                                                                const model::Checkpoint &checkpoint,
+                                                                const GpuOptions &options) {
+  Result<std::unique_ptr<GpuSchedule>> created = GpuSchedule::create(schedule, certificate, options);
   if (!created)
     return created.error();
+  const ir::Program &program = *schedule.program;
   Result<std::vector<executor::ParamBytes>> params = executor::bindParams(program, checkpoint);
   if (!params)
     return params.error();

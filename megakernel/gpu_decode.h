@@ -3,7 +3,8 @@
 // on the device between launches.
 #pragma once
 
-#include "amk/ir/program.h"
+#include "amk/ir/certificate.h"
+#include "amk/ir/frontend.h"
 #include "amk/model/checkpoint.h"
 #include "amk/executor/decode.h"
 #include "amk/megakernel/gpu_runtime.h"
@@ -14,9 +15,11 @@
 
 namespace amk::megakernel {
 
-// `program` must be certified by the caller and outlive the runner; `canonicalText` is its canonical
-// form (the kernel refuses a tape whose hash is not that text's).
-Result<std::unique_ptr<executor::StepRunner>> makeGpuStepRunner(const ir::Program &program, const std::string &canonicalText,
-                                                      const model::Checkpoint &checkpoint, const GpuOptions &options);
+// `schedule` must be well-formed and outlive the runner; `certificate` is the checker's verdict on it,
+// which GpuSchedule::create requires to certify exactly this schedule with this build's checker.
+Result<std::unique_ptr<executor::StepRunner>> makeGpuStepRunner(const ir::Schedule &schedule,
+                                                                const ir::Certificate &certificate,
+                                                                const model::Checkpoint &checkpoint,
+                                                                const GpuOptions &options);
 
 } // namespace amk::megakernel

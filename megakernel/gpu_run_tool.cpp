@@ -253,22 +253,22 @@ std::optional<Error> readExpectFile(const std::string &path, std::vector<int32_t
 }
 
 
-Result<std::unique_ptr<executor::StepRunner>> makeStepRunner(bool cpu, double timeoutSeconds, const std::string &checkerVersion,
-                                                   const ir::Program &program, [[maybe_unused]] const std::string &text,
-                                                   const model::Checkpoint &checkpoint,
-                                                   [[maybe_unused]] size_t stageBytes) {
+Result<std::unique_ptr<executor::StepRunner>> makeStepRunner(bool cpu, double timeoutSeconds,
+                                                             const ir::Schedule &schedule,
+                                                             [[maybe_unused]] const ir::Certificate &certificate,
+                                                             const model::Checkpoint &checkpoint,
+                                                             [[maybe_unused]] size_t stageBytes) {
 #ifdef AMK_HAVE_GPU_RUNTIME
   if (!cpu) {
     GpuOptions gpu;
     gpu.timeoutSeconds = timeoutSeconds;
-    gpu.checkerVersion = checkerVersion;
     gpu.stageBytes = stageBytes;
-    return makeGpuStepRunner(program, text, checkpoint, gpu);
+    return makeGpuStepRunner(schedule, certificate, checkpoint, gpu);
   }
 #endif
   (void)cpu;
-  return executor::makeExecutorStepRunner(program, checkpoint,
-                                std::chrono::milliseconds(static_cast<int64_t>(timeoutSeconds * 1000)));
+  return executor::makeExecutorStepRunner(*schedule.program, checkpoint,
+                                          std::chrono::milliseconds(static_cast<int64_t>(timeoutSeconds * 1000)));
 }
 
 GpuRunOutcome runGpuRunTool(const GpuRunOptions &options, const Certifier &certify, std::ostream &out,
@@ -291,8 +291,9 @@ GpuRunOutcome runGpuRunTool(const GpuRunOptions &options, const Certifier &certi
     err << schedule.renderDiagnostics();
     return GpuRunOutcome::InputError;
   }
-  if (std::optional<std::string> rejection = certify(*schedule.program)) {
-    err << *rejection << "amk-run: refusing to launch " << source->name << ": the checker rejects it\n";
+  const ir::Certificate certificate = certify(schedule);
+  if (!certificate.certified) {
+    err << certificate.rejection << "amk-run: refusing to launch " << source->name << ": the checker rejects it\n";
     return GpuRunOutcome::Refused;
   }
   if (std::optional<std::string> e = checkContext(*schedule.program, inputs->feed.steps())) {
@@ -314,9 +315,8 @@ GpuRunOutcome runGpuRunTool(const GpuRunOptions &options, const Certifier &certi
     return GpuRunOutcome::InputError;
   }
 #endif
-  Result<std::unique_ptr<executor::StepRunner>> runner = makeStepRunner(options.cpu, options.timeoutSeconds, options.checkerVersion,
-                                                              *schedule.program, source->text, *checkpoint,
-                                                              options.stageBytes);
+  Result<std::unique_ptr<executor::StepRunner>> runner =
+      makeStepRunner(options.cpu, options.timeoutSeconds, schedule, certificate, *checkpoint, options.stageBytes);
   if (!runner) {
     err << runner.error().render() << "\n";
     return GpuRunOutcome::InternalError;

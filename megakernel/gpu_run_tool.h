@@ -4,7 +4,8 @@
 // (HF's), write every step's logits to a .npy file, and relaunch the last step with random delays.
 #pragma once
 
-#include "amk/ir/program.h"
+#include "amk/ir/certificate.h"
+#include "amk/ir/frontend.h"
 #include "amk/model/checkpoint.h"
 #include "amk/executor/decode.h"
 #include "amk/executor/delay_trials.h"
@@ -49,12 +50,12 @@ struct GpuRunOptions {
   // Shared memory per block for weights staged ahead of their tasks (GpuOptions::stageBytes).
   size_t stageBytes = GpuOptions{}.stageBytes;
   bool quiet = false;
-  std::string checkerVersion;
   bool cpu = false; // run the schedule with the CPU executor (threads mode) instead of the megakernel
 };
 
-// The checker's verdict on a schedule: nullopt when certified, else the rejection to print.
-using Certifier = std::function<std::optional<std::string>(const ir::Program &)>;
+// The checker's verdict on a well-formed schedule, as the certificate the GPU runtime takes
+// (checker::certify); a rejected one carries the rejection to print.
+using Certifier = std::function<ir::Certificate(const ir::Schedule &)>;
 
 enum class GpuRunOutcome {
   Ok,
@@ -72,11 +73,13 @@ std::optional<Error> readExpectFile(const std::string &path, std::vector<int32_t
                                     std::vector<int32_t> &prompt);
 
 // The megakernel on the GPU, or with `cpu` (the only choice in a build without the GPU runtime) the
-// CPU executor, running the certified `program` (canonical `text`) with the checkpoint's weights.
-Result<std::unique_ptr<executor::StepRunner>> makeStepRunner(bool cpu, double timeoutSeconds, const std::string &checkerVersion,
-                                                   const ir::Program &program, const std::string &text,
-                                                   const model::Checkpoint &checkpoint,
-                                                   size_t stageBytes = GpuOptions{}.stageBytes);
+// CPU executor, running the well-formed `schedule` with the checkpoint's weights. The GPU refuses it
+// unless `certificate` certifies it (GpuSchedule::create); the schedule must outlive the runner.
+Result<std::unique_ptr<executor::StepRunner>> makeStepRunner(bool cpu, double timeoutSeconds,
+                                                             const ir::Schedule &schedule,
+                                                             const ir::Certificate &certificate,
+                                                             const model::Checkpoint &checkpoint,
+                                                             size_t stageBytes = GpuOptions{}.stageBytes);
 
 GpuRunOutcome runGpuRunTool(const GpuRunOptions &options, const Certifier &certify, std::ostream &out,
                             std::ostream &err);

@@ -4,6 +4,7 @@
 
 #include "amk/ir/content_hash.h"
 #include "amk/ir/ops.h"
+#include "amk/ir/printer.h"
 #include "amk/lowering/emit.h"
 
 #include <cuda.h>
@@ -12,6 +13,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -207,8 +209,21 @@ Result<std::vector<char>> compileMegakernel(const std::string &source, const std
   return cubin;
 }
 
+// Hex digits of hash words as the tape header and AmkParams hold them (bytes in memory order).
+template <size_t N> std::string wordsHex(const unsigned int (&words)[N]) {
+  static constexpr char kHexDigits[] = "0123456789abcdef";
+  std::string hex;
+  const auto *bytes = reinterpret_cast<const unsigned char *>(words);
+  for (size_t i = 0; i < sizeof words; ++i) {
+    hex += kHexDigits[bytes[i] >> 4];
+    hex += kHexDigits[bytes[i] & 0xf];
+  }
+  return hex;
+}
+
 struct GpuSchedule::State {
   const ir::Program *program = nullptr;
+  ir::Certificate certificate; // what every launch runs under
   lowering::Tape tape;
   std::string source;
   GpuOptions options;
@@ -223,6 +238,7 @@ struct GpuSchedule::State {
   size_t ringOffset = 0; // the weight ring's first byte in dynamic shared memory
   std::vector<CUdeviceptr> buffers;
   std::vector<size_t> bufferBytes;
+  // tapeDevice holds the header record, then the instructions (AmkParams.tape points past the header).
   CUdeviceptr tapeDevice = 0, blockStart = 0, bufferTable = 0, counters = 0, barrier = 0, error = 0, stop = 0;
   CUdeviceptr trace = 0, traceCount = 0, delays = 0, stamps = 0;
   bool profiling = false;
@@ -266,6 +282,46 @@ struct GpuSchedule::State {
     return compileMegakernel(lowering::kernelCompileUnit(tape), arch, options.cacheDirectory);
   }
 
+  // Why the kernel refused a launch (AMK_BAD_LAUNCH): the check, what was expected and what it got.
+  // Of a hash, both in full: the tape's header as the device holds it against the launch's.
+  std::string describeRefusal(const AmkDeviceError &error, const AmkParams &params) const {
+    const std::string expected = std::to_string(error.threshold), got = std::to_string(error.observed);
+    AmkInstr record{};
+    AmkTapeHeader header{};
+    if (error.value == AMK_CHECK_SCHEDULE_HASH || error.value == AMK_CHECK_CHECKER_HASH) {
+      if (driver().cuMemcpyDtoH(&record, tapeDevice, sizeof record) == CUDA_SUCCESS)
+        std::memcpy(&header, &record, sizeof header);
+    }
+    switch (error.value) {
+    case AMK_CHECK_TAPE_MAGIC:
+      return "the record before the tape's first instruction is no tape header (magic: expected " + expected +
+             ", got " + got + ")";
+    case AMK_CHECK_TAPE_VERSION:
+      return "the tape's ABI version (AMK_TAPE_VERSION) is not the kernel's: expected " + expected + ", got " + got;
+    case AMK_CHECK_GRID:
+      return "the grid is not the tape's: expected " + expected + " blocks, got " + got;
+    case AMK_CHECK_PARAMS_BLOCKS:
+      return "the launch parameters' grid is not the tape's: expected " + expected + " blocks, got " + got;
+    case AMK_CHECK_BLOCK_SIZE:
+      return "the block size is not the kernel's (AMK_THREADS): expected " + expected + " threads, got " + got;
+    case AMK_CHECK_TAPE_THREADS:
+      return "the tape's block size is not the kernel's (AMK_THREADS): expected " + expected + " threads, got " + got;
+    case AMK_CHECK_TAPE_LENGTH:
+      return "the launch parameters' tape length is not the tape's: expected " + expected + " instructions, got " +
+             got;
+    case AMK_CHECK_BLOCK_OFFSETS:
+      return "the block offsets do not end at the tape's length: expected " + expected + ", got " + got;
+    case AMK_CHECK_SCHEDULE_HASH:
+      return "the tape is another schedule's than the launch was certified for: expected schedule hash " +
+             wordsHex(params.scheduleHash) + ", got " + wordsHex(header.scheduleHash);
+    case AMK_CHECK_CHECKER_HASH:
+      return "the tape was judged by another checker than the launch was certified by (" +
+             certificate.checkerVersion + "): expected checker hash " + wordsHex(params.checkerHash) + ", got " +
+             wordsHex(header.checkerHash);
+    }
+    return "unknown launch check " + std::to_string(error.value) + ": expected " + expected + ", got " + got;
+  }
+
   std::string describe(uint32_t block, uint32_t instruction) const {
     if (block >= program->blockPrograms.size() || instruction >= program->blockPrograms[block].size())
       return "block " + std::to_string(block) + ", instruction " + std::to_string(instruction);
@@ -281,17 +337,36 @@ struct GpuSchedule::State {
 GpuSchedule::GpuSchedule(std::unique_ptr<State> state) : state_(std::move(state)) {}
 GpuSchedule::~GpuSchedule() = default;
 
-Result<std::unique_ptr<GpuSchedule>> GpuSchedule::create(const ir::Program &program, const std::string &canonicalText,
-                                                         const GpuOptions &options) {
+Result<std::unique_ptr<GpuSchedule>> GpuSchedule::create(const ir::Schedule &schedule,
+                                                         const ir::Certificate &certificate, const GpuOptions &options) {
+  return make(schedule, certificate, options, ir::LaunchPolicy::CertifiedOnly);
+}
+
+Result<std::unique_ptr<GpuSchedule>> GpuSchedule::createRejectedForReplay(const ir::Schedule &schedule,
+                                                                          const ir::Certificate &verdict,
+                                                                          const GpuOptions &options) {
+  return make(schedule, verdict, options, ir::LaunchPolicy::RejectedForReplay);
+}
+
+Result<std::unique_ptr<GpuSchedule>> GpuSchedule::make(const ir::Schedule &schedule, const ir::Certificate &certificate,
+                                                       const GpuOptions &options, ir::LaunchPolicy policy) {
+  if (!schedule.wellFormed())
+    return Error(schedule.source ? schedule.source->name() : "", "refusing to launch: the schedule is not well-formed");
+  const ir::Program &program = *schedule.program;
+  // The certificate is checked first, before anything touches CUDA: what runs is what was certified.
+  const std::string canonicalText = ir::printSurface(*schedule.ast);
+  if (std::optional<std::string> refusal = ir::launchRefusal(certificate, ir::contentHash(canonicalText), policy))
+    return Error(program.sourceName, "refusing to launch: " + *refusal);
   auto state = std::make_unique<State>();
   State &s = *state;
   s.program = &program;
+  s.certificate = certificate;
   s.options = options;
-  Result<lowering::Tape> tape = lowering::buildTape(program, canonicalText);
+  Result<lowering::Tape> tape = lowering::buildTape(program, canonicalText, certificate.checkerVersion);
   if (!tape.ok())
     return Error(program.sourceName, "the schedule cannot be lowered to CUDA: " + tape.error().message);
   s.tape = std::move(std::move(*tape));
-  s.source = lowering::emitKernel(s.tape, {options.checkerVersion, program.sourceName});
+  s.source = lowering::emitKernel(s.tape, {program.sourceName, !certificate.certified});
 
   if (!driver().loadError.empty())
     return Error("", driver().loadError + "; the CPU executor runs schedules without a GPU");
@@ -336,7 +411,8 @@ Result<std::unique_ptr<GpuSchedule>> GpuSchedule::create(const ir::Program &prog
   if (major >= 9 && s.ringOffset + static_cast<size_t>(staticBytes) < static_cast<size_t>(optin))
     ring = std::min<size_t>(options.stageBytes, (optin - staticBytes - s.ringOffset) & ~size_t{127});
   if (ring > 0) {
-    Result<lowering::Tape> staged = lowering::buildTape(program, canonicalText, {static_cast<uint32_t>(ring)});
+    Result<lowering::Tape> staged =
+        lowering::buildTape(program, canonicalText, certificate.checkerVersion, {static_cast<uint32_t>(ring)});
     if (!staged.ok())
       return Error(program.sourceName, "the schedule cannot be lowered to CUDA: " + staged.error().message);
     s.tape = std::move(*staged);
@@ -374,7 +450,12 @@ Result<std::unique_ptr<GpuSchedule>> GpuSchedule::create(const ir::Program &prog
       return *e;
   }
   s.counterCount = std::max<size_t>(s.tape.counterNames.size(), 1);
-  for (auto e : {upload(s.tapeDevice, s.tape.instructions.data(), s.tape.instructions.size() * sizeof(AmkInstr)),
+  // The header record, then the instructions.
+  std::vector<AmkInstr> records(s.tape.instructions.size() + 1);
+  std::memset(records.data(), 0, sizeof(AmkInstr));
+  std::memcpy(records.data(), &s.tape.header, sizeof s.tape.header);
+  std::copy(s.tape.instructions.begin(), s.tape.instructions.end(), records.begin() + 1);
+  for (auto e : {upload(s.tapeDevice, records.data(), records.size() * sizeof(AmkInstr)),
                  upload(s.blockStart, s.tape.blockStart.data(), s.tape.blockStart.size() * sizeof(uint32_t)),
                  upload(s.bufferTable, s.buffers.data(), s.buffers.size() * sizeof(CUdeviceptr)),
                  upload(s.counters, nullptr, s.counterCount * 4), upload(s.barrier, nullptr, 4),
@@ -496,7 +577,7 @@ Result<LaunchResult> GpuSchedule::launch() {
   if (s.profiling)
     AMK_CU(driver().cuMemsetD8Async(s.stamps, 0, s.tape.instructions.size() * 16, s.stream));
   AmkParams params{};
-  params.tape = s.tapeDevice;
+  params.tape = s.tapeDevice + sizeof(AmkInstr); // past the header record
   params.blockStart = s.blockStart;
   params.buffers = s.bufferTable;
   params.counters = s.counters;
@@ -513,6 +594,12 @@ Result<LaunchResult> GpuSchedule::launch() {
   params.stamps = s.profiling ? s.stamps : 0;
   params.ringOffset = static_cast<unsigned int>(s.ringOffset);
   params.ringBytes = s.tape.ringBytes;
+  // The certificate this schedule was created under; the kernel runs the tape only if its header
+  // carries the same hashes.
+  const auto scheduleWords = lowering::scheduleHashWords(s.certificate.scheduleHash);
+  const auto checkerWords = lowering::checkerHashWords(s.certificate.checkerVersion);
+  std::copy(scheduleWords.begin(), scheduleWords.end(), params.scheduleHash);
+  std::copy(checkerWords.begin(), checkerWords.end(), params.checkerHash);
   void *arguments[] = {&params};
   CUevent start = nullptr, stop = nullptr;
   AMK_CU(driver().cuEventCreate(&start, CU_EVENT_DEFAULT));
@@ -531,6 +618,9 @@ Result<LaunchResult> GpuSchedule::launch() {
   result.milliseconds = ms;
   AmkDeviceError error{};
   AMK_CU(driver().cuMemcpyDtoH(&error, s.error, sizeof error));
+  if (error.code == AMK_BAD_LAUNCH)
+    return Error(s.program->sourceName, "the kernel refused the launch (AMK_BAD_LAUNCH, block " +
+                                            std::to_string(error.block) + "): " + s.describeRefusal(error, params));
   result.completed = error.code == AMK_OK;
   result.timedOut = error.code == AMK_WAIT_TIMEOUT || error.code == AMK_BARRIER_TIMEOUT;
   if (!result.completed) {

@@ -139,15 +139,18 @@ TuneOutcome runTune(const TuneOptions &options, const Certifier &certify, std::o
       c.text = planned->text;
       ir::Schedule schedule = ir::parseSchedule(model + ".amkir", c.text);
       const auto started = std::chrono::steady_clock::now();
-      std::optional<std::string> rejection =
-          schedule.wellFormed() ? certify(*schedule.program) : std::optional<std::string>(schedule.renderDiagnostics());
+      ir::Certificate certificate;
+      if (schedule.wellFormed())
+        certificate = certify(schedule);
+      else
+        certificate.rejection = schedule.renderDiagnostics();
       c.certifySeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      if (rejection) {
+      if (!certificate.certified) {
         c.status = Status::Rejected; // never launched
-        c.note = rejection->substr(0, rejection->find('\n'));
+        c.note = certificate.rejection.substr(0, certificate.rejection.find('\n'));
       } else {
-        Result<std::unique_ptr<executor::StepRunner>> runner = makeStepRunner(
-            options.cpu, options.timeoutSeconds, options.checkerVersion, *schedule.program, c.text, *checkpoint);
+        Result<std::unique_ptr<executor::StepRunner>> runner =
+            makeStepRunner(options.cpu, options.timeoutSeconds, schedule, certificate, *checkpoint);
         Result<executor::DecodeRun> run = runner ? decode(**runner, feed, false) : Result<executor::DecodeRun>(runner.error());
         if (!run) {
           c.status = Status::Failed;

@@ -33,7 +33,6 @@ struct TuneOptions {
   std::string tracePath;  // one TSV row per candidate; empty: not written
   bool cpu = false;       // time on the CPU executor instead (for testing the search itself)
   double timeoutSeconds = 5.0;
-  std::string checkerVersion;
   bool quiet = false; // only the summary
 };
 

@@ -27,8 +27,8 @@ bool gpuReplayBuilt() {
 
 #ifndef AMK_HAVE_GPU_RUNTIME
 
-GpuReplayResult replayOnGpu(const ir::Program &, const std::string &, const Witness &, const ReplayResult &,
-                            const ReplayOptions &, const GpuReplayOptions &) {
+GpuReplayResult replayOnGpu(const ir::Schedule &, const Witness &, const ReplayResult &, const ReplayOptions &,
+                            const GpuReplayOptions &) {
   GpuReplayResult result;
   result.error = "this build has no GPU runtime (configure with the CUDA toolkit to build it); the CPU replay "
                  "runs without --gpu";
@@ -226,20 +226,27 @@ GpuViolationReplay replayRaceOnGpu(GpuSchedule &gpu, const ir::Program &program,
 
 } // namespace
 
-GpuReplayResult replayOnGpu(const ir::Program &program, const std::string &sourceText, const Witness &witness,
-                            const ReplayResult &cpu, const ReplayOptions &options, const GpuReplayOptions &settings) {
+GpuReplayResult replayOnGpu(const ir::Schedule &schedule, const Witness &witness, const ReplayResult &cpu,
+                            const ReplayOptions &options, const GpuReplayOptions &settings) {
   GpuReplayResult result;
+  const ir::Program &program = *schedule.program;
   megakernel::GpuOptions gpuOptions;
   gpuOptions.device = settings.device;
   gpuOptions.timeoutSeconds = settings.timeoutSeconds;
   gpuOptions.cacheDirectory = settings.cacheDirectory;
-  gpuOptions.checkerVersion = (witness.checker.empty() ? std::string("amk-verify") : witness.checker) +
-                              " rejected it; launched by amk-replay under its watchdog";
   size_t longest = 0;
   for (const auto &code : program.blockPrograms)
     longest = std::max(longest, code.size());
   gpuOptions.traceCapacity = static_cast<uint32_t>(longest);
-  amk::Result<std::unique_ptr<GpuSchedule>> created = GpuSchedule::create(program, sourceText, gpuOptions);
+  // The witness is the checker's rejection of this schedule: the runtime's replay opt-in launches it
+  // under the watchdog, and still refuses a witness of another schedule.
+  ir::Certificate rejection;
+  rejection.scheduleHash = witness.contentHash;
+  rejection.checkerVersion = witness.checker;
+  for (const WitnessViolation &v : witness.violations)
+    rejection.rejection += std::string(ruleId(v.rule)) + ": " + v.message + "\n";
+  amk::Result<std::unique_ptr<GpuSchedule>> created =
+      GpuSchedule::createRejectedForReplay(schedule, rejection, gpuOptions);
   if (!created) {
     result.error = created.error().render();
     return result;

@@ -5,6 +5,7 @@
 // an interleaving can reorder. Without a GPU runtime in the build, or without a driver, it says so.
 #pragma once
 
+#include "amk/ir/frontend.h"
 #include "amk/ir/program.h"
 #include "amk/replay/witness.h"
 #include "amk/replay/witness_replay.h"
@@ -45,10 +46,11 @@ struct GpuReplayResult {
 // True when this build has the GPU runtime (the CUDA toolkit was found at configure time).
 bool gpuReplayBuilt();
 
-// `sourceText` is the schedule's text (its hash names the kernel); `cpu` is replayWitness's result
-// for the same witness, with the same seed.
-GpuReplayResult replayOnGpu(const ir::Program &program, const std::string &sourceText, const Witness &witness,
-                            const ReplayResult &cpu, const ReplayOptions &options, const GpuReplayOptions &gpu);
+// `schedule` is the well-formed schedule the witness is for (the witness's content hash must name
+// it: the runtime launches a rejected schedule only under its own witness); `cpu` is replayWitness's
+// result for the same witness, with the same seed.
+GpuReplayResult replayOnGpu(const ir::Schedule &schedule, const Witness &witness, const ReplayResult &cpu,
+                            const ReplayOptions &options, const GpuReplayOptions &gpu);
 
 std::string renderGpuText(const GpuReplayResult &result, const ir::Program &program);
 

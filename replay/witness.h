@@ -43,7 +43,7 @@ struct WitnessViolation {
 
 struct Witness {
   std::string file;        // the schedule as the checker was given it
-  std::string contentHash; // of its text (ir/content_hash.h)
+  std::string contentHash; // of its canonical text (ir::scheduleHash)
   std::string checker;
   int64_t blocks = 0, sms = 0, occupancy = 0;
   std::vector<WitnessViolation> violations;

@@ -42,14 +42,13 @@ int main(int argc, char **argv) {
       }
       std::cerr << "amk-lower: warning: lowering a schedule the checker rejects (--unsafe)\n";
     }
-    Result<lowering::Tape> tape = lowering::buildTape(program, ir::printSurface(*schedule.ast));
+    Result<lowering::Tape> tape =
+        lowering::buildTape(program, ir::printSurface(*schedule.ast), checker::kCheckerVersion);
     if (!tape.ok()) {
       std::cerr << "amk-lower: " << tape.error().message << "\n";
       return 2;
     }
-    std::string version =
-        std::string(checker::kCheckerVersion) + (verdict.safe() ? "" : " (REJECTED, lowered with --unsafe)");
-    std::string source = lowering::emitKernel(*tape, {version, input});
+    std::string source = lowering::emitKernel(*tape, {input, !verdict.safe()});
     if (output.empty()) {
       std::cout << source;
     } else {

@@ -5,7 +5,8 @@
 #ifndef AMK_TAPE_FORMAT_H
 #define AMK_TAPE_FORMAT_H
 
-#define AMK_TAPE_VERSION 3
+// Version 4: a header record precedes the first instruction (AmkTapeHeader).
+#define AMK_TAPE_VERSION 4
 #define AMK_MAX_OPERANDS 6
 #define AMK_MAX_ATTRIBUTES 7
 // Weight staging (docs/megakernel.md, "Weights stream ahead of the data"): bulk copies a record
@@ -86,6 +87,24 @@ struct AmkInstr {
   struct AmkCopy copy[AMK_MAX_COPIES];
 };
 
+// The record just before a tape's first instruction (AmkParams.tape points past it): what the tape
+// is, which the kernel checks against its launch before it interprets anything (docs/megakernel.md,
+// "Certificate binding"). The hashes are bytes in the order ir/content_hash.h's hex digits spell
+// them, compared as words.
+#define AMK_TAPE_MAGIC 0x544b4d41u /* "AMKT" in memory */
+#define AMK_SCHEDULE_HASH_WORDS 8  /* all 32 bytes of the SHA-256 */
+#define AMK_CHECKER_HASH_WORDS 4   /* the first 16 bytes of the SHA-256 of the checker version */
+
+struct AmkTapeHeader {
+  unsigned int magic;                                 // AMK_TAPE_MAGIC
+  unsigned int version;                               // AMK_TAPE_VERSION of the lowering that wrote the tape
+  unsigned int blocks;                                // the grid the tape is for
+  unsigned int threads;                               // the block size the tape is for
+  unsigned int instructions;                          // records after the header
+  unsigned int scheduleHash[AMK_SCHEDULE_HASH_WORDS]; // content hash of the schedule's canonical text
+  unsigned int checkerHash[AMK_CHECKER_HASH_WORDS];   // content hash of the checker version that judged it
+};
+
 // What a kernel leaves behind when it stops early: the first error wins.
 enum AmkErrorCode {
   AMK_OK = 0,
@@ -93,7 +112,22 @@ enum AmkErrorCode {
   AMK_BARRIER_TIMEOUT = 2,
   AMK_BAD_INDEX = 3,
   AMK_BAD_OP = 4,
-  AMK_STAGE_TIMEOUT = 5 // a staged weight's bulk copy did not complete: `value` is the ring barrier
+  AMK_STAGE_TIMEOUT = 5, // a staged weight's bulk copy did not complete: `value` is the ring barrier
+  AMK_BAD_LAUNCH = 6,    // the launch or the tape is not the certified one: nothing was interpreted
+};
+
+// Which check of the kernel's entry refused a launch (AmkDeviceError.value of AMK_BAD_LAUNCH).
+enum AmkLaunchCheck {
+  AMK_CHECK_TAPE_MAGIC = 1,    // no tape header before the first instruction
+  AMK_CHECK_TAPE_VERSION = 2,  // the tape's AMK_TAPE_VERSION is not the kernel's
+  AMK_CHECK_GRID = 3,          // gridDim.x is not the tape's block count
+  AMK_CHECK_PARAMS_BLOCKS = 4, // AmkParams.blocks is not the tape's block count
+  AMK_CHECK_BLOCK_SIZE = 5,    // blockDim.x is not the kernel's AMK_THREADS
+  AMK_CHECK_TAPE_THREADS = 6,  // the tape's block size is not the kernel's AMK_THREADS
+  AMK_CHECK_TAPE_LENGTH = 7,   // AmkParams.instructions is not the tape's instruction count
+  AMK_CHECK_BLOCK_OFFSETS = 8, // blockStart[blocks] is not the tape's instruction count
+  AMK_CHECK_SCHEDULE_HASH = 9, // the tape is another schedule's than the launch was certified for
+  AMK_CHECK_CHECKER_HASH = 10, // the tape was judged by another checker version than the launch
 };
 
 struct AmkDeviceError {
@@ -101,10 +135,11 @@ struct AmkDeviceError {
   int block;
   unsigned int instruction; // index in the block's tape
   unsigned int site;
-  unsigned int counter;
-  unsigned int observed;
-  unsigned int threshold;
-  int value; // AMK_BAD_INDEX: the token or position; AMK_BARRIER_TIMEOUT: the arrivals awaited
+  unsigned int counter;   // AMK_BAD_LAUNCH of a hash: the first differing word
+  unsigned int observed;  // AMK_BAD_LAUNCH: what the launch or the tape has (of a hash: that word)
+  unsigned int threshold; // AMK_BAD_LAUNCH: what it should be
+  int value;              // AMK_BAD_INDEX: the token or position; AMK_BARRIER_TIMEOUT: the arrivals awaited;
+                          // AMK_BAD_LAUNCH: the AmkLaunchCheck that failed
 };
 
 // A device address: a typed pointer where the device code reads through it, a 64-bit integer on the
@@ -118,7 +153,7 @@ struct AmkDeviceError {
 
 // The megakernel's one argument, passed by value at launch.
 struct AmkParams {
-  AMK_DEVICE_POINTER(const struct AmkInstr) tape;
+  AMK_DEVICE_POINTER(const struct AmkInstr) tape;    // the first instruction; an AmkTapeHeader record before it
   AMK_DEVICE_POINTER(const unsigned int) blockStart; // blocks + 1 offsets into tape
   AMK_DEVICE_POINTER(void *const) buffers;
   AMK_DEVICE_POINTER(unsigned int) counters;
@@ -135,6 +170,9 @@ struct AmkParams {
   AMK_DEVICE_POINTER(unsigned long long) stamps; // per tape instruction: %globaltimer at its start and end, or null
   unsigned int ringOffset;                       // the weight ring: its first byte in dynamic shared memory
   unsigned int ringBytes;                        // and its size; 0: nothing is staged
+  // The certificate the runtime launches under: the tape's header must carry the same hashes.
+  unsigned int scheduleHash[AMK_SCHEDULE_HASH_WORDS];
+  unsigned int checkerHash[AMK_CHECKER_HASH_WORDS];
 };
 
 #if defined(__cplusplus) && !defined(__CUDACC_RTC__)
@@ -160,10 +198,13 @@ AMK_ASSERT_OFFSET(delayNs, 96);
 AMK_ASSERT_OFFSET(stamps, 104);
 AMK_ASSERT_OFFSET(ringOffset, 112);
 AMK_ASSERT_OFFSET(ringBytes, 116);
+AMK_ASSERT_OFFSET(scheduleHash, 120);
+AMK_ASSERT_OFFSET(checkerHash, 152);
 #undef AMK_ASSERT_OFFSET
 #endif
 #ifdef __cplusplus
-static_assert(sizeof(AmkParams) == 120, "AmkParams changed size: the host and the device would disagree");
+static_assert(sizeof(AmkParams) == 168, "AmkParams changed size: the host and the device would disagree");
+static_assert(sizeof(AmkTapeHeader) <= sizeof(AmkInstr), "the tape header must fit the record before the tape");
 #endif
 
 #endif

@@ -1297,6 +1297,52 @@ __device__ bool amk_task(const AmkParams &p, const AmkInstr *in, unsigned int in
 // Floats of reduction scratch before the task staging area, which starts 16-byte aligned.
 #define AMK_SCRATCH_FLOATS ((2 * AMK_WARPS + 4 + 3) & ~3)
 
+// The certificate binding (docs/megakernel.md): nothing is interpreted unless the tape is the one the
+// launch was certified for and the launch the one the tape was built for. Every thread reaches the
+// same answer; on a mismatch thread 0 of each block records AMK_BAD_LAUNCH (the first record wins)
+// and the whole grid returns before touching a buffer or a counter.
+__device__ bool amk_launch_matches_tape(const AmkParams &p) {
+  const AmkTapeHeader *h = (const AmkTapeHeader *)(p.tape - 1);
+  unsigned int check = 0, got = 0, expected = 0, word = 0;
+  if (h->magic != AMK_TAPE_MAGIC)
+    check = AMK_CHECK_TAPE_MAGIC, got = h->magic, expected = AMK_TAPE_MAGIC;
+  else if (h->version != AMK_TAPE_VERSION)
+    check = AMK_CHECK_TAPE_VERSION, got = h->version, expected = AMK_TAPE_VERSION;
+  else if (gridDim.x != h->blocks)
+    check = AMK_CHECK_GRID, got = gridDim.x, expected = h->blocks;
+  else if (p.blocks != h->blocks)
+    check = AMK_CHECK_PARAMS_BLOCKS, got = p.blocks, expected = h->blocks;
+  else if (blockDim.x != AMK_THREADS)
+    check = AMK_CHECK_BLOCK_SIZE, got = blockDim.x, expected = AMK_THREADS;
+  else if (h->threads != AMK_THREADS)
+    check = AMK_CHECK_TAPE_THREADS, got = h->threads, expected = AMK_THREADS;
+  else if (p.instructions != h->instructions)
+    check = AMK_CHECK_TAPE_LENGTH, got = p.instructions, expected = h->instructions;
+  else if (p.blockStart[p.blocks] != h->instructions)
+    check = AMK_CHECK_BLOCK_OFFSETS, got = p.blockStart[p.blocks], expected = h->instructions;
+  else {
+    // Backwards, so that the first differing word is the one recorded.
+#pragma unroll
+    for (int w = AMK_CHECKER_HASH_WORDS - 1; w >= 0; --w)
+      if (h->checkerHash[w] != p.checkerHash[w])
+        check = AMK_CHECK_CHECKER_HASH, word = w, got = h->checkerHash[w], expected = p.checkerHash[w];
+#pragma unroll
+    for (int w = AMK_SCHEDULE_HASH_WORDS - 1; w >= 0; --w)
+      if (h->scheduleHash[w] != p.scheduleHash[w])
+        check = AMK_CHECK_SCHEDULE_HASH, word = w, got = h->scheduleHash[w], expected = p.scheduleHash[w];
+  }
+  if (check == 0)
+    return true;
+  if (threadIdx.x == 0 && atomicCAS(&p.error->code, AMK_OK, AMK_BAD_LAUNCH) == AMK_OK) {
+    p.error->block = blockIdx.x;
+    p.error->counter = word;
+    p.error->observed = got;
+    p.error->threshold = expected;
+    p.error->value = (int)check;
+  }
+  return false;
+}
+
 // Thread 0, after the block barrier that ends the tasks before it: a signal. The barrier ordered
 // every thread's writes before this thread's release (bar.sync), and the release reduction makes
 // them visible to whoever acquires the counter: no further fence is needed (docs/megakernel.md,
@@ -1315,8 +1361,8 @@ extern "C" __global__ void __launch_bounds__(AMK_THREADS, 1) amk_megakernel(AmkP
   __shared__ __align__(16) AmkInstr records[2];
   __shared__ __align__(8) AmkStaging staging;
   __shared__ int stopped;
-  if (gridDim.x != p.blocks || blockDim.x != AMK_THREADS || p.blockStart[p.blocks] != p.instructions)
-    return; // the host launches the tape's grid; a grid or tape that disagrees must never be interpreted
+  if (!amk_launch_matches_tape(p))
+    return; // AMK_BAD_LAUNCH is recorded: a grid or tape that disagrees is never interpreted
   const unsigned int begin = p.blockStart[blockIdx.x], end = p.blockStart[blockIdx.x + 1];
   unsigned int barriers = 0, traced = 0, slot = 0;
   if (threadIdx.x == 0)

@@ -40,8 +40,7 @@ int main(int argc, char **argv) {
     } catch (const CLI::ParseError &e) {
       return app.exit(e) == 0 ? 0 : 2;
     }
-    options.checkerVersion = amk::checker::kCheckerVersion;
-    switch (amk::megakernel::runTune(options, amk::checker::rejection, std::cout, std::cerr)) {
+    switch (amk::megakernel::runTune(options, amk::checker::certify, std::cout, std::cerr)) {
     case amk::megakernel::TuneOutcome::Ok:
       return 0;
     case amk::megakernel::TuneOutcome::NoCandidate:

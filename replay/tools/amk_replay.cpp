@@ -4,7 +4,7 @@
 // schedule is safe), 2 usage, input or GPU set-up error, 101 internal error.
 #include "amk/checker/report.h"
 #include "amk/checker/verify.h"
-#include "amk/ir/content_hash.h"
+#include "amk/ir/certificate.h"
 #include "amk/ir/frontend.h"
 #include "amk/replay/gpu_replay.h"
 #include "amk/replay/timeline.h"
@@ -83,13 +83,12 @@ Loaded loadWitness(const std::string &text, const std::string &input, const std:
     std::cerr << path << ": error: " << schedule.readError
               << " (the schedule the witness is for; --schedule names it)\n";
     loaded.exitCode = kBadInput;
-  } else if (ir::contentHash(schedule.source->text()) != witness.contentHash) {
-    std::cerr << path << ": error: the witness was written for another version of this file (content hash "
-              << witness.contentHash << ", the file's is " << ir::contentHash(schedule.source->text())
-              << "); run amk-verify --witness-out again\n";
-    loaded.exitCode = kBadInput;
   } else if (!schedule.program) {
     std::cerr << schedule.renderDiagnostics();
+    loaded.exitCode = kBadInput;
+  } else if (std::string hash = ir::scheduleHash(*schedule.ast); hash != witness.contentHash) {
+    std::cerr << path << ": error: the witness was written for another version of this file (content hash "
+              << witness.contentHash << ", the file's is " << hash << "); run amk-verify --witness-out again\n";
     loaded.exitCode = kBadInput;
   } else if (std::string mismatch = replay::checkAgainst(witness, *schedule.program); !mismatch.empty()) {
     std::cerr << input << ": error: " << mismatch << "\n";
@@ -144,8 +143,7 @@ int replayLoaded(const Loaded &loaded, const replay::ReplayOptions &options, con
   }
   bool exhibited = result.allExhibited();
   if (gpu) {
-    replay::GpuReplayResult onGpu =
-        replay::replayOnGpu(program, loaded.schedule.source->text(), *loaded.witness, result, options, gpuOptions);
+    replay::GpuReplayResult onGpu = replay::replayOnGpu(loaded.schedule, *loaded.witness, result, options, gpuOptions);
     if (!onGpu.error.empty()) {
       std::cerr << "amk-replay: error: --gpu: " << onGpu.error << "\n";
       return kBadInput;

@@ -1,4 +1,5 @@
-// The content hash is SHA-256 (FIPS 180-4's test vectors), as 64 lowercase hex digits.
+// The content hash is SHA-256 (FIPS 180-4's test vectors), as 64 lowercase hex digits, and its 32
+// bytes are the ones those digits spell.
 #include "amk/ir/content_hash.h"
 
 #include <gtest/gtest.h>
@@ -16,6 +17,18 @@ TEST(ContentHash, IsSha256InLowercaseHex) {
 TEST(ContentHash, SeesEveryByte) {
   EXPECT_NE(contentHash("amkir 1\n"), contentHash("amkir 1\r\n"));
   EXPECT_NE(contentHash(std::string_view("a\0b", 3)), contentHash(std::string_view("a\0c", 3)));
+}
+
+TEST(ContentHash, BytesAreTheOnesTheDigitsSpell) {
+  const auto bytes = contentHashBytes(contentHash("abc"));
+  ASSERT_TRUE(bytes);
+  EXPECT_EQ((*bytes)[0], 0xba);
+  EXPECT_EQ((*bytes)[1], 0x78);
+  EXPECT_EQ((*bytes)[31], 0xad);
+  EXPECT_EQ(contentHashBytes(std::string(64, 'F')), contentHashBytes(std::string(64, 'f')));
+  EXPECT_FALSE(contentHashBytes(""));
+  EXPECT_FALSE(contentHashBytes(std::string(63, '0')));
+  EXPECT_FALSE(contentHashBytes(std::string(63, '0') + "g"));
 }
 
 } // namespace

@@ -1,8 +1,10 @@
 // The code side of the lowering as a specification: every operand region becomes the matrix view the
 // device interpreter reads (offset, rows, columns, row stride, and where slices start), sync
-// instructions find their flat counter elements, the tape keeps each block's program in order, the
-// kernel source names the schedule's hash. (That every op of ir/ops.def reaches the device interpreter
-// is tests/megakernel/op_table_test.cpp's.)
+// instructions find their flat counter elements, the tape keeps each block's program in order, its
+// header names the schedule and the checker by their hashes, the kernel source names the schedule's
+// hash. (That every op of ir/ops.def reaches the device interpreter is tests/megakernel/op_table_test.cpp's.)
+#include "amk/ir/certificate.h"
+#include "amk/ir/content_hash.h"
 #include "amk/ir/frontend.h"
 #include "amk/ir/ops.h"
 #include "amk/ir/printer.h"
@@ -11,10 +13,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <string>
 
 namespace amk::lowering {
 namespace {
+
+const std::string kChecker = "amk-verify 0.1.0";
 
 struct Lowered {
   ir::Schedule schedule;
@@ -27,7 +32,7 @@ Lowered lower(const std::string &body, const std::string &declarations, int bloc
   Lowered l{ir::parseSchedule("t.amkir", text)};
   EXPECT_TRUE(l.schedule.wellFormed()) << l.schedule.renderDiagnostics();
   if (l.schedule.wellFormed())
-    l.tape = buildTape(*l.schedule.program, ir::printSurface(*l.schedule.ast), {ringBytes});
+    l.tape = buildTape(*l.schedule.program, ir::printSurface(*l.schedule.ast), kChecker, {ringBytes});
   return l;
 }
 
@@ -183,7 +188,7 @@ TEST(Tape, EveryPlannedStrategyLowers) {
     ASSERT_TRUE(plan) << plan.error().message;
     ir::Schedule schedule = ir::parseSchedule("p.amkir", plan->text);
     ASSERT_TRUE(schedule.wellFormed());
-    Result<Tape> tape = buildTape(*schedule.program, plan->text);
+    Result<Tape> tape = buildTape(*schedule.program, plan->text, kChecker);
     ASSERT_TRUE(tape.ok()) << strategyName(s) << ": " << tape.error().message;
     EXPECT_EQ(tape->instructions.size(), schedule.program->instructionCount());
     // RoPE carries its llama3 attributes as numbers: head_dim, theta, scaling, factor, ...
@@ -194,6 +199,48 @@ TEST(Tape, EveryPlannedStrategyLowers) {
         EXPECT_EQ(in.attributes[3], 8.0f);
       }
   }
+}
+
+// The header record the device reads before the first instruction (megakernel/device/amk_abi.h):
+// the tape's ABI version, its grid, its length, all 32 bytes of the schedule's content hash and the
+// first 16 of the checker version's, as bytes in the order the hex digits spell them.
+TEST(Tape, HeaderNamesTheScheduleTheCheckerTheGridAndTheLength) {
+  Lowered a = lower("blocks b in 0..3 {\n  signal done[b] + 1\n  barrier\n}\n", "counter done[3]", 3);
+  ASSERT_TRUE(a.tape.ok()) << a.tape.error().message;
+  const AmkTapeHeader &h = a.tape->header;
+  EXPECT_EQ(h.magic, AMK_TAPE_MAGIC);
+  EXPECT_EQ(std::memcmp(&h.magic, "AMKT", 4), 0);
+  EXPECT_EQ(h.version, static_cast<unsigned>(AMK_TAPE_VERSION));
+  EXPECT_EQ(h.blocks, 3u);
+  EXPECT_EQ(h.threads, 128u);
+  EXPECT_EQ(h.instructions, 6u);
+  EXPECT_EQ(h.instructions, a.tape->instructions.size());
+
+  const std::string hash = ir::contentHash(ir::printSurface(*a.schedule.ast));
+  EXPECT_EQ(a.tape->scheduleHash, hash);
+  EXPECT_EQ(a.tape->scheduleHash, ir::scheduleHash(*a.schedule.ast)) << "the name every tool gives it";
+  const auto bytes = ir::contentHashBytes(hash);
+  ASSERT_TRUE(bytes);
+  EXPECT_EQ(std::memcmp(h.scheduleHash, bytes->data(), 32), 0) << "all 32 bytes, in the hex digits' order";
+  const auto checkerBytes = ir::contentHashBytes(ir::contentHash(kChecker));
+  EXPECT_EQ(a.tape->checkerVersion, kChecker);
+  EXPECT_EQ(std::memcmp(h.checkerHash, checkerBytes->data(), 16), 0) << "the first 16 bytes";
+  const auto scheduleWords = scheduleHashWords(hash);
+  const auto checkerWords = checkerHashWords(kChecker);
+  EXPECT_EQ(std::memcmp(h.scheduleHash, scheduleWords.data(), sizeof h.scheduleHash), 0)
+      << "the launch parameters are filled by the same words";
+  EXPECT_EQ(std::memcmp(h.checkerHash, checkerWords.data(), sizeof h.checkerHash), 0);
+
+  // Another schedule, or another checker, is another header.
+  Lowered b = lower("blocks b in 0..3 {\n  signal done[b] + 2\n  barrier\n}\n", "counter done[3]", 3);
+  ASSERT_TRUE(b.tape.ok());
+  EXPECT_NE(std::memcmp(h.scheduleHash, b.tape->header.scheduleHash, sizeof h.scheduleHash), 0);
+  Result<Tape> other = buildTape(*a.schedule.program, ir::printSurface(*a.schedule.ast), "amk-verify 0.0.9");
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(std::memcmp(h.scheduleHash, other->header.scheduleHash, sizeof h.scheduleHash), 0);
+  EXPECT_NE(std::memcmp(h.checkerHash, other->header.checkerHash, sizeof h.checkerHash), 0);
+  EXPECT_EQ(scheduleHashWords("not a hash"), (std::array<uint32_t, AMK_SCHEDULE_HASH_WORDS>{}))
+      << "a malformed hash is no schedule's";
 }
 
 // A task followed by a signal carries it: the device signals after the task's closing barrier and
@@ -278,7 +325,7 @@ TEST(Tape, StagedCopiesOfEveryStrategyReadUnwrittenParams) {
     ir::Schedule schedule = ir::parseSchedule("p.amkir", plan->text);
     ASSERT_TRUE(schedule.wellFormed());
     const uint32_t ring = 8192;
-    Result<Tape> tape = buildTape(*schedule.program, plan->text, {ring});
+    Result<Tape> tape = buildTape(*schedule.program, plan->text, kChecker, {ring});
     ASSERT_TRUE(tape.ok()) << tape.error().message;
     std::vector<bool> written(schedule.program->buffers.size(), false);
     for (const auto &block : schedule.program->blockPrograms)
@@ -319,14 +366,16 @@ TEST(Kernel, SourceNamesTheScheduleHashAndChecker) {
   Lowered b = lower("blocks b in 0..2 { barrier }\nblocks b in 0..2 { barrier }\n", "");
   ASSERT_TRUE(a.tape.ok() && b.tape.ok());
   EXPECT_NE(a.tape->scheduleHash, b.tape->scheduleHash);
-  std::string source = emitKernel(*a.tape, {"amk-verify 0.1.0", "t.amkir"});
+  std::string source = emitKernel(*a.tape, {"t.amkir"});
   EXPECT_EQ(a.tape->scheduleHash.size(), 64u);
   EXPECT_EQ(source.rfind("// AMK megakernel for schedule t.amkir\n// schedule content hash " + a.tape->scheduleHash +
                              " (SHA-256 of its canonical text)",
                          0),
             0u)
       << source;
-  EXPECT_NE(source.find("certified by amk-verify 0.1.0"), std::string::npos);
+  EXPECT_NE(source.find("certified by amk-verify 0.1.0\n"), std::string::npos);
+  EXPECT_NE(emitKernel(*a.tape, {"t.amkir", true}).find("REJECTED by amk-verify 0.1.0, lowered for replay only\n"),
+            std::string::npos);
   EXPECT_NE(source.find("#define AMK_THREADS 128\n"), std::string::npos);
   EXPECT_NE(source.find("#include \"amk_device.cuh\""), std::string::npos);
   // What is compiled is the source without its header, the same for both schedules: one cubin

@@ -1,6 +1,7 @@
 // The emitted megakernel compiles with NVRTC for every architecture the project targets (sm_80,
 // sm_90, sm_120), on a machine without a GPU; and without a CUDA driver the runtime refuses with a
 // message, never a crash.
+#include "amk/ir/certificate.h"
 #include "amk/ir/frontend.h"
 #include "amk/lowering/emit.h"
 #include "amk/lowering/plan.h"
@@ -29,9 +30,9 @@ TEST(GpuCompile, EmittedKernelCompilesForEveryTarget) {
   ASSERT_TRUE(plan) << plan.error().message;
   ir::Schedule schedule = ir::parseSchedule("p.amkir", plan->text);
   ASSERT_TRUE(schedule.wellFormed());
-  Result<lowering::Tape> tape = lowering::buildTape(*schedule.program, plan->text);
+  Result<lowering::Tape> tape = lowering::buildTape(*schedule.program, plan->text, ir::kCheckerVersion);
   ASSERT_TRUE(tape.ok()) << tape.error().message;
-  std::string source = lowering::emitKernel(*tape, {"test", "p.amkir"});
+  std::string source = lowering::emitKernel(*tape, {"p.amkir"});
   std::string cache = (std::filesystem::temp_directory_path() / "amk-gpu-compile-test").string();
   std::filesystem::remove_all(cache);
   for (const char *arch : {"sm_80", "sm_90", "sm_120"}) {
@@ -51,7 +52,8 @@ TEST(GpuCompile, NoDriverIsAMessageNotACrash) {
       ir::parseSchedule("t.amkir", "amkir 1\ntarget sm_90 sms=132\ngrid blocks=2 threads=128 occupancy=1\n"
                                    "blocks b in 0..2 { barrier }\n");
   ASSERT_TRUE(schedule.wellFormed());
-  Result<std::unique_ptr<GpuSchedule>> gpu = GpuSchedule::create(*schedule.program, "x", {});
+  const ir::Certificate certified{true, ir::scheduleHash(*schedule.ast), ir::kCheckerVersion, ""};
+  Result<std::unique_ptr<GpuSchedule>> gpu = GpuSchedule::create(schedule, certified, {});
   ASSERT_FALSE(gpu);
   EXPECT_NE(gpu.error().message.find("no CUDA driver"), std::string::npos) << gpu.error().render();
 }

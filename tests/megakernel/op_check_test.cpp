@@ -280,8 +280,14 @@ TEST(OpCheckFailure, ABufferCountMismatchIsAnError) {
   EXPECT_NE(result.error.find("1"), std::string::npos) << result.error;
 }
 
+// A certifier that accepts everything: the run is on the CPU executor, which reads no certificate.
+ir::Certificate certifyForTheCpu(const ir::Schedule &schedule) {
+  return {true, ir::scheduleHash(*schedule.ast), ir::kCheckerVersion, ""};
+}
+
 // amk-run --op-check --bench-kv through the CPU executor: the table, the verdict and one bench line
 // per KV length.
+
 TEST(OpCheckRunTool, AmkRunChecksTheLastStepAndTimesEachKvLength) {
   if (!std::filesystem::exists(kFixtures + "tiny-gqa-tied-bf16/config.json"))
     GTEST_SKIP() << "fixture tiny-gqa-tied-bf16 not generated (scripts/make_fixtures.py)";
@@ -298,7 +304,7 @@ TEST(OpCheckRunTool, AmkRunChecksTheLastStepAndTimesEachKvLength) {
   options.benchSteps = 3;
   std::ostringstream out, err;
   GpuRunOutcome outcome = runGpuRunTool(
-      options, [](const ir::Program &) { return std::optional<std::string>(); }, out, err);
+      options, certifyForTheCpu, out, err);
   std::cout << out.str() << err.str();
   EXPECT_EQ(outcome, GpuRunOutcome::Ok) << err.str();
   EXPECT_NE(out.str().find("OPS MATCH"), std::string::npos);
@@ -307,7 +313,7 @@ TEST(OpCheckRunTool, AmkRunChecksTheLastStepAndTimesEachKvLength) {
 
   options.benchKv = {17};
   std::ostringstream out2, err2;
-  EXPECT_EQ(runGpuRunTool(options, [](const ir::Program &) { return std::optional<std::string>(); }, out2, err2),
+  EXPECT_EQ(runGpuRunTool(options, certifyForTheCpu, out2, err2),
             GpuRunOutcome::InputError);
   EXPECT_NE(err2.str().find("--bench-kv 17"), std::string::npos) << err2.str();
 }

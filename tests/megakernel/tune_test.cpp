@@ -16,6 +16,12 @@ namespace {
 
 const std::string kModel = std::string(AMK_SOURCE_DIR) + "/tests/fixtures/tiny-gqa-tied-bf16";
 
+// What a certifier of these tests says about a schedule (the search runs on the CPU executor, which
+// does not read the certificate; the real certifier is checker::certify).
+ir::Certificate verdict(const ir::Schedule &schedule, std::string rejection = "") {
+  return {rejection.empty(), ir::scheduleHash(*schedule.ast), ir::kCheckerVersion, std::move(rejection)};
+}
+
 TuneOptions smallSearch(const std::string &name) {
   TuneOptions o;
   o.modelDirectory = kModel;
@@ -48,9 +54,9 @@ TEST(Tune, WritesTheFastestCertifiedScheduleAndATraceRowPerCandidate) {
     GTEST_SKIP() << "fixture tiny-gqa-tied-bf16 not generated (scripts/make_fixtures.py)";
   TuneOptions o = smallSearch("all");
   std::set<std::string> certified;
-  auto certify = [&](const ir::Program &program) -> std::optional<std::string> {
-    certified.insert(std::to_string(program.blocks) + "/" + std::to_string(program.threads));
-    return std::nullopt;
+  auto certify = [&](const ir::Schedule &schedule) {
+    certified.insert(std::to_string(schedule.program->blocks) + "/" + std::to_string(schedule.program->threads));
+    return verdict(schedule);
   };
   std::ostringstream out, err;
   ASSERT_EQ(runTune(o, certify, out, err), TuneOutcome::Ok) << err.str();
@@ -78,12 +84,12 @@ TEST(Tune, RejectedCandidatesAreCountedAndNeverTimed) {
     GTEST_SKIP() << "fixture tiny-gqa-tied-bf16 not generated (scripts/make_fixtures.py)";
   TuneOptions o = smallSearch("rejected");
   // A certifier that rejects every schedule with grid barriers (the barrier strategy's).
-  auto certify = [](const ir::Program &program) -> std::optional<std::string> {
-    for (const auto &block : program.blockPrograms)
+  auto certify = [](const ir::Schedule &schedule) {
+    for (const auto &block : schedule.program->blockPrograms)
       for (const ir::Instruction &in : block)
         if (in.kind == ir::InstructionKind::Barrier)
-          return std::string("AMK-V000: rejected for the test\n");
-    return std::nullopt;
+          return verdict(schedule, "AMK-V000: rejected for the test\n");
+    return verdict(schedule);
   };
   std::ostringstream out, err;
   ASSERT_EQ(runTune(o, certify, out, err), TuneOutcome::Ok) << err.str();
@@ -103,14 +109,14 @@ TEST(Tune, UnplannableKnobsAreCountedAndARejectedDefaultStopsTheSearch) {
   TuneOptions o = smallSearch("unplannable");
   o.strategies = {"fused"};
   o.rows = {0, 4};
-  auto accept = [](const ir::Program &) -> std::optional<std::string> { return std::nullopt; };
+  auto accept = [](const ir::Schedule &schedule) { return verdict(schedule); };
   std::ostringstream out, err;
   ASSERT_EQ(runTune(o, accept, out, err), TuneOutcome::Ok) << err.str();
   EXPECT_NE(out.str().find("fused rows=0 threads=64: unplannable: --rows 0 must be at least 1"), std::string::npos)
       << out.str();
   EXPECT_NE(out.str().find("unplannable 1"), std::string::npos);
 
-  auto rejectAll = [](const ir::Program &) -> std::optional<std::string> { return std::string("AMK-V000: no\n"); };
+  auto rejectAll = [](const ir::Schedule &schedule) { return verdict(schedule, "AMK-V000: no\n"); };
   std::ostringstream out2, err2;
   EXPECT_EQ(runTune(o, rejectAll, out2, err2), TuneOutcome::NoCandidate);
   EXPECT_NE(err2.str().find("the default schedule (fused rows=16 threads=256) was not timed"), std::string::npos)
@@ -126,7 +132,7 @@ TEST(Tune, AnExpectFileOfAnotherPromptOrWithoutTokensIsRefused) {
   const std::string expect = ::testing::TempDir() + "amk-tune-expect.json";
   std::ofstream(expect) << R"({"prompt": [7, 8, 9], "tokens": [1, 2, 3]})";
   o.expectFile = expect;
-  auto accept = [](const ir::Program &) -> std::optional<std::string> { return std::nullopt; };
+  auto accept = [](const ir::Schedule &schedule) { return verdict(schedule); };
   std::ostringstream out, err;
   EXPECT_EQ(runTune(o, accept, out, err), TuneOutcome::InputError);
   EXPECT_NE(err.str().find("continues another prompt than --prompt-tokens"), std::string::npos) << err.str();
