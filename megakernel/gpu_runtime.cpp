@@ -314,6 +314,9 @@ struct GpuSchedule::State {
     case AMK_CHECK_SCHEDULE_HASH:
       return "the tape is another schedule's than the launch was certified for: expected schedule hash " +
              wordsHex(params.scheduleHash) + ", got " + wordsHex(header.scheduleHash);
+    case AMK_CHECK_RING:
+      return "the weight ring ends past the block's dynamic shared memory: it ends at byte " + got + ", the launch gave " +
+             expected + " bytes";
     case AMK_CHECK_CHECKER_HASH:
       return "the tape was judged by another checker than the launch was certified by (" +
              certificate.checkerVersion + "): expected checker hash " + wordsHex(params.checkerHash) + ", got " +

@@ -128,6 +128,7 @@ enum AmkLaunchCheck {
   AMK_CHECK_BLOCK_OFFSETS = 8, // blockStart[blocks] is not the tape's instruction count
   AMK_CHECK_SCHEDULE_HASH = 9, // the tape is another schedule's than the launch was certified for
   AMK_CHECK_CHECKER_HASH = 10, // the tape was judged by another checker version than the launch
+  AMK_CHECK_RING = 11,          // the weight ring does not fit the block's dynamic shared memory
 };
 
 struct AmkDeviceError {

@@ -1301,6 +1301,12 @@ __device__ bool amk_task(const AmkParams &p, const AmkInstr *in, unsigned int in
 // launch was certified for and the launch the one the tape was built for. Every thread reaches the
 // same answer; on a mismatch thread 0 of each block records AMK_BAD_LAUNCH (the first record wins)
 // and the whole grid returns before touching a buffer or a counter.
+__device__ __forceinline__ unsigned int amk_dynamic_shared_bytes() {
+  unsigned int bytes;
+  asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(bytes));
+  return bytes;
+}
+
 __device__ bool amk_launch_matches_tape(const AmkParams &p) {
   const AmkTapeHeader *h = (const AmkTapeHeader *)(p.tape - 1);
   unsigned int check = 0, got = 0, expected = 0, word = 0;
@@ -1320,6 +1326,8 @@ __device__ bool amk_launch_matches_tape(const AmkParams &p) {
     check = AMK_CHECK_TAPE_LENGTH, got = p.instructions, expected = h->instructions;
   else if (p.blockStart[p.blocks] != h->instructions)
     check = AMK_CHECK_BLOCK_OFFSETS, got = p.blockStart[p.blocks], expected = h->instructions;
+  else if (p.ringBytes != 0 && p.ringOffset + p.ringBytes > amk_dynamic_shared_bytes())
+    check = AMK_CHECK_RING, got = p.ringOffset + p.ringBytes, expected = amk_dynamic_shared_bytes();
   else {
     // Backwards, so that the first differing word is the one recorded.
 #pragma unroll
