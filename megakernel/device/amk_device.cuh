@@ -1359,6 +1359,17 @@ __device__ __forceinline__ void amk_signal(const AmkParams &p, const AmkInstr *i
   amk_add_counter(p.counters + in->counter, in->amount, in->order);
 }
 
+// Thread 0, as tape instruction i of the block (starting at `begin`) begins: its index in the trace,
+// then its delay, if any.
+__device__ __forceinline__ void amk_instruction_start(const AmkParams &p, unsigned int i, unsigned int begin,
+                                                      unsigned int &traced) {
+  if (p.trace && traced < p.traceCapacity)
+    p.trace[(unsigned long long)blockIdx.x * p.traceCapacity + traced] = i - begin;
+  ++traced;
+  if (p.delayNs && p.delayNs[i])
+    __nanosleep(p.delayNs[i]);
+}
+
 extern "C" __global__ void __launch_bounds__(AMK_THREADS, 1) amk_megakernel(AmkParams p) {
   // Dynamic shared memory: [reduction scratch: AMK_SCRATCH_FLOATS words][task staging][weight ring
   // at p.ringOffset, p.ringBytes long].
@@ -1382,11 +1393,7 @@ extern "C" __global__ void __launch_bounds__(AMK_THREADS, 1) amk_megakernel(AmkP
     const AmkInstr *in = &records[slot];
     unsigned long long started = 0;
     if (threadIdx.x == 0) {
-      if (p.trace && traced < p.traceCapacity)
-        p.trace[(unsigned long long)blockIdx.x * p.traceCapacity + traced] = i - begin;
-      ++traced;
-      if (p.delayNs && p.delayNs[i])
-        __nanosleep(p.delayNs[i]);
+      amk_instruction_start(p, i, begin, traced);
       if (p.stamps)
         started = amk_now_ns();
     }
@@ -1438,11 +1445,7 @@ extern "C" __global__ void __launch_bounds__(AMK_THREADS, 1) amk_megakernel(AmkP
       // The signal of record i + 1, after the barrier above: every thread's writes of the task are done.
       ++i;
       if (threadIdx.x == 0) {
-        if (p.trace && traced < p.traceCapacity)
-          p.trace[(unsigned long long)blockIdx.x * p.traceCapacity + traced] = i - begin;
-        ++traced;
-        if (p.delayNs && p.delayNs[i])
-          __nanosleep(p.delayNs[i]);
+        amk_instruction_start(p, i, begin, traced);
         if (p.stamps)
           p.stamps[2ull * i] = amk_now_ns();
         amk_signal(p, in);
