@@ -190,50 +190,50 @@ void stageWeights(Tape &tape, const ir::Program &program, uint32_t ringBytes) {
         continue;
       const ir::OpTraits &traits = ir::opTraits(static_cast<ir::OpId>(task.op));
       for (int weight = 0; weight < traits.weightInputs; ++weight) {
-      AmkOperand &w = task.operands[task.outputs + traits.weightInput + weight];
-      const ir::Buffer &buffer = program.buffers[w.buffer];
-      if (buffer.kind != ir::ast::BufferKind::Param || written[w.buffer])
-        continue;
-      const int64_t size = static_cast<int64_t>(ir::ast::dtypeBytes(buffer.dtype));
-      const int64_t bytes = static_cast<int64_t>(w.rows) * w.cols * size, from = w.offset * size;
-      if ((w.rows > 1 && w.rowStride != w.cols) || bytes % 16 != 0 || from % 16 != 0 || bytes > ringBytes ||
-          bytes >= (int64_t{1} << 20))
-        continue;
-      uint32_t lo = head;
-      if (lo + bytes > ringBytes)
-        lo = 0;
-      const uint32_t hi = lo + static_cast<uint32_t>(bytes);
-      int64_t earliest = first;
-      for (auto it = placed.rbegin(); it != placed.rend(); ++it)
-        if (it->lo < hi && lo < it->hi) {
-          earliest = std::max<int64_t>(earliest, it->reader + 1); // the newest overlap is read last
-          break;
-        }
-      const int barrier = nextBarrier;
-      earliest = std::max<int64_t>(earliest, barrierReader[barrier] + 1);
-      int64_t issue = -1;
-      for (int64_t i = earliest; i <= j; ++i)
-        if (executes(tape, first, static_cast<uint32_t>(i)) && tape.instructions[i].copies < AMK_MAX_COPIES) {
-          issue = i;
-          break;
-        }
-      if (issue < 0)
-        continue;
-      const int phase = static_cast<int>(barrierUses[barrier] & 1);
-      AmkInstr &issuer = tape.instructions[issue];
-      AmkCopy &copy = issuer.copy[issuer.copies++];
-      copy.buffer = w.buffer;
-      copy.bytes = static_cast<uint32_t>(bytes);
-      copy.from = from;
-      copy.ring = static_cast<int>(lo);
-      copy.barrier = barrier * 2 + phase;
-      w.stage = static_cast<int>(lo);
-      w.stageBarrier = barrier * 2 + phase;
-      ++barrierUses[barrier];
-      barrierReader[barrier] = j;
-      nextBarrier = (nextBarrier + 1) % AMK_STAGE_BARRIERS;
-      placed.push_back({lo, hi, j});
-      head = (hi + 127) & ~127u;
+        AmkOperand &w = task.operands[task.outputs + traits.weightInput + weight];
+        const ir::Buffer &buffer = program.buffers[w.buffer];
+        if (buffer.kind != ir::ast::BufferKind::Param || written[w.buffer])
+          continue;
+        const int64_t size = static_cast<int64_t>(ir::ast::dtypeBytes(buffer.dtype));
+        const int64_t bytes = static_cast<int64_t>(w.rows) * w.cols * size, from = w.offset * size;
+        if ((w.rows > 1 && w.rowStride != w.cols) || bytes % 16 != 0 || from % 16 != 0 || bytes > ringBytes ||
+            bytes >= (int64_t{1} << 20))
+          continue;
+        uint32_t lo = head;
+        if (lo + bytes > ringBytes)
+          lo = 0;
+        const uint32_t hi = lo + static_cast<uint32_t>(bytes);
+        int64_t earliest = first;
+        for (auto it = placed.rbegin(); it != placed.rend(); ++it)
+          if (it->lo < hi && lo < it->hi) {
+            earliest = std::max<int64_t>(earliest, it->reader + 1); // the newest overlap is read last
+            break;
+          }
+        const int barrier = nextBarrier;
+        earliest = std::max<int64_t>(earliest, barrierReader[barrier] + 1);
+        int64_t issue = -1;
+        for (int64_t i = earliest; i <= j; ++i)
+          if (executes(tape, first, static_cast<uint32_t>(i)) && tape.instructions[i].copies < AMK_MAX_COPIES) {
+            issue = i;
+            break;
+          }
+        if (issue < 0)
+          continue;
+        const int phase = static_cast<int>(barrierUses[barrier] & 1);
+        AmkInstr &issuer = tape.instructions[issue];
+        AmkCopy &copy = issuer.copy[issuer.copies++];
+        copy.buffer = w.buffer;
+        copy.bytes = static_cast<uint32_t>(bytes);
+        copy.from = from;
+        copy.ring = static_cast<int>(lo);
+        copy.barrier = barrier * 2 + phase;
+        w.stage = static_cast<int>(lo);
+        w.stageBarrier = barrier * 2 + phase;
+        ++barrierUses[barrier];
+        barrierReader[barrier] = j;
+        nextBarrier = (nextBarrier + 1) % AMK_STAGE_BARRIERS;
+        placed.push_back({lo, hi, j});
+        head = (hi + 127) & ~127u;
       }
     }
   }
